@@ -1,0 +1,301 @@
+import CSolidLinux
+import Glibc
+import Logging
+import Synchronization
+
+/// One event loop on one thread: an epoll instance, its timers, its registered objects and a lock-free
+/// queue through which other threads post work to it.
+///
+/// Everything except posting (``post(_:to:)``, ``execute(_:)``), ``wakeUp()`` and a few read-only
+/// properties must be called on the reactor's own thread; debug builds check it.
+///
+/// Reactors are created and started by a ``ReactorGroup``.
+public final class Reactor: @unchecked Sendable {
+    // @unchecked: loop state (objects, timers, tasks) is touched only on the reactor thread (checked with
+    // `assertInReactor`); what other threads use is atomic (`state`, `needsWake`, the event queue, the
+    // object table's generation directory) or immutable.
+
+    enum State: UInt8 { case running, stopping, stopped }
+
+    /// Position of this reactor in its group.
+    public let index: Int
+    /// The clock its timers follow.
+    public let clock: any ReactorClock
+    /// The logger for this reactor (metadata `reactor` = index).
+    public let logger: Logger
+    /// The group's resolver, used by ``resolve(host:port:_:)``.
+    public let resolver: Resolver
+
+    let backend: EpollBackend
+    private let queue = EventQueue()
+    private let needsWake = Atomic<Bool>(false)
+    private let state = Atomic<UInt8>(State.running.rawValue)
+    private let threadID = Atomic<UInt>(0)
+    let objects = ObjectTable()
+    let timers = TimerQueue()
+    private var soonTasks: [() -> Void] = []
+    /// Scratch space for socket reads; valid only during a read callback.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    var resolveRequests = ResolveRequests()
+    private let eventsPerDrain = 4096
+
+    init(
+        index: Int, clock: any ReactorClock, resolver: Resolver, logger: Logger, readBufferSize: Int
+    ) throws(SystemError) {
+        self.index = index
+        self.resolver = resolver
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "reactor"] = "\(index)"
+        self.logger = logger
+        backend = try EpollBackend()
+        readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
+    }
+
+    deinit {
+        // Events that raced with stop (posted after the final drain) are completed here.
+        while let event = queue.pop() { event.undeliverable(.reactorStopped) }
+        backend.close()
+        readBuffer.deallocate()
+    }
+
+    // MARK: thread identity
+
+    /// `true` when called on this reactor's thread.
+    public var isCurrent: Bool { threadID.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Traps when not called on this reactor's thread.
+    @inline(__always)
+    public func preconditionInReactor(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(isCurrent, "must be called on reactor #\(index)'s thread", file: file, line: line)
+    }
+
+    @inline(__always)
+    func assertInReactor(file: StaticString = #fileID, line: UInt = #line) {
+        assert(isCurrent, "must be called on reactor #\(index)'s thread", file: file, line: line)
+    }
+
+    /// `true` until the reactor is asked to stop.
+    public var isRunning: Bool { state.load(ordering: .acquiring) == State.running.rawValue }
+
+    // MARK: posting (any thread)
+
+    /// Posts `event` to the object `target` on this reactor. Any thread.
+    ///
+    /// Returns `.failure(.targetGone)` when `target` is no longer registered and `.failure(.reactorStopped)`
+    /// once the reactor stops; the event is then not queued and the caller still owns its payload. When
+    /// the target goes away after the event was queued, the reactor calls ``ReactorEvent/undeliverable(_:)``.
+    @discardableResult
+    public func post(_ event: ReactorEvent, to target: ObjectID) -> Result<Void, PostFailure> {
+        guard isRunning else { return .failure(.reactorStopped) }
+        guard objects.isAlive(target) else { return .failure(.targetGone) }
+        event.target = target
+        enqueue(event)
+        return .success(())
+    }
+
+    /// Posts an event addressed to the reactor itself; it runs through ``ReactorEvent/run(on:)``.
+    @discardableResult
+    public func post(_ event: ReactorEvent) -> Result<Void, PostFailure> {
+        guard isRunning else { return .failure(.reactorStopped) }
+        event.target = nil
+        enqueue(event)
+        return .success(())
+    }
+
+    /// Runs `body` on the reactor thread soon. Any thread. Costs one allocation (the closure's event).
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Result<Void, PostFailure> {
+        post(ClosureEvent(body))
+    }
+
+    @inline(__always)
+    private func enqueue(_ event: ReactorEvent) {
+        queue.push(event)
+        // Write the eventfd only when the loop announced it may sleep, and only once per sleep.
+        if needsWake.load(ordering: .sequentiallyConsistent),
+            needsWake.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            backend.wakeUp()
+        }
+    }
+
+    /// Interrupts the reactor's wait if it is sleeping (used by ``ManualClock``). Any thread.
+    public func wakeUp() {
+        if needsWake.exchange(false, ordering: .sequentiallyConsistent) { backend.wakeUp() }
+    }
+
+    // MARK: objects, descriptors, tasks (reactor thread)
+
+    /// Registers `object` and returns its id. The reactor keeps the object alive until ``unregister(_:)``.
+    public func register(_ object: any ReactorObject) -> ObjectID {
+        assertInReactor()
+        return objects.insert(object)
+    }
+
+    /// Unregisters the object; queued events for it become undeliverable. Returns `false` for a stale id.
+    @discardableResult
+    public func unregister(_ id: ObjectID) -> Bool {
+        assertInReactor()
+        return objects.remove(id) != nil
+    }
+
+    /// `true` while `id` is registered. Any thread; the answer may be stale at once off the reactor.
+    public func isRegistered(_ id: ObjectID) -> Bool { objects.isAlive(id) }
+
+    /// The object registered as `id`, or `nil`. Reactor thread.
+    public func object(_ id: ObjectID) -> (any ReactorObject)? {
+        assertInReactor()
+        return objects.lookup(id)
+    }
+
+    /// Number of registered objects. Reactor thread.
+    public var objectCount: Int { objects.count }
+
+    /// Watches `fd` for `owner` (edge-triggered read/write for streams, level-triggered read otherwise).
+    public func watch(_ fd: Int32, for owner: ObjectID, interest: IOInterest) throws(SystemError) {
+        assertInReactor()
+        try backend.register(fd, token: owner.packed, interest: interest)
+    }
+
+    /// Stops watching `fd`. Call before closing it.
+    public func unwatch(_ fd: Int32) {
+        assertInReactor()
+        do {
+            try backend.deregister(fd)
+        } catch {
+            logger.debug("epoll_ctl(DEL) failed", metadata: ["fd": "\(fd)", "error": "\(error)"])
+        }
+    }
+
+    /// Runs `task` on the reactor thread after the current batch of events (never inside the caller).
+    public func runSoon(_ task: @escaping () -> Void) {
+        assertInReactor()
+        soonTasks.append(task)
+    }
+
+    // MARK: timers (reactor thread)
+
+    /// The current time on the reactor's clock.
+    public func now() -> ReactorInstant { clock.now() }
+
+    /// Runs `body` once after `delay`, or every `interval` when given. Reactor thread.
+    @discardableResult
+    public func schedule(
+        after delay: Duration,
+        repeating interval: Duration? = nil,
+        _ body: @escaping () -> Void
+    ) -> TimerID {
+        assertInReactor()
+        return timers.schedule(at: clock.now().advanced(by: delay), repeating: interval, body)
+    }
+
+    /// Cancels a timer. Returns `false` when it already fired or was cancelled. Reactor thread.
+    @discardableResult
+    public func cancelTimer(_ id: TimerID) -> Bool {
+        assertInReactor()
+        return timers.cancel(id)
+    }
+
+    /// Number of pending timers. Reactor thread.
+    public var pendingTimerCount: Int { timers.count }
+
+    // MARK: the loop
+
+    func requestStop() {
+        if state.compareExchange(
+            expected: State.running.rawValue, desired: State.stopping.rawValue, ordering: .acquiringAndReleasing
+        ).exchanged {
+            backend.wakeUp()
+        }
+    }
+
+    /// The thread body: loops until asked to stop, then shuts everything down on this thread.
+    func run() {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        clock.attach(self)
+        logger.debug("reactor started")
+        while isRunning {
+            runOnce()
+        }
+        shutdownOnThread()
+        state.store(State.stopped.rawValue, ordering: .releasing)
+        logger.debug("reactor stopped")
+    }
+
+    private func runOnce() {
+        var timeout = computeTimeout()
+        if timeout != 0 {
+            needsWake.store(true, ordering: .sequentiallyConsistent)
+            if !queue.isEmpty { timeout = 0 }
+        }
+        do {
+            _ = try backend.wait(timeoutMilliseconds: timeout) { token, events in
+                guard let object = objects.lookup(ObjectID(packed: token)) else { return }  // stale
+                object.ioReady(events)
+            }
+        } catch {
+            logger.error("epoll_wait failed", metadata: ["error": "\(error)"])
+        }
+        needsWake.store(false, ordering: .sequentiallyConsistent)
+        timers.fireDue(now: clock.now())
+        drainQueue(limit: eventsPerDrain)
+        runSoonTasks()
+    }
+
+    private func computeTimeout() -> Int32 {
+        if !soonTasks.isEmpty { return 0 }
+        guard let deadline = timers.nextDeadline else { return -1 }
+        let now = clock.now()
+        if deadline <= now { return 0 }
+        guard clock.advancesByItself else { return -1 }
+        let waitNanos = deadline.nanoseconds - now.nanoseconds
+        let millis = (waitNanos + 999_999) / 1_000_000  // round up: never wake before the deadline
+        return Int32(clamping: millis)
+    }
+
+    private func drainQueue(limit: Int) {
+        var delivered = 0
+        while delivered < limit, let event = queue.pop() {
+            delivered += 1
+            deliver(event)
+        }
+    }
+
+    @inline(__always)
+    private func deliver(_ event: ReactorEvent) {
+        guard let target = event.target else {
+            event.run(on: self)
+            return
+        }
+        if let object = objects.lookup(target) {
+            object.handle(event)
+        } else {
+            event.undeliverable(isRunning ? .targetGone : .reactorStopped)
+        }
+    }
+
+    private func runSoonTasks() {
+        guard !soonTasks.isEmpty else { return }
+        let tasks = soonTasks
+        soonTasks.removeAll(keepingCapacity: true)
+        for task in tasks { task() }
+    }
+
+    /// Stops every object, fails pending resolves, drops timers and drains the queue, repeating while
+    /// any of them produced more work (bounded).
+    private func shutdownOnThread() {
+        for _ in 0..<16 {
+            drainQueue(limit: .max)
+            runSoonTasks()
+            for (_, object) in objects.allObjects() { object.reactorStopping() }
+            for (id, _) in objects.allObjects() {
+                logger.warning("object did not unregister while stopping; removing it", metadata: ["id": "\(id)"])
+                objects.remove(id)
+            }
+            resolveRequests.failAll(with: .reactorStopped)
+            if queue.isEmpty && soonTasks.isEmpty && objects.count == 0 { break }
+        }
+        timers.removeAll()
+    }
+}

@@ -1,0 +1,42 @@
+import Glibc
+
+/// Why a TCP stream failed or closed.
+public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The peer reset the connection (`ECONNRESET`).
+    case connectionReset
+    /// A write hit a connection the peer had closed (`EPIPE`).
+    case brokenPipe
+    /// Nothing listens at the address (`ECONNREFUSED`).
+    case connectionRefused
+    /// The connect did not finish within its timeout.
+    case connectTimeout
+    /// The stream was closed locally with ``TCPStream/close()`` before the operation finished.
+    case closed
+    /// The reactor stopped.
+    case reactorStopped
+    /// Another system error.
+    case system(SystemError)
+
+    /// Maps a system error to the named case when there is one.
+    public init(_ error: SystemError) {
+        switch error.errno {
+        case ECONNRESET: self = .connectionReset
+        case EPIPE: self = .brokenPipe
+        case ECONNREFUSED: self = .connectionRefused
+        default: self = .system(error)
+        }
+    }
+
+    /// A readable text.
+    public var description: String {
+        switch self {
+        case .connectionReset: "connection reset by peer"
+        case .brokenPipe: "broken pipe (peer closed)"
+        case .connectionRefused: "connection refused"
+        case .connectTimeout: "connect timed out"
+        case .closed: "stream closed locally"
+        case .reactorStopped: "reactor stopped"
+        case .system(let error): error.description
+        }
+    }
+}

@@ -1,0 +1,374 @@
+import CSolidLinux
+import Glibc
+import Logging
+
+/// A connected, non-blocking TCP socket on one reactor.
+///
+/// **Readiness model.** The socket is registered once, edge-triggered for read and write. Reads run until
+/// the socket is drained (a short read or `EAGAIN`), at most ``readBudget`` reads per turn; when the budget
+/// runs out the stream yields and continues after the reactor's other work. Writes go out immediately
+/// when the socket has room; what does not fit waits for the next writable edge. No `epoll_ctl` call is
+/// made per write or per pause.
+///
+/// **Callbacks** run on the reactor thread. ``onRead`` gets a view of the reactor's shared read buffer,
+/// valid only during the call. ``onClose`` runs exactly once, with `nil` for an orderly close and a
+/// ``StreamError`` otherwise; after it, the stream drops every callback it holds.
+public final class TCPStream: ReactorObject {
+    /// Receives incoming bytes. The buffer is only valid during the call.
+    public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    /// Called when the peer shut down its writing side. When `nil`, the stream closes itself once its
+    /// pending writes are flushed.
+    public var onEndOfInput: (() -> Void)?
+    /// Called once when the stream closes: `nil` for an orderly close, otherwise the error.
+    public var onClose: ((StreamError?) -> Void)?
+    /// Reads per readiness turn before yielding to other objects on the reactor.
+    public var readBudget = 16
+
+    /// The reactor the stream lives on.
+    public let reactor: Reactor
+    /// The local address, once connected.
+    public private(set) var localAddress: SocketAddress?
+    /// The peer's address.
+    public private(set) var remoteAddress: SocketAddress?
+    /// Bytes read so far.
+    public private(set) var bytesRead: UInt64 = 0
+    /// Bytes written so far.
+    public private(set) var bytesWritten: UInt64 = 0
+
+    private enum Phase { case connecting, open, closed }
+    private var phase: Phase
+    private var fd: Int32
+    private var id: ObjectID?
+    private var readable = false
+    private var writable = false
+    private var readScheduled = false
+    private var readingPaused = false
+    private var inputEnded = false
+    private var writeShutdownRequested = false
+    private var writeShutdownDone = false
+    private var closeWhenFlushed = false
+    private var connectCompletion: ((Result<TCPStream, StreamError>) -> Void)?
+    private var connectTimer: TimerID?
+    private var writes = WriteQueue()
+    private let vectors: UnsafeMutablePointer<iovec>
+    private static let maxVectors = 64
+
+    /// Takes over an accepted connection on `reactor` (call on that reactor's thread).
+    /// - Throws: ``StreamError/system(_:)`` when the socket cannot be watched, ``StreamError/closed`` when
+    ///   the socket was adopted already.
+    public convenience init(adopting socket: AcceptedSocket, on reactor: Reactor) throws(StreamError) {
+        guard let fd = socket.take() else { throw StreamError.closed }
+        try self.init(fd: fd, phase: .open, reactor: reactor)
+        remoteAddress = socket.remoteAddress ?? Socket.remoteAddress(fd)
+    }
+
+    private init(fd: Int32, phase: Phase, reactor: Reactor) throws(StreamError) {
+        reactor.preconditionInReactor()
+        self.reactor = reactor
+        self.fd = fd
+        self.phase = phase
+        vectors = .allocate(capacity: Self.maxVectors)
+        do {
+            try Socket.setNoDelay(fd)
+        } catch {
+            reactor.logger.debug("TCP_NODELAY failed", metadata: ["error": "\(error)"])
+        }
+        let id = reactor.register(self)
+        self.id = id
+        do {
+            try reactor.watch(fd, for: id, interest: .readWriteEdge)
+        } catch {
+            reactor.unregister(id)
+            closeDescriptor(fd)
+            self.fd = -1
+            self.phase = .closed
+            throw StreamError(error)
+        }
+        if phase == .open { localAddress = Socket.localAddress(fd) }
+    }
+
+    deinit {
+        vectors.deallocate()
+    }
+
+    /// Connects to `address` from `reactor` (call on its thread).
+    ///
+    /// `completion` runs exactly once on the reactor thread, never before this call returns: with the
+    /// open stream, or with ``StreamError/connectionRefused``, ``StreamError/connectTimeout`` (after
+    /// `timeout`), ``StreamError/reactorStopped`` or another error.
+    public static func connect(
+        to address: SocketAddress,
+        on reactor: Reactor,
+        timeout: Duration? = .seconds(10),
+        completion: @escaping (Result<TCPStream, StreamError>) -> Void
+    ) {
+        reactor.preconditionInReactor()
+        let stream: TCPStream
+        do {
+            let fd = try Socket.makeTCP(family: address.family)
+            stream = try TCPStream(fd: fd, phase: .connecting, reactor: reactor)
+        } catch let error as SystemError {
+            reactor.runSoon { completion(.failure(StreamError(error))) }
+            return
+        } catch {
+            let streamError = error as? StreamError ?? .closed
+            reactor.runSoon { completion(.failure(streamError)) }
+            return
+        }
+        stream.remoteAddress = address
+        stream.connectCompletion = completion
+        do {
+            switch try Socket.connect(stream.fd, to: address) {
+            case .done:
+                reactor.runSoon { stream.finishConnect() }
+            case .wouldBlock:
+                if let timeout {
+                    stream.connectTimer = reactor.schedule(after: timeout) { [weak stream] in
+                        stream?.connectTimer = nil
+                        stream?.finish(.connectTimeout)
+                    }
+                }
+            }
+        } catch {
+            reactor.runSoon { stream.finish(StreamError(error)) }
+        }
+    }
+
+    /// `true` until the stream closes.
+    public var isOpen: Bool { phase != .closed }
+    /// Bytes queued and not yet accepted by the kernel.
+    public var pendingWriteBytes: Int { writes.byteCount }
+
+    // MARK: readiness
+
+    /// Handles readiness reported by the reactor.
+    public func ioReady(_ events: IOEvents) {
+        if phase == .connecting {
+            if events.contains(.writable) || events.contains(.error) || events.contains(.hangup) { finishConnect() }
+            return
+        }
+        if events.contains(.error) {
+            let code = Socket.pendingError(fd)
+            if code != 0 {
+                finish(StreamError(SystemError("socket", errno: code)))
+                return
+            }
+        }
+        if events.contains(.writable) {
+            writable = true
+            flush()
+        }
+        if !events.isDisjoint(with: [.readable, .readHangup, .hangup]) {
+            readable = true
+            readAvailable()
+        }
+    }
+
+    private func finishConnect() {
+        guard phase == .connecting else { return }
+        let code = Socket.pendingError(fd)
+        if let connectTimer { reactor.cancelTimer(connectTimer) }
+        connectTimer = nil
+        if code != 0 {
+            finish(StreamError(SystemError("connect", errno: code)))
+            return
+        }
+        phase = .open
+        writable = true
+        localAddress = Socket.localAddress(fd)
+        let completion = connectCompletion
+        connectCompletion = nil
+        completion?(.success(self))
+        if phase == .open {
+            flush()
+            readable = true  // data may have arrived with the connect edge
+            readAvailable()
+        }
+    }
+
+    // MARK: reading
+
+    /// Stops delivering reads until ``resumeReading()``; the kernel buffers (and then the peer waits).
+    public func pauseReading() { readingPaused = true }
+
+    /// Delivers reads again, starting with whatever arrived while paused.
+    public func resumeReading() {
+        guard readingPaused else { return }
+        readingPaused = false
+        scheduleRead()
+    }
+
+    private func scheduleRead() {
+        guard readable, !readScheduled, phase == .open else { return }
+        readScheduled = true
+        reactor.runSoon { [self] in
+            readScheduled = false
+            readAvailable()
+        }
+    }
+
+    private func readAvailable() {
+        var reads = 0
+        let buffer = reactor.readBuffer
+        while readable && !readingPaused && phase == .open {
+            if reads == readBudget {
+                scheduleRead()
+                return
+            }
+            reads += 1
+            do {
+                switch try Socket.read(fd, into: buffer) {
+                case .wouldBlock:
+                    readable = false
+                case .done(0):
+                    readable = false
+                    endOfInput()
+                case .done(let count):
+                    // A short read drained the socket; new data raises a new edge.
+                    if count < buffer.count { readable = false }
+                    bytesRead &+= UInt64(count)
+                    onRead?(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                }
+            } catch {
+                finish(StreamError(error))
+            }
+        }
+    }
+
+    private func endOfInput() {
+        guard !inputEnded else { return }
+        inputEnded = true
+        if let onEndOfInput {
+            onEndOfInput()
+            if writeShutdownDone { finish(nil) }
+        } else {
+            closeWhenFlushed = true
+            if writes.isEmpty { finish(nil) }
+        }
+    }
+
+    // MARK: writing
+
+    /// Queues `bytes` and writes as much as the socket takes now.
+    ///
+    /// `completion` runs once the kernel accepted every byte (possibly before `write` returns), or with
+    /// the error that closed the stream (``StreamError/closed`` after a local close).
+    public func write(_ bytes: [UInt8], completion: ((StreamError?) -> Void)? = nil) {
+        enqueue(bytes, completion: completion)
+        flush()
+    }
+
+    /// Queues `bytes` without writing yet; ``flush()`` sends everything queued with one vectored call.
+    public func enqueue(_ bytes: [UInt8], completion: ((StreamError?) -> Void)? = nil) {
+        guard phase != .closed, !writeShutdownRequested else {
+            completion?(.closed)
+            return
+        }
+        writes.append(bytes, completion)
+    }
+
+    /// Writes queued bytes with `sendmsg` (up to 64 buffers per call) until done or the socket is full.
+    public func flush() {
+        guard phase == .open, writable else { return }
+        while !writes.isEmpty {
+            let result: IOResult<Int>
+            do {
+                result = try writeQueued()
+            } catch {
+                finish(StreamError(error))
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                writable = false
+                return
+            case .done(let count):
+                bytesWritten &+= UInt64(count)
+                for completion in writes.consume(count) { completion(nil) }
+                if phase != .open { return }  // a completion closed the stream
+            }
+        }
+        if writeShutdownRequested && !writeShutdownDone { shutdownWriteNow() }
+        if closeWhenFlushed { finish(nil) }
+    }
+
+    /// Gathers up to `maxVectors` queued buffers by nesting `withUnsafeBytes` (so every pointer is valid
+    /// during the call) and sends them with one `sendmsg`.
+    private func writeQueued() throws(SystemError) -> IOResult<Int> {
+        let count = min(writes.count, Self.maxVectors)
+        return try gather(0, count)
+    }
+
+    private func gather(_ position: Int, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        if position == count {
+            return try Socket.writeVector(fd, vectors, count: count)
+        }
+        let (bytes, offset) = writes.entry(position)
+        let result = bytes.withUnsafeBytes { raw -> Result<IOResult<Int>, SystemError> in
+            vectors[position] = iovec(
+                iov_base: raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0 + offset) },
+                iov_len: raw.count - offset)
+            return Result { () throws(SystemError) in try gather(position + 1, count) }
+        }
+        return try result.get()
+    }
+
+    /// Sends a FIN after the queued bytes (half-close); reading goes on. Further writes fail with `.closed`.
+    public func shutdownWrite() {
+        guard phase != .closed, !writeShutdownRequested else { return }
+        writeShutdownRequested = true
+        if writes.isEmpty && phase == .open { shutdownWriteNow() }
+    }
+
+    private func shutdownWriteNow() {
+        writeShutdownDone = true
+        do {
+            try Socket.shutdownWrite(fd)
+        } catch {
+            finish(StreamError(error))
+            return
+        }
+        if inputEnded { finish(nil) }
+    }
+
+    // MARK: closing
+
+    /// Closes now; queued writes complete with ``StreamError/closed``. Idempotent.
+    public func close() { finish(nil) }
+
+    /// Closes with a reset (RST) instead of a FIN, dropping unsent data. Idempotent.
+    public func abort() {
+        guard phase != .closed else { return }
+        try? Socket.setLingerZero(fd)
+        finish(nil)
+    }
+
+    /// Closes with ``StreamError/reactorStopped`` when the reactor stops.
+    public func reactorStopping() { finish(.reactorStopped) }
+
+    private func finish(_ error: StreamError?) {
+        guard phase != .closed else { return }
+        let wasConnecting = phase == .connecting
+        phase = .closed
+        reactor.unwatch(fd)
+        closeDescriptor(fd)
+        fd = -1
+        if let id { reactor.unregister(id) }
+        id = nil
+        if let connectTimer { reactor.cancelTimer(connectTimer) }
+        connectTimer = nil
+        let failed = writes.removeAll()
+        let connectCompletion = self.connectCompletion
+        let onClose = self.onClose
+        self.connectCompletion = nil
+        self.onClose = nil
+        onRead = nil
+        onEndOfInput = nil
+        for completion in failed { completion(error ?? .closed) }
+        if wasConnecting {
+            connectCompletion?(.failure(error ?? .closed))
+        } else {
+            onClose?(error)
+        }
+    }
+}
