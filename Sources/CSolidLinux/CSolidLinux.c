@@ -26,3 +26,5 @@ int solid_pin_current_thread(int cpu) {
 int solid_current_tid(void) { return (int)syscall(SYS_gettid); }
 
 int solid_errno(void) { return errno; }
+
+void solid_set_errno(int value) { errno = value; }

@@ -19,5 +19,7 @@ int solid_pin_current_thread(int cpu);
 int solid_current_tid(void);
 /// The errno of the calling thread (read in C so no Swift runtime call runs in between).
 int solid_errno(void);
+/// Sets errno (tests of the syscall wrapper use it to simulate failures).
+void solid_set_errno(int value);
 
 #endif

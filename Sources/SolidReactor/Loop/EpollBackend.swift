@@ -1,5 +1,6 @@
 import CSolidLinux
 import Glibc
+import Synchronization
 
 /// The Linux readiness backend: one epoll instance plus an eventfd for cross-thread wake-ups.
 final class EpollBackend: PollBackend, @unchecked Sendable {
@@ -14,6 +15,8 @@ final class EpollBackend: PollBackend, @unchecked Sendable {
     private var events: UnsafeMutablePointer<epoll_event>
     private let capacity: Int32
     private var closed = false
+    /// How many times `wakeUp` wrote the eventfd (shows how well wake-ups coalesce).
+    let wakeUpWrites = Atomic<Int>(0)
 
     init(maxEventsPerWait: Int32 = 256) throws(SystemError) {
         capacity = maxEventsPerWait
@@ -95,6 +98,7 @@ final class EpollBackend: PollBackend, @unchecked Sendable {
     }
 
     func wakeUp() {
+        wakeUpWrites.add(1, ordering: .relaxed)
         var one: UInt64 = 1
         while Glibc.write(eventFD, &one, 8) < 0 {
             let code = solid_errno()

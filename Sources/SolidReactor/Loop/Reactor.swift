@@ -82,30 +82,31 @@ public final class Reactor: @unchecked Sendable {
 
     /// Posts `event` to the object `target` on this reactor. Any thread.
     ///
-    /// Returns `.failure(.targetGone)` when `target` is no longer registered and `.failure(.reactorStopped)`
-    /// once the reactor stops; the event is then not queued and the caller still owns its payload. When
+    /// Returns ``PostResult/targetGone`` when `target` is no longer registered and
+    /// ``PostResult/reactorStopped`` once the reactor stops; the event is then not queued and the caller
+    /// still owns its payload. When
     /// the target goes away after the event was queued, the reactor calls ``ReactorEvent/undeliverable(_:)``.
     @discardableResult
-    public func post(_ event: ReactorEvent, to target: ObjectID) -> Result<Void, PostFailure> {
-        guard isRunning else { return .failure(.reactorStopped) }
-        guard objects.isAlive(target) else { return .failure(.targetGone) }
+    public func post(_ event: ReactorEvent, to target: ObjectID) -> PostResult {
+        guard isRunning else { return .reactorStopped }
+        guard objects.isAlive(target) else { return .targetGone }
         event.target = target
         enqueue(event)
-        return .success(())
+        return .posted
     }
 
     /// Posts an event addressed to the reactor itself; it runs through ``ReactorEvent/run(on:)``.
     @discardableResult
-    public func post(_ event: ReactorEvent) -> Result<Void, PostFailure> {
-        guard isRunning else { return .failure(.reactorStopped) }
+    public func post(_ event: ReactorEvent) -> PostResult {
+        guard isRunning else { return .reactorStopped }
         event.target = nil
         enqueue(event)
-        return .success(())
+        return .posted
     }
 
     /// Runs `body` on the reactor thread soon. Any thread. Costs one allocation (the closure's event).
     @discardableResult
-    public func execute(_ body: @escaping @Sendable () -> Void) -> Result<Void, PostFailure> {
+    public func execute(_ body: @escaping @Sendable () -> Void) -> PostResult {
         post(ClosureEvent(body))
     }
 
@@ -119,6 +120,10 @@ public final class Reactor: @unchecked Sendable {
             backend.wakeUp()
         }
     }
+
+    /// How many eventfd wake-ups other threads have written so far (posting coalesces them: a busy reactor
+    /// gets none). For measurements.
+    public var wakeUpWrites: Int { backend.wakeUpWrites.load(ordering: .relaxed) }
 
     /// Interrupts the reactor's wait if it is sleeping (used by ``ManualClock``). Any thread.
     public func wakeUp() {

@@ -86,7 +86,7 @@ public final class ReactorGroup: Sendable {
     ///
     /// Each reactor asks its objects to stop (listeners close, streams close and fail pending writes with
     /// ``StreamError/reactorStopped``), fails pending resolves, drops timers and completes queued events
-    /// with ``PostFailure/reactorStopped``. Posting afterwards returns `.failure(.reactorStopped)`.
+    /// with ``PostFailure/reactorStopped``. Posting afterwards returns `.reactorStopped`.
     public func shutdown() {
         precondition(!reactors.contains { $0.isCurrent }, "ReactorGroup.shutdown() called on a reactor thread")
         let toJoin = threads.withLock { threads -> [pthread_t] in

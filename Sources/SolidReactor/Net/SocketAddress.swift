@@ -1,3 +1,4 @@
+import CSolidLinux
 import Glibc
 
 /// An IPv4 or IPv6 socket address (IP plus port).

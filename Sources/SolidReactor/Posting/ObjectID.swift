@@ -41,7 +41,7 @@ public struct ObjectHandle: Sendable, Hashable, CustomStringConvertible {
 
     /// Posts `event` to the object; see ``Reactor/post(_:to:)``.
     @discardableResult
-    public func post(_ event: ReactorEvent) -> Result<Void, PostFailure> {
+    public func post(_ event: ReactorEvent) -> PostResult {
         reactor.post(event, to: id)
     }
 

@@ -35,7 +35,21 @@ open class ReactorEvent: @unchecked Sendable {
     open func undeliverable(_ reason: PostFailure) {}
 }
 
-/// Why an event could not be posted or delivered.
+/// The outcome of posting an event.
+public enum PostResult: Sendable, Equatable {
+    /// The event is queued; it will be delivered or, if its target goes away first, reported through
+    /// ``ReactorEvent/undeliverable(_:)``.
+    case posted
+    /// Not queued: the target object is gone. The caller still owns the payload.
+    case targetGone
+    /// Not queued: the reactor stopped. The caller still owns the payload.
+    case reactorStopped
+
+    /// `true` for ``posted``.
+    public var isPosted: Bool { self == .posted }
+}
+
+/// Why a queued event could not be delivered.
 public enum PostFailure: Error, Sendable, Equatable {
     /// The target object is gone (closed or never existed on this reactor).
     case targetGone

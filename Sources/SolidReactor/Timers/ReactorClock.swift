@@ -26,9 +26,8 @@ extension Duration {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds < 0) { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).overflow
-            ? .max : whole + UInt64(attoseconds / 1_000_000_000)
+        let (total, carry) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))
+        return overflow || carry ? .max : total
     }
 }
 
