@@ -44,6 +44,8 @@ public final class TCPStream: ReactorObject {
     private var readScheduled = false
     private var readingPaused = false
     private var inputEnded = false
+    /// The poller reported the peer's FIN: read until end of stream, not just until a short read.
+    private var peerHungUp = false
     private var writeShutdownRequested = false
     private var writeShutdownDone = false
     private var closeWhenFlushed = false
@@ -158,6 +160,7 @@ public final class TCPStream: ReactorObject {
             writable = true
             flush()
         }
+        if !events.isDisjoint(with: [.readHangup, .hangup]) { peerHungUp = true }
         if !events.isDisjoint(with: [.readable, .readHangup, .hangup]) {
             readable = true
             readAvailable()
@@ -224,8 +227,9 @@ public final class TCPStream: ReactorObject {
                     readable = false
                     endOfInput()
                 case .done(let count):
-                    // A short read drained the socket; new data raises a new edge.
-                    if count < buffer.count { readable = false }
+                    // A short read drained the socket and new data raises a new edge, unless the FIN
+                    // was already reported: then read on to see the end of stream.
+                    if count < buffer.count && !peerHungUp { readable = false }
                     bytesRead &+= UInt64(count)
                     onRead?(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 }
