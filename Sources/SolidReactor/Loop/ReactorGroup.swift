@@ -13,7 +13,7 @@ public final class ReactorGroup: Sendable {
     public let reactors: [Reactor]
     /// Resolves host names off the reactor threads.
     public let resolver: Resolver
-    private let threads: Mutex<[pthread_t]>
+    private let threads: Lock<[pthread_t]>
     private let nextIndex = Atomic<Int>(0)
     private let logger: Logger
 
@@ -66,7 +66,7 @@ public final class ReactorGroup: Sendable {
                 throw error
             }
         }
-        self.threads = Mutex(started)
+        self.threads = Lock(started)
     }
 
     deinit {

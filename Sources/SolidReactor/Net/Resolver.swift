@@ -33,7 +33,7 @@ public final class Resolver: Sendable {
     }
 
     private let jobs: BlockingQueue<Job>
-    private let threads: Mutex<[pthread_t]>
+    private let threads: Lock<[pthread_t]>
 
     init(threads count: Int, name: String) {
         let jobs = BlockingQueue<Job>()
@@ -47,7 +47,7 @@ public final class Resolver: Sendable {
             }
         }
         precondition(!started.isEmpty, "could not start any resolver thread")
-        self.threads = Mutex(started)
+        self.threads = Lock(started)
     }
 
     func submit(host: String, port: UInt16, reactor: Reactor, requestID: UInt64) {

@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// A point in time on a ``ReactorClock``, in nanoseconds since an arbitrary start.
 public struct ReactorInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
@@ -69,11 +68,11 @@ public struct MonotonicClock: ReactorClock {
 ///
 /// Advancing it wakes every reactor that uses it; each runs its due timers on its own thread.
 public final class ManualClock: ReactorClock {
-    private let state: Mutex<(now: UInt64, reactors: [Reactor])>
+    private let state: Lock<(now: UInt64, reactors: [Reactor])>
 
     /// Creates a clock reading `start`.
     public init(start: ReactorInstant = ReactorInstant(nanoseconds: 1_000_000_000)) {
-        state = Mutex((start.nanoseconds, []))
+        state = Lock((start.nanoseconds, []))
     }
 
     /// The time set so far.

@@ -55,7 +55,7 @@ final class TestSignal: @unchecked Sendable {
 
 /// A thread-safe list of things that happened, for exact assertions after the fact.
 final class Recorder<Element: Sendable>: Sendable {
-    private let items = Mutex<[Element]>([])
+    private let items = Lock<[Element]>([])
     func append(_ item: Element) { items.withLock { $0.append(item) } }
     var all: [Element] { items.withLock { $0 } }
     var count: Int { items.withLock { $0.count } }
@@ -70,7 +70,7 @@ final class ReactorLocal<Value>: @unchecked Sendable {
 
 /// Runs `body` on `reactor` and waits for it to finish; returns its result.
 func onReactor<T: Sendable>(_ reactor: Reactor, _ body: @escaping @Sendable () throws -> T) throws -> T {
-    let result = Mutex<Result<T, any Error>?>(nil)
+    let result = Lock<Result<T, any Error>?>(nil)
     let done = TestSignal()
     let posted = reactor.execute {
         result.withLock { $0 = Result { try body() } }

@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Benchmarks live in their own package so benchmark-only dependencies never enter the library's graph.
+let package = Package(
+    name: "SolidIPCBenchmarks",
+    dependencies: [
+        .package(name: "SolidIPC", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ReactorBench",
+            dependencies: [.product(name: "SolidReactor", package: "SolidIPC")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

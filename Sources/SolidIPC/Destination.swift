@@ -1,0 +1,57 @@
+@_exported import SolidReactor
+
+/// Where messages go: a host (name or numeric IP) and a port, written `"host:port"` or `"[v6]:port"`.
+///
+/// A destination names one connection pool of a service. Names are resolved off the reactor threads
+/// (``Reactor/resolve(host:port:_:)``), and a name may stand for several addresses.
+public struct Destination: Hashable, Sendable, CustomStringConvertible {
+    /// The host name or numeric IP, without brackets.
+    public let host: String
+    /// The TCP port (1–65535).
+    public let port: UInt16
+
+    /// Creates a destination from its parts.
+    /// - Throws: ``DestinationError/emptyHost`` or ``DestinationError/invalidPort(_:)`` for port 0.
+    public init(host: String, port: UInt16) throws(DestinationError) {
+        guard !host.isEmpty else { throw .emptyHost }
+        guard port != 0 else { throw .invalidPort("0") }
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[::1]:port"`.
+    /// - Throws: ``DestinationError`` naming what is wrong with `text`.
+    public init(parsing text: String) throws(DestinationError) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw .malformed(text) }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw .missingPort(text) }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw .missingPort(text) }
+            host = text[..<colon]
+            guard !host.contains(":") else { throw .malformed(text) }  // bare IPv6 needs brackets
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = UInt16(portText), port != 0 else { throw .invalidPort(String(portText)) }
+        try self.init(host: String(host), port: port)
+    }
+
+    /// `host:port`, with brackets around an IPv6 host.
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A destination text that cannot be used.
+public enum DestinationError: Error, Sendable, Equatable {
+    /// The host part is empty.
+    case emptyHost
+    /// There is no `:port` part.
+    case missingPort(String)
+    /// The port is not a number in 1–65535.
+    case invalidPort(String)
+    /// The text is not `host:port` or `[ipv6]:port`.
+    case malformed(String)
+}
