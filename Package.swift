@@ -12,7 +12,9 @@ let package = Package(
     name: "SolidIPC",
     products: [
         .library(name: "SolidReactor", targets: ["SolidReactor"]),
+        .library(name: "SolidEngine", targets: ["SolidEngine"]),
         .library(name: "SolidIPC", targets: ["SolidIPC"]),
+        .library(name: "SolidIPCSnappy", targets: ["SolidIPCSnappy"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
     ],
     dependencies: [
@@ -26,11 +28,16 @@ let package = Package(
             dependencies: ["CSolidLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The wire: messages as Swift types, packets, writer and reader. Pure logic, no sockets.
+        .target(name: "SolidEngine", swiftSettings: swiftSettings),
         .target(
             name: "SolidIPC",
-            dependencies: ["SolidReactor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SolidReactor", "SolidEngine", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Snappy per-packet compression, in its own product so the core does not need libsnappy.
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .target(name: "SolidIPCSnappy", dependencies: ["SolidEngine", "CSnappy"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "ReactorEcho",
             dependencies: ["SolidReactor"],
@@ -40,6 +47,11 @@ let package = Package(
         .testTarget(
             name: "SolidReactorTests",
             dependencies: ["SolidReactor", "CSolidLinux"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SolidEngineTests",
+            dependencies: ["SolidEngine", "SolidIPCSnappy"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,2 @@
+// Snappy's C API (system libsnappy-dev).
+#include <snappy-c.h>

@@ -1,0 +1,124 @@
+/// Limits a reader enforces on what a peer declares, so nothing is allocated without a bound.
+public struct DecodingLimits: Sendable, Equatable {
+    /// Longest string, in UTF-8 bytes.
+    public var maxStringBytes = 16 * 1024 * 1024
+    /// Longest byte array.
+    public var maxByteCount = 256 * 1024 * 1024
+    /// Most elements in an array or dictionary.
+    public var maxCollectionCount = 1 << 20
+    /// Deepest nesting of structures.
+    public var maxNestingDepth = 32
+
+    /// The defaults above.
+    public init() {}
+}
+
+/// Reads a message's bounded fields from its body bytes, checking every length against the body and the
+/// ``DecodingLimits``.
+public struct WireDecoder: FieldCoder {
+    private let buffer: UnsafeRawBufferPointer
+    private var position = 0
+    private var end: Int
+    private var depth = 0
+    private let limits: DecodingLimits
+    /// The sender's layout version.
+    public let version: UInt8
+    /// Always `true`.
+    public var isDecoding: Bool { true }
+    /// Stream fields met so far.
+    public private(set) var streamCount = 0
+
+    /// Creates a decoder over `buffer` (which must outlive it).
+    public init(_ buffer: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) {
+        self.buffer = buffer
+        self.end = buffer.count
+        self.version = version
+        self.limits = limits
+    }
+
+    /// Decodes a whole message of type `M` from `body`; trailing bytes (fields of a newer version) are
+    /// skipped. Returns the message and how many stream fields it has.
+    public static func decode<M: WireMessage>(
+        _ type: M.Type, from body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits
+    ) throws(WireError) -> (M, Int) {
+        var decoder = WireDecoder(body, version: version, limits: limits)
+        var message = M()
+        try message.describe(&decoder)
+        return (message, decoder.streamCount)
+    }
+
+    @inline(__always)
+    private mutating func take(_ count: Int, _ what: String) throws(WireError) -> UnsafeRawBufferPointer {
+        guard count <= end - position else { throw .truncatedField(what) }
+        let slice = UnsafeRawBufferPointer(rebasing: buffer[position..<(position + count)])
+        position += count
+        return slice
+    }
+
+    public mutating func varint(_ value: inout UInt64) throws(WireError) {
+        switch Varint.read(UnsafeRawBufferPointer(rebasing: buffer[position..<end]), at: 0) {
+        case .value(let decoded, let length):
+            value = decoded
+            position += length
+        case .incomplete:
+            throw .truncatedField("varint")
+        case .malformed:
+            throw .malformedVarint
+        }
+    }
+
+    public mutating func fixed(_ value: inout UInt64, size: Int) throws(WireError) {
+        let bytes = try take(size, "fixed-width integer")
+        var result: UInt64 = 0
+        for index in 0..<size { result |= UInt64(bytes[index]) << (8 * UInt64(index)) }
+        value = result
+    }
+
+    private mutating func length(limit: Int) throws(WireError) -> Int {
+        var declared: UInt64 = 0
+        try varint(&declared)
+        guard declared <= UInt64(limit) else { throw .collectionTooLarge(count: declared, limit: limit) }
+        return Int(declared)
+    }
+
+    public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
+        let count = try length(limit: limits.maxByteCount)
+        value = Array(try take(count, "byte array"))
+    }
+
+    public mutating func string(_ value: inout String) throws(WireError) {
+        var declared: UInt64 = 0
+        try varint(&declared)
+        guard declared <= UInt64(limits.maxStringBytes) else {
+            throw .invalidString("\(declared) bytes exceeds the limit of \(limits.maxStringBytes)")
+        }
+        let raw = try take(Int(declared), "string")
+        guard let decoded = String(validating: raw, as: UTF8.self) else { throw .invalidString("not UTF-8") }
+        value = decoded
+    }
+
+    public mutating func count(_ value: inout Int) throws(WireError) {
+        value = try length(limit: limits.maxCollectionCount)
+        // Each element takes at least one byte: a count beyond the bytes left is a lie.
+        guard value <= end - position else { throw .truncatedField("collection of \(value) elements") }
+    }
+
+    public mutating func nested<T: WireStruct>(_ value: inout T) throws(WireError) {
+        guard depth < limits.maxNestingDepth else { throw .nestingTooDeep(limits.maxNestingDepth) }
+        var length: UInt64 = 0
+        try fixed(&length, size: 4)
+        guard length <= UInt64(end - position) else { throw .nestedLengthMismatch }
+        let outerEnd = end
+        end = position + Int(length)
+        depth += 1
+        try value.describe(&self)
+        depth -= 1
+        position = end  // skip fields a newer sender appended
+        end = outerEnd
+    }
+
+    public mutating func stream(_ value: inout StreamField) throws(WireError) {
+        value.index = streamCount
+        streamCount += 1
+    }
+}

@@ -1,0 +1,67 @@
+/// Writes a message's bounded fields into a byte buffer and collects its stream sources.
+public struct WireEncoder: FieldCoder {
+    /// The encoded bytes so far.
+    public private(set) var bytes: [UInt8]
+    /// Stream sources in field order.
+    public private(set) var streams: [any ByteSource] = []
+    /// The version being written.
+    public let version: UInt8
+    /// Always `false`.
+    public var isDecoding: Bool { false }
+
+    /// Creates an encoder writing layout `version`.
+    public init(version: UInt8, capacity: Int = 64) {
+        self.version = version
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Encodes a whole message; returns its body bytes and its stream sources.
+    public static func encode<M: WireMessage>(_ message: M) throws(WireError) -> (body: [UInt8], streams: [any ByteSource]) {
+        var encoder = WireEncoder(version: M.version)
+        var copy = message
+        try copy.describe(&encoder)
+        return (encoder.bytes, encoder.streams)
+    }
+
+    public mutating func varint(_ value: inout UInt64) throws(WireError) {
+        Varint.append(value, to: &bytes)
+    }
+
+    public mutating func fixed(_ value: inout UInt64, size: Int) throws(WireError) {
+        var remaining = value
+        for _ in 0..<size {
+            bytes.append(UInt8(truncatingIfNeeded: remaining))
+            remaining >>= 8
+        }
+    }
+
+    public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
+        Varint.append(UInt64(value.count), to: &bytes)
+        bytes.append(contentsOf: value)
+    }
+
+    public mutating func string(_ value: inout String) throws(WireError) {
+        Varint.append(UInt64(value.utf8.count), to: &bytes)
+        bytes.append(contentsOf: value.utf8)
+    }
+
+    public mutating func count(_ value: inout Int) throws(WireError) {
+        Varint.append(UInt64(value), to: &bytes)
+    }
+
+    public mutating func nested<T: WireStruct>(_ value: inout T) throws(WireError) {
+        // u32 length placeholder, patched once the nested fields are written.
+        let start = bytes.count
+        bytes.append(contentsOf: [0, 0, 0, 0])
+        try value.describe(&self)
+        let length = UInt32(truncatingIfNeeded: bytes.count - start - 4)
+        for index in 0..<4 { bytes[start + index] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(index))) }
+    }
+
+    public mutating func stream(_ value: inout StreamField) throws(WireError) {
+        guard let source = value.source else { throw .missingStreamSource }
+        value.index = streams.count
+        streams.append(source)
+    }
+}

@@ -1,0 +1,79 @@
+/// The wire identity of a message type: a protocol number and the type's index in that protocol.
+public struct MessageTypeID: Hashable, Sendable, CustomStringConvertible {
+    /// The protocol (group of message types) the type belongs to.
+    public let protocolID: UInt16
+    /// The type's index within its protocol.
+    public let typeIndex: UInt16
+
+    /// Creates an id.
+    public init(protocolID: UInt16, typeIndex: UInt16) {
+        self.protocolID = protocolID
+        self.typeIndex = typeIndex
+    }
+
+    /// `protocol.type`.
+    public var description: String { "\(protocolID).\(typeIndex)" }
+}
+
+/// Decodes the body of one registered message type.
+public protocol MessageDecoding: Sendable {
+    /// Decodes a body written with layout `version`; returns the message and its stream field count.
+    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
+        -> (any WireMessage, Int)
+}
+
+/// The decoder of message type `M`.
+struct TypedDecoder<M: WireMessage>: MessageDecoding {
+    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
+        -> (any WireMessage, Int)
+    {
+        let (message, streams) = try WireDecoder.decode(M.self, from: body, version: version, limits: limits)
+        return (message, streams)
+    }
+}
+
+/// Which message types this side knows, grouped in protocols: the wire type id is
+/// `protocol id + type index`. A side may know only some of the other side's protocols; a message of
+/// an unknown type is rejected on its own with ``WireError/unknownMessageType(protocol:type:)``.
+///
+/// Register everything before the registry is shared; afterwards it is read-only (and `Sendable`).
+public final class MessageRegistry: @unchecked Sendable {
+    // @unchecked: mutated only during setup by one thread (documented); read-only once shared.
+    private var decoders: [MessageTypeID: any MessageDecoding] = [:]
+    private var ids: [ObjectIdentifier: MessageTypeID] = [:]
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Registers `type` as `typeIndex` of protocol `protocolID`.
+    /// - Throws: ``WireError/duplicateRegistration(_:)`` when the id or the type is taken.
+    public func register<M: WireMessage>(_ type: M.Type, protocol protocolID: UInt16, index typeIndex: UInt16)
+        throws(WireError)
+    {
+        let id = MessageTypeID(protocolID: protocolID, typeIndex: typeIndex)
+        guard decoders[id] == nil else { throw .duplicateRegistration("type id \(id) is taken") }
+        guard ids[ObjectIdentifier(type)] == nil else { throw .duplicateRegistration("\(type) is registered") }
+        ids[ObjectIdentifier(type)] = id
+        decoders[id] = TypedDecoder<M>()
+    }
+
+    /// Registers a protocol's types in order: the first gets index 0, the next 1, …
+    public func register(protocol protocolID: UInt16, _ types: [any WireMessage.Type]) throws(WireError) {
+        for (index, type) in types.enumerated() {
+            try registerOpened(type, protocolID, UInt16(index))
+        }
+    }
+
+    private func registerOpened<M: WireMessage>(_ type: M.Type, _ protocolID: UInt16, _ index: UInt16) throws(WireError) {
+        try register(type, protocol: protocolID, index: index)
+    }
+
+    /// The wire id of `type`, or `nil` when not registered.
+    public func typeID<M: WireMessage>(of type: M.Type) -> MessageTypeID? { ids[ObjectIdentifier(type)] }
+
+    /// The decoder for `id`, or `nil` when not registered.
+    public func decoder(for id: MessageTypeID) -> (any MessageDecoding)? { decoders[id] }
+
+    /// Number of registered types.
+    public var count: Int { decoders.count }
+}
