@@ -1,8 +1,9 @@
 /// Everything that can be wrong with bytes on the wire or with a message's encoding.
 ///
-/// Each case names what was wrong; `docs/PROTOCOL.md` lists when each is raised. Connection-level errors
-/// (framing, handshake) close the connection; message-level ones (``isMessageLevel``) reject only the
-/// message they belong to.
+/// Each case names what was wrong; `docs/PROTOCOL.md` lists when each is raised. Errors in packet framing,
+/// the handshake, records and message headers end the connection (``PacketReader/consume(_:)`` throws);
+/// errors decoding one message's body or feeding its streams reject only that message
+/// (``ReaderEvent/rejected(_:_:)``).
 public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     // Packet framing
     /// The packet kind byte is not one of the known kinds.
@@ -96,17 +97,6 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case streamSourceFailed(String)
     /// A stream sink failed while its message was being read.
     case streamSinkFailed(String)
-
-    /// `true` for errors that reject one message only; the connection goes on.
-    public var isMessageLevel: Bool {
-        switch self {
-        case .malformedVarint, .truncatedField, .invalidString, .collectionTooLarge, .invalidTag, .nestingTooDeep,
-            .nestedLengthMismatch, .valueOutOfRange, .unknownMessageType, .streamCountMismatch, .streamSinkFailed:
-            return true
-        default:
-            return false
-        }
-    }
 
     /// A readable text.
     public var description: String {

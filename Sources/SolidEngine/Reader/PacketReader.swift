@@ -1,0 +1,264 @@
+/// What the reader found in the bytes it was given.
+public enum ReaderEvent {
+    /// The peer's hello arrived; both sides now use `agreed`.
+    case handshake(remote: HelloParameters, agreed: AgreedParameters)
+    /// A keep-alive packet.
+    case keepAlive
+    /// A complete message (its streams, if any, have finished into their sinks).
+    case message(MessageHeader, any WireMessage)
+    /// One message was rejected (unknown type, bad field, sink failure…); the connection goes on.
+    case rejected(MessageHeader, WireError)
+    /// The peer abandoned the message it was sending in a slot; what arrived of it was dropped.
+    case canceledByPeer(MessageHeader?)
+    /// The peer no longer wants the response to the request it got from us with this id.
+    case cancelRequest(UInt64)
+}
+
+/// Settings of a reader.
+public struct ReaderConfiguration {
+    /// This side's hello; the reader agrees with the peer's hello on the smaller values.
+    public var local = HelloParameters()
+    /// Codecs this side can decompress with.
+    public var codecs: [any PacketCodec] = []
+    /// Field limits.
+    public var limits = DecodingLimits()
+    /// Largest message body (bounded fields) accepted; streams are not counted.
+    public var maxBodyBytes = 256 * 1024 * 1024
+
+    /// The defaults: 16 KiB packets, 64 slots, no codec.
+    public init() {}
+}
+
+/// Reads the byte stream of one connection: packets, the handshake, records and messages.
+///
+/// Accepts input split anywhere (one byte at a time works) and validates everything a peer declares
+/// before acting on it; `docs/PROTOCOL.md` lists every check. A connection-level violation makes
+/// ``consume(_:)`` throw, and the reader stays failed. Memory: one packet buffer, one decompression
+/// buffer, and per message in flight its header and body (bounded by the configuration).
+///
+/// Not thread-safe: one reader per connection.
+public final class PacketReader {
+    /// Receives everything the reader finds, in order.
+    public var onEvent: (ReaderEvent) -> Void = { _ in }
+    /// Provides the sinks of a message's stream fields once its body is decoded (one per stream, in
+    /// field order). The default provides none, which rejects messages that have streams.
+    public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] = { _, _ in [] }
+
+    /// The parameters in force (after the handshake, or given at creation).
+    public private(set) var agreed: AgreedParameters?
+    private let configuration: ReaderConfiguration
+    private let registry: MessageRegistry
+    private var codec: (any PacketCodec)?
+
+    private var headerBuffer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    private var headerFilled = 0
+    private var kind = PacketFormat.Kind.data
+    private var flags: UInt8 = 0
+    private var payloadLength = 0
+    private var payloadFilled = 0
+    private let payload: UnsafeMutableRawBufferPointer
+    private let decompressed: UnsafeMutableRawBufferPointer
+    private var slots: [MessageAssembly] = []
+    private var failure: WireError?
+
+    /// A reader that first expects the peer's hello.
+    public init(configuration: ReaderConfiguration, registry: MessageRegistry) {
+        self.configuration = configuration
+        self.registry = registry
+        payload = .allocate(byteCount: PacketFormat.maxPacketSize, alignment: 16)
+        decompressed = .allocate(byteCount: PacketFormat.maxPacketSize, alignment: 16)
+    }
+
+    /// A reader whose parameters are already agreed (no hello expected), for in-memory use and tests.
+    public convenience init(
+        agreedPacketSize: Int, slots: Int, codec: (any PacketCodec)? = nil, registry: MessageRegistry,
+        limits: DecodingLimits = DecodingLimits(), maxBodyBytes: Int = 256 * 1024 * 1024
+    ) {
+        var configuration = ReaderConfiguration()
+        configuration.local = HelloParameters(packetSize: agreedPacketSize, slots: slots, codecMask: codec?.maskBit ?? 0)
+        configuration.codecs = codec.map { [$0] } ?? []
+        configuration.limits = limits
+        configuration.maxBodyBytes = maxBodyBytes
+        self.init(configuration: configuration, registry: registry)
+        adopt(AgreedParameters(packetSize: agreedPacketSize, slots: slots, codecBit: codec?.maskBit ?? 0))
+    }
+
+    deinit {
+        for slot in slots { slot.abort(.messageLengthMismatch(slot: -1)) }
+        payload.deallocate()
+        decompressed.deallocate()
+    }
+
+    private func adopt(_ parameters: AgreedParameters) {
+        agreed = parameters
+        codec = configuration.codecs.first { $0.maskBit == parameters.codecBit && parameters.codecBit != 0 }
+        slots = (0..<parameters.slots).map { _ in MessageAssembly() }
+    }
+
+    /// Feeds bytes as they arrive. Events are reported through ``onEvent`` before this returns.
+    /// - Throws: the ``WireError`` that makes the connection unusable; every later call throws it again.
+    public func consume(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
+        if let failure { throw failure }
+        do {
+            try consumeUnchecked(bytes)
+        } catch {
+            failure = error
+            for slot in slots where slot.isBusy { slot.abort(error) }
+            throw error
+        }
+    }
+
+    private func consumeUnchecked(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
+        var offset = 0
+        while offset < bytes.count {
+            if headerFilled < PacketFormat.headerSize {
+                withUnsafeMutableBytes(of: &headerBuffer) { $0[headerFilled] = bytes[offset] }
+                headerFilled += 1
+                offset += 1
+                if headerFilled == PacketFormat.headerSize {
+                    try startPacket()
+                    if payloadLength == 0 { try finishPacket() }
+                }
+                continue
+            }
+            let take = min(bytes.count - offset, payloadLength - payloadFilled)
+            (payload.baseAddress! + payloadFilled).copyMemory(from: bytes.baseAddress! + offset, byteCount: take)
+            payloadFilled += take
+            offset += take
+            if payloadFilled == payloadLength { try finishPacket() }
+        }
+    }
+
+    /// Validates a complete packet header before any payload byte is accepted.
+    private func startPacket() throws(WireError) {
+        let (rawKind, rawFlags, low, high) = headerBuffer
+        guard let kind = PacketFormat.Kind(rawValue: rawKind) else { throw .unknownPacketKind(rawKind) }
+        let length = Int(low) | Int(high) << 8
+        guard let agreed else {
+            guard kind == .hello else { throw .unexpectedPacketBeforeHandshake(rawKind) }
+            guard rawFlags == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
+            guard length <= PacketFormat.maxHelloPayload else {
+                throw .packetTooLarge(length: length, limit: PacketFormat.maxHelloPayload)
+            }
+            self.kind = kind
+            self.flags = 0
+            payloadLength = length
+            payloadFilled = 0
+            return
+        }
+        switch kind {
+        case .hello:
+            throw .duplicateHello
+        case .keepAlive:
+            guard rawFlags == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
+            guard length == 0 else { throw .keepAliveWithPayload(length) }
+        case .data:
+            guard rawFlags & ~PacketFormat.compressedFlag == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
+            if rawFlags & PacketFormat.compressedFlag != 0 && codec == nil { throw .compressionNotAgreed }
+        }
+        let limit = agreed.packetSize - PacketFormat.headerSize
+        guard length <= limit else { throw .packetTooLarge(length: length, limit: limit) }
+        self.kind = kind
+        self.flags = rawFlags
+        payloadLength = length
+        payloadFilled = 0
+    }
+
+    private func finishPacket() throws(WireError) {
+        headerFilled = 0
+        let bytes = UnsafeRawBufferPointer(start: payload.baseAddress!, count: payloadLength)
+        switch kind {
+        case .hello:
+            let remote = try Hello.parse(bytes)
+            let agreed = Hello.agree(local: configuration.local, remote: remote)
+            adopt(agreed)
+            onEvent(.handshake(remote: remote, agreed: agreed))
+        case .keepAlive:
+            onEvent(.keepAlive)
+        case .data:
+            if flags & PacketFormat.compressedFlag != 0 {
+                let limit = agreed!.packetSize - PacketFormat.headerSize
+                let output = UnsafeMutableRawBufferPointer(start: decompressed.baseAddress!, count: limit)
+                let length = try codec!.decompress(bytes, into: output)
+                guard length <= limit else { throw .decompressedTooLarge(length: length, limit: limit) }
+                try readRecords(UnsafeRawBufferPointer(start: decompressed.baseAddress!, count: length))
+            } else {
+                try readRecords(bytes)
+            }
+        }
+    }
+
+    private func readRecords(_ records: UnsafeRawBufferPointer) throws(WireError) {
+        var offset = 0
+        while offset < records.count {
+            let byte = records[offset]
+            let flagBits = byte & 0xF0
+            guard let command = PacketFormat.Command(rawValue: byte & 0x0F) else { throw .unknownRecord(byte) }
+            offset += 1
+            switch command {
+            case .chunk:
+                guard flagBits & ~(PacketFormat.firstChunkFlag | PacketFormat.lastChunkFlag) == 0 else {
+                    throw .unknownRecord(byte)
+                }
+                let slot = try readSlot(records, &offset)
+                guard records.count - offset >= 2 else { throw .truncatedRecord }
+                let length = Int(records[offset]) | Int(records[offset + 1]) << 8
+                offset += 2
+                guard length <= records.count - offset else {
+                    throw .chunkLengthExceedsPacket(length: length, remaining: records.count - offset)
+                }
+                try chunk(
+                    slot: slot, UnsafeRawBufferPointer(rebasing: records[offset..<(offset + length)]),
+                    first: flagBits & PacketFormat.firstChunkFlag != 0, last: flagBits & PacketFormat.lastChunkFlag != 0)
+                offset += length
+            case .cancelMessage:
+                guard flagBits == 0 else { throw .unknownRecord(byte) }
+                let slot = try readSlot(records, &offset)
+                let assembly = slots[slot]
+                guard assembly.isBusy else { throw .slotIdle(slot) }
+                let header = assembly.header
+                assembly.abort(.messageLengthMismatch(slot: slot))
+                onEvent(.canceledByPeer(header))
+            case .cancelRequest:
+                guard flagBits == 0 else { throw .unknownRecord(byte) }
+                let requestID = try readVarint(records, &offset)
+                onEvent(.cancelRequest(requestID))
+            }
+        }
+    }
+
+    private func readVarint(_ records: UnsafeRawBufferPointer, _ offset: inout Int) throws(WireError) -> UInt64 {
+        switch Varint.read(records, at: offset) {
+        case .incomplete: throw .truncatedRecord
+        case .malformed: throw .malformedVarint
+        case .value(let value, let length):
+            offset += length
+            return value
+        }
+    }
+
+    private func readSlot(_ records: UnsafeRawBufferPointer, _ offset: inout Int) throws(WireError) -> Int {
+        let value = try readVarint(records, &offset)
+        guard value < UInt64(slots.count) else { throw .slotOutOfRange(slot: Int(clamping: value), limit: slots.count) }
+        return Int(value)
+    }
+
+    private func chunk(slot: Int, _ data: UnsafeRawBufferPointer, first: Bool, last: Bool) throws(WireError) {
+        let assembly = slots[slot]
+        if first {
+            guard !assembly.isBusy else { throw .slotBusy(slot) }
+            assembly.start()
+        } else {
+            guard assembly.isBusy else { throw .slotIdle(slot) }
+        }
+        let context = ReaderContext(
+            registry: registry, limits: configuration.limits, maxBodyBytes: configuration.maxBodyBytes,
+            maxSegment: agreed!.packetSize, slot: slot, makeSinks: makeSinks)
+        try assembly.feed(data, context: context) { header, error in onEvent(.rejected(header, error)) }
+        guard last else { return }
+        switch try assembly.end(slot: slot) {
+        case .delivered(let header, let message): onEvent(.message(header, message))
+        case .rejected, .pending: break
+        }
+    }
+}

@@ -1,0 +1,246 @@
+/// Turns queued messages into packets of the agreed size, one packet per call.
+///
+/// - Multiplexing: up to `slots` messages are in flight at once; each packet gives them chunks in
+///   round-robin order, one chunk per turn, so a small message waits about one packet per active message
+///   even behind a 100 GB one.
+/// - Synchronous messages go strictly one after another: the next one is admitted only when the
+///   previous one has been written completely. Asynchronous ones interleave freely.
+/// - Memory: the caller's packet buffer, one scratch packet for compression, and per message its
+///   encoded header and body. Streams are pulled from their sources straight into the packet.
+///
+/// Not thread-safe: one writer per connection, used on that connection's thread.
+public final class MessageWriter {
+    /// How a queued message ended.
+    public enum Outcome: Sendable, Equatable {
+        /// Every byte was written into packets.
+        case written
+        /// Cancelled with ``cancel(_:)``; `partlySent` says whether the peer saw part of it (a cancel
+        /// record then told it to drop what it got).
+        case canceled(partlySent: Bool)
+        /// A stream source failed; the peer was told to drop the message if it had started.
+        case failed(WireError, partlySent: Bool)
+    }
+
+    /// Called once per message when it was written, cancelled or failed.
+    public var onOutcome: ((UInt64, Outcome) -> Void)?
+
+    /// The agreed packet size, header included.
+    public let packetSize: Int
+    /// The agreed number of slots.
+    public let slots: Int
+    private let codec: (any PacketCodec)?
+    private var scratch: UnsafeMutableRawBufferPointer
+
+    private var waiting = FIFO<OutgoingMessage>()
+    private var waitingSynchronous = FIFO<OutgoingMessage>()
+    private var active: [OutgoingMessage] = []
+    private var cursor = 0
+    private var freeSlots: [Int]
+    private var synchronousActive = false
+    private var cancelRecords: [Int] = []
+    private var cancelRequestRecords: [UInt64] = []
+    private var nextID: UInt64 = 1
+
+    /// Creates a writer for agreed parameters; `codec` compresses packets when given.
+    public init(packetSize: Int, slots: Int, codec: (any PacketCodec)? = nil) {
+        precondition((PacketFormat.minPacketSize...PacketFormat.maxPacketSize).contains(packetSize))
+        precondition((1...Hello.maxSlots).contains(slots))
+        self.packetSize = packetSize
+        self.slots = slots
+        self.codec = codec
+        scratch = .allocate(byteCount: packetSize, alignment: 16)
+        freeSlots = Array((0..<slots).reversed())
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Messages queued or in flight.
+    public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count }
+    /// `true` when a call to ``nextPacket(into:)`` would produce a packet.
+    public var hasWork: Bool { pendingCount > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty }
+
+    /// Queues a message already encoded (see ``WireEncoder``); returns its local id.
+    @discardableResult
+    public func enqueue(header: MessageHeader, body: [UInt8], streams: [any ByteSource]) -> UInt64 {
+        var header = header
+        header.bodyLength = UInt64(body.count)
+        header.streamCount = streams.count
+        let id = nextID
+        nextID += 1
+        let message = OutgoingMessage(id: id, header: header, body: body, streams: streams)
+        if message.synchronous { waitingSynchronous.append(message) } else { waiting.append(message) }
+        return id
+    }
+
+    /// Encodes and queues `message` with its registered type id.
+    @discardableResult
+    public func enqueue<M: WireMessage>(
+        _ message: M, registry: MessageRegistry, flags: MessageFlags = [], requestID: UInt64 = 0,
+        responseTo: UInt64 = 0
+    ) throws(WireError) -> UInt64 {
+        guard let typeID = registry.typeID(of: M.self) else { throw .unregisteredType("\(M.self)") }
+        let (body, streams) = try WireEncoder.encode(message)
+        let header = MessageHeader(
+            typeID: typeID, version: M.version, flags: flags, requestID: requestID, responseTo: responseTo)
+        try header.validate()
+        return enqueue(header: header, body: body, streams: streams)
+    }
+
+    /// Cancels a queued or partly written message. Returns `false` when it is unknown or finished.
+    @discardableResult
+    public func cancel(_ id: UInt64) -> Bool {
+        if let message = waiting.remove(where: { $0.id == id })
+            ?? waitingSynchronous.remove(where: { $0.id == id })
+        {
+            onOutcome?(message.id, .canceled(partlySent: false))
+            return true
+        }
+        guard let index = active.firstIndex(where: { $0.id == id }) else { return false }
+        let message = active[index]
+        let partly = message.started
+        retire(at: index, releaseSlot: !partly)
+        if partly { cancelRecords.append(message.slot) }
+        onOutcome?(message.id, .canceled(partlySent: partly))
+        return true
+    }
+
+    /// Queues a record telling the peer that the request it sent with `requestID` is no longer wanted.
+    public func cancelRequest(_ requestID: UInt64) { cancelRequestRecords.append(requestID) }
+
+    /// Writes the next data packet into `buffer` (at least ``packetSize`` bytes); returns its size, or 0
+    /// when there is nothing to send.
+    public func nextPacket(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(buffer.count >= packetSize, "buffer smaller than the packet size")
+        admit()
+        let payloadStart = buffer.baseAddress! + PacketFormat.headerSize
+        let capacity = packetSize - PacketFormat.headerSize
+        var used = 0
+        while let slot = cancelRecords.first, capacity - used >= 6 {
+            cancelRecords.removeFirst()
+            payloadStart.storeBytes(of: PacketFormat.Command.cancelMessage.rawValue, toByteOffset: used, as: UInt8.self)
+            used += 1 + Varint.write(UInt64(slot), to: payloadStart + used + 1)
+            freeSlots.append(slot)  // reusable only once the peer has been told to drop its message
+        }
+        admit()
+        while let request = cancelRequestRecords.first, capacity - used >= 11 {
+            cancelRequestRecords.removeFirst()
+            payloadStart.storeBytes(of: PacketFormat.Command.cancelRequest.rawValue, toByteOffset: used, as: UInt8.self)
+            used += 1 + Varint.write(request, to: payloadStart + used + 1)
+        }
+        used = fillChunks(payloadStart, used: used, capacity: capacity)
+        guard used > 0 else { return 0 }
+        var flags: UInt8 = 0
+        if let codec,
+            let compressed = codec.compress(UnsafeRawBufferPointer(start: payloadStart, count: used), into: scratch)
+        {
+            payloadStart.copyMemory(from: scratch.baseAddress!, byteCount: compressed)
+            used = compressed
+            flags = PacketFormat.compressedFlag
+        }
+        PacketFormat.writeHeader(kind: .data, flags: flags, payloadLength: used, to: buffer.baseAddress!)
+        return PacketFormat.headerSize + used
+    }
+
+    /// Round-robin: one chunk per active message per turn until the packet is full.
+    private func fillChunks(_ payload: UnsafeMutableRawPointer, used start: Int, capacity: Int) -> Int {
+        var used = start
+        var idleTurns = 0
+        while !active.isEmpty && idleTurns < active.count {
+            if cursor >= active.count { cursor = 0 }
+            let message = active[cursor]
+            let slotSize = Varint.size(UInt64(message.slot))
+            let recordHeader = 1 + slotSize + 2
+            guard capacity - used > recordHeader + 2 else { break }
+            let dataStart = payload + used + recordHeader
+            let room = min(capacity - used - recordHeader, Int(UInt16.max))
+            let first = !message.started
+            let count: Int
+            do {
+                count = try message.produce(into: UnsafeMutableRawBufferPointer(start: dataStart, count: room))
+            } catch {
+                let partly = message.started || !first
+                retire(at: cursor, releaseSlot: !partly)
+                if partly { cancelRecords.append(message.slot) }
+                onOutcome?(message.id, .failed(error, partlySent: partly))
+                continue
+            }
+            if count == 0 {
+                idleTurns += 1  // the room left is too small for this message's next piece
+                cursor += 1
+                continue
+            }
+            idleTurns = 0
+            let finished = message.isFinished
+            var command = PacketFormat.Command.chunk.rawValue
+            if first { command |= PacketFormat.firstChunkFlag }
+            if finished { command |= PacketFormat.lastChunkFlag }
+            (payload + used).storeBytes(of: command, as: UInt8.self)
+            _ = Varint.write(UInt64(message.slot), to: payload + used + 1)
+            (payload + used + 1 + slotSize).storeBytes(of: UInt8(truncatingIfNeeded: count), as: UInt8.self)
+            (payload + used + 2 + slotSize).storeBytes(of: UInt8(truncatingIfNeeded: count >> 8), as: UInt8.self)
+            used += recordHeader + count
+            if finished {
+                retire(at: cursor)
+                onOutcome?(message.id, .written)
+                admit()
+            } else {
+                cursor += 1
+            }
+        }
+        return used
+    }
+
+    /// Moves waiting messages into free slots: asynchronous ones in order, synchronous ones one at a time.
+    private func admit() {
+        while !freeSlots.isEmpty {
+            if !synchronousActive, let message = waitingSynchronous.popFirst() {
+                synchronousActive = true
+                activate(message)
+            } else if let message = waiting.popFirst() {
+                activate(message)
+            } else {
+                return
+            }
+        }
+    }
+
+    private func activate(_ message: OutgoingMessage) {
+        message.slot = freeSlots.removeLast()
+        active.append(message)
+    }
+
+    /// Removes an active message; its slot becomes free now, or (after a partial send) once the cancel
+    /// record for it is written, so the peer never sees a new message in a slot it still holds.
+    private func retire(at index: Int, releaseSlot: Bool = true) {
+        let message = active.remove(at: index)
+        if index < cursor { cursor -= 1 }
+        if releaseSlot { freeSlots.append(message.slot) }
+        if message.synchronous { synchronousActive = false }
+    }
+}
+
+/// A first-in first-out queue with amortised O(1) pops.
+struct FIFO<Element> {
+    private var items: [Element] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+
+    mutating func append(_ item: Element) { items.append(item) }
+
+    mutating func popFirst() -> Element? {
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head > 32 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
+
+    mutating func remove(where predicate: (Element) -> Bool) -> Element? {
+        guard let index = items[head...].firstIndex(where: predicate) else { return nil }
+        return items.remove(at: index)
+    }
+}
