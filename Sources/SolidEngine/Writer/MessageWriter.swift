@@ -111,23 +111,14 @@ public final class MessageWriter {
     /// when there is nothing to send.
     public func nextPacket(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         precondition(buffer.count >= packetSize, "buffer smaller than the packet size")
-        admit()
         let payloadStart = buffer.baseAddress! + PacketFormat.headerSize
         let capacity = packetSize - PacketFormat.headerSize
-        var used = 0
-        while let slot = cancelRecords.first, capacity - used >= 6 {
-            cancelRecords.removeFirst()
-            payloadStart.storeBytes(of: PacketFormat.Command.cancelMessage.rawValue, toByteOffset: used, as: UInt8.self)
-            used += 1 + Varint.write(UInt64(slot), to: payloadStart + used + 1)
-            freeSlots.append(slot)  // reusable only once the peer has been told to drop its message
-        }
+        var used = writeControlRecords(payloadStart, used: 0, capacity: capacity)
         admit()
-        while let request = cancelRequestRecords.first, capacity - used >= 11 {
-            cancelRequestRecords.removeFirst()
-            payloadStart.storeBytes(of: PacketFormat.Command.cancelRequest.rawValue, toByteOffset: used, as: UInt8.self)
-            used += 1 + Varint.write(request, to: payloadStart + used + 1)
-        }
         used = fillChunks(payloadStart, used: used, capacity: capacity)
+        // A source that failed during this packet left a cancel record: send it now (its slot is released
+        // only once written, so no new message reused the slot earlier in this packet).
+        used = writeControlRecords(payloadStart, used: used, capacity: capacity)
         guard used > 0 else { return 0 }
         var flags: UInt8 = 0
         if let codec,
@@ -139,6 +130,23 @@ public final class MessageWriter {
         }
         PacketFormat.writeHeader(kind: .data, flags: flags, payloadLength: used, to: buffer.baseAddress!)
         return PacketFormat.headerSize + used
+    }
+
+    /// Writes pending cancel and cancel-request records while they fit; releases cancelled slots.
+    private func writeControlRecords(_ payload: UnsafeMutableRawPointer, used start: Int, capacity: Int) -> Int {
+        var used = start
+        while let slot = cancelRecords.first, capacity - used >= 6 {
+            cancelRecords.removeFirst()
+            payload.storeBytes(of: PacketFormat.Command.cancelMessage.rawValue, toByteOffset: used, as: UInt8.self)
+            used += 1 + Varint.write(UInt64(slot), to: payload + used + 1)
+            freeSlots.append(slot)  // reusable only once the peer has been told to drop its message
+        }
+        while let request = cancelRequestRecords.first, capacity - used >= 11 {
+            cancelRequestRecords.removeFirst()
+            payload.storeBytes(of: PacketFormat.Command.cancelRequest.rawValue, toByteOffset: used, as: UInt8.self)
+            used += 1 + Varint.write(request, to: payload + used + 1)
+        }
+        return used
     }
 
     /// Round-robin: one chunk per active message per turn until the packet is full.
