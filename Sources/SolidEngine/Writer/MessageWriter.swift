@@ -48,7 +48,8 @@ public final class MessageWriter {
         self.packetSize = packetSize
         self.slots = slots
         self.codec = codec
-        scratch = .allocate(byteCount: packetSize, alignment: 16)
+        // Codecs may need more than the input size as working room (Snappy: 32 + n + n/6).
+        scratch = .allocate(byteCount: packetSize * 2, alignment: 16)
         freeSlots = Array((0..<slots).reversed())
     }
 

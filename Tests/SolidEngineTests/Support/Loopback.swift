@@ -49,7 +49,8 @@ final class WireLoop {
 /// Feeds raw bytes to a fresh reader and returns the error it throws, or `nil`.
 func readerError(
     _ bytes: [UInt8], packetSize: Int = 4096, slots: Int = 4, codec: (any PacketCodec)? = nil, handshake: Bool = false,
-    registry: MessageRegistry, events: ((ReaderEvent) -> Void)? = nil
+    registry: MessageRegistry, events: ((ReaderEvent) -> Void)? = nil,
+    sinks: ((MessageHeader, any WireMessage) -> [any ByteSink])? = nil
 ) -> WireError? {
     let reader: PacketReader
     if handshake {
@@ -61,6 +62,7 @@ func readerError(
         reader = PacketReader(agreedPacketSize: packetSize, slots: slots, codec: codec, registry: registry)
     }
     if let events { reader.onEvent = events }
+    if let sinks { reader.makeSinks = sinks }
     do {
         try bytes.withUnsafeBytes { try reader.consume($0) }
         return nil
