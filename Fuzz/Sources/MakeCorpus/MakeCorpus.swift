@@ -1,0 +1,81 @@
+import FuzzSamples
+import Glibc
+import SolidEngine
+import SolidIPCSnappy
+
+/// Writes seed inputs made by the real writer (and a hello) into the directory given as argument.
+@main
+struct MakeCorpus {
+    static func main() throws {
+        let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "corpus"
+        mkdir(directory, 0o755)
+        let registry = fuzzRegistry()
+        var written = 0
+        for mode: UInt8 in [0, 1, 2, 3, 0x40, 0x41] {
+            for seed in 0..<6 {
+                let bytes = try stream(mode: mode, seed: seed, registry: registry)
+                try check(bytes, mode: mode, registry: registry)
+                try save([mode] + bytes, to: "\(directory)/seed-\(mode)-\(seed)")
+                written += 1
+            }
+        }
+        print("wrote \(written) seed inputs to \(directory)")
+    }
+
+    static func stream(mode: UInt8, seed: Int, registry: MessageRegistry) throws -> [UInt8] {
+        var output: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8192, alignment: 8)
+        defer { buffer.deallocate() }
+        if mode & 1 != 0 {
+            let size = Hello.write(HelloParameters(packetSize: 8192, slots: 8, codecMask: mode & 2 != 0 ? 1 : 0), into: buffer)
+            output += buffer[0..<size]
+        }
+        let writer = MessageWriter(packetSize: 8192, slots: 8, codec: mode & 2 != 0 ? SnappyCodec() : nil)
+        for index in 0..<(seed + 1) {
+            try writer.enqueue(FuzzPing(id: UInt64(index), text: String(repeating: "p", count: index * 40)), registry: registry,
+                               flags: index % 2 == 0 ? [.synchronous] : [])
+            var mixed = FuzzMixed()
+            mixed.flag = true
+            mixed.bytes = Array(repeating: UInt8(index), count: seed * 100)
+            mixed.numbers = [1, -2, 300]
+            var point = FuzzPoint()
+            point.label = "p"
+            mixed.table = ["k": point]
+            mixed.points = [point, FuzzPoint()]
+            mixed.extra = seed % 2 == 0 ? 9 : nil
+            try writer.enqueue(mixed, registry: registry, flags: [.request], requestID: UInt64(index + 1))
+            var file = FuzzFile()
+            file.name = "f\(index)"
+            file.data = StreamField(source: BytesSource(Array(repeating: 0x5A, count: seed * 300)))
+            try writer.enqueue(file, registry: registry)
+        }
+        if seed == 3 {
+            let id = try writer.enqueue(FuzzPing(id: 99, text: String(repeating: "c", count: 20_000)), registry: registry)
+            output += buffer[0..<writer.nextPacket(into: buffer)]
+            writer.cancel(id)
+            writer.cancelRequest(42)
+        }
+        while case let size = writer.nextPacket(into: buffer), size > 0 { output += buffer[0..<size] }
+        output += buffer[0..<PacketFormat.writeKeepAlive(into: buffer)]
+        return output
+    }
+
+    /// A seed must be valid input: the reader takes it whole without error and finds every message.
+    static func check(_ bytes: [UInt8], mode: UInt8, registry: MessageRegistry) throws {
+        let reader = makeFuzzReader(mode: mode, registry: registry)
+        var messages = 0
+        reader.onEvent = { event in if case .message = event { messages += 1 } }
+        try bytes.withUnsafeBytes { try reader.consume($0) }
+        guard messages > 0 else { throw CorpusError(path: "seed for mode \(mode) produced no message") }
+    }
+
+    static func save(_ bytes: [UInt8], to path: String) throws {
+        guard let file = fopen(path, "wb") else { throw CorpusError(path: path) }
+        defer { fclose(file) }
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    }
+
+    struct CorpusError: Error {
+        let path: String
+    }
+}
