@@ -8,6 +8,16 @@ let package = Package(
         .package(name: "SolidIPC", path: ".."),
     ],
     targets: [
+        .target(name: "CAllocationCounter"),
+        .executableTarget(
+            name: "EngineBench",
+            dependencies: [
+                "CAllocationCounter",
+                .product(name: "SolidEngine", package: "SolidIPC"),
+                .product(name: "SolidIPCSnappy", package: "SolidIPC"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "ReactorBench",
             dependencies: [.product(name: "SolidReactor", package: "SolidIPC")],
