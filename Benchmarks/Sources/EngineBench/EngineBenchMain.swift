@@ -103,7 +103,14 @@ func stream(bytes total: Int, packetSize: Int) throws -> Double {
 @main
 struct EngineBenchMain {
     static func main() throws {
-        let quick = CommandLine.arguments.contains("--quick")
+        let arguments = CommandLine.arguments
+        if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let count = Int(arguments[index + 1]) {
+            // One run of `count` small messages, for instruction counting under callgrind.
+            let (rate, allocations) = try smallMessages(count: count, packetSize: 16384, codec: nil)
+            print("\(count) messages: \(fixed(rate / 1e6, 2)) M msg/s, \(fixed(allocations, 2)) allocations/message")
+            return
+        }
+        let quick = arguments.contains("--quick")
         let messages = quick ? 200_000 : 1_000_000
         let streamBytes = quick ? 256 << 20 : 1 << 30
         print("SolidEngine writer → reader in memory (one thread, release build)")

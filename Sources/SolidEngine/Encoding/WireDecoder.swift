@@ -93,8 +93,29 @@ public struct WireDecoder: FieldCoder {
             throw .invalidString("\(declared) bytes exceeds the limit of \(limits.maxStringBytes)")
         }
         let raw = try take(Int(declared), "string")
+        if Self.isASCII(raw) {
+            value = String(decoding: raw, as: UTF8.self)  // ASCII is valid UTF-8: skip the validator
+            return
+        }
         guard let decoded = String(validating: raw, as: UTF8.self) else { throw .invalidString("not UTF-8") }
         value = decoded
+    }
+
+    /// `true` when every byte is below 0x80 (checked eight bytes at a time).
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var index = 0
+        var accumulated: UInt64 = 0
+        while index + 8 <= bytes.count {
+            accumulated |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            accumulated |= UInt64(bytes[index])
+            index += 1
+        }
+        return accumulated & 0x8080_8080_8080_8080 == 0
     }
 
     public mutating func count(_ value: inout Int) throws(WireError) {

@@ -36,13 +36,16 @@ public struct ReaderConfiguration {
 /// ``consume(_:)`` throw, and the reader stays failed. Memory: one packet buffer, one decompression
 /// buffer, and per message in flight its header and body (bounded by the configuration).
 ///
-/// Not thread-safe: one reader per connection.
+/// Not thread-safe: one reader per connection. (For that reason the hot fields skip dynamic exclusivity
+/// checks, which cost about a fifth of the small-message path.)
 public final class PacketReader {
     /// Receives everything the reader finds, in order.
     public var onEvent: (ReaderEvent) -> Void = { _ in }
     /// Provides the sinks of a message's stream fields once its body is decoded (one per stream, in
     /// field order). The default provides none, which rejects messages that have streams.
-    public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] = { _, _ in [] }
+    public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] = { _, _ in [] } {
+        didSet { context = nil }
+    }
 
     /// The parameters in force (after the handshake, or given at creation).
     public private(set) var agreed: AgreedParameters?
@@ -50,16 +53,18 @@ public final class PacketReader {
     private let registry: MessageRegistry
     private var codec: (any PacketCodec)?
 
-    private var headerBuffer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
-    private var headerFilled = 0
-    private var kind = PacketFormat.Kind.data
-    private var flags: UInt8 = 0
-    private var payloadLength = 0
-    private var payloadFilled = 0
+    @exclusivity(unchecked) private var headerBuffer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    @exclusivity(unchecked) private var headerFilled = 0
+    @exclusivity(unchecked) private var kind = PacketFormat.Kind.data
+    @exclusivity(unchecked) private var flags: UInt8 = 0
+    @exclusivity(unchecked) private var payloadLength = 0
+    @exclusivity(unchecked) private var payloadFilled = 0
     private let payload: UnsafeMutableRawBufferPointer
     private let decompressed: UnsafeMutableRawBufferPointer
-    private var slots: [MessageAssembly] = []
+    @exclusivity(unchecked) private var slots: [MessageAssembly] = []
     private var failure: WireError?
+    /// What assemblies need, built once (and again when ``makeSinks`` changes).
+    @exclusivity(unchecked) private var context: ReaderContext?
 
     /// A reader that first expects the peer's hello.
     public init(configuration: ReaderConfiguration, registry: MessageRegistry) {
@@ -91,6 +96,7 @@ public final class PacketReader {
 
     private func adopt(_ parameters: AgreedParameters) {
         agreed = parameters
+        context = nil
         codec = configuration.codecs.first { $0.maskBit == parameters.codecBit && parameters.codecBit != 0 }
         slots = (0..<parameters.slots).map { _ in MessageAssembly() }
     }
@@ -251,10 +257,13 @@ public final class PacketReader {
         } else {
             guard assembly.isBusy else { throw .slotIdle(slot) }
         }
-        let context = ReaderContext(
-            registry: registry, limits: configuration.limits, maxBodyBytes: configuration.maxBodyBytes,
-            maxSegment: agreed!.packetSize, slot: slot, makeSinks: makeSinks)
-        try assembly.feed(data, context: context) { header, error in onEvent(.rejected(header, error)) }
+        if context == nil {
+            context = ReaderContext(
+                registry: registry, limits: configuration.limits, maxBodyBytes: configuration.maxBodyBytes,
+                maxSegment: agreed!.packetSize, slot: slot, makeSinks: makeSinks)
+        }
+        context!.slot = slot
+        try assembly.feed(data, context: context!) { header, error in onEvent(.rejected(header, error)) }
         guard last else { return }
         switch try assembly.end(slot: slot) {
         case .delivered(let header, let message): onEvent(.message(header, message))
