@@ -9,16 +9,29 @@ public struct WireEncoder: FieldCoder {
     /// Always `false`.
     public var isDecoding: Bool { false }
 
-    /// Creates an encoder writing layout `version`.
-    public init(version: UInt8, capacity: Int = 64) {
+    /// Bytes reserved in front of the body by ``encode(_:headerRoom:)``.
+    public let headerRoom: Int
+
+    /// Creates an encoder writing layout `version`, leaving `headerRoom` zero bytes in front of the body
+    /// (the writer puts the message header there, saving a copy).
+    public init(version: UInt8, capacity: Int = 64, headerRoom: Int = 0) {
         self.version = version
+        self.headerRoom = headerRoom
         bytes = []
-        bytes.reserveCapacity(capacity)
+        bytes.reserveCapacity(capacity + headerRoom)
+        if headerRoom > 0 { bytes.append(contentsOf: repeatElement(0, count: headerRoom)) }
     }
 
     /// Encodes a whole message; returns its body bytes and its stream sources.
     public static func encode<M: WireMessage>(_ message: M) throws(WireError) -> (body: [UInt8], streams: [any ByteSource]) {
-        var encoder = WireEncoder(version: M.version)
+        try encode(message, headerRoom: 0)
+    }
+
+    /// Encodes a whole message after `headerRoom` reserved bytes.
+    public static func encode<M: WireMessage>(_ message: M, headerRoom: Int) throws(WireError)
+        -> (body: [UInt8], streams: [any ByteSource])
+    {
+        var encoder = WireEncoder(version: M.version, headerRoom: headerRoom)
         var copy = message
         try copy.describe(&encoder)
         return (encoder.bytes, encoder.streams)
