@@ -2,14 +2,14 @@
 // Float/Double (fixed little-endian bits), String, arrays ([UInt8] as raw bytes), optionals, dictionaries.
 
 extension UInt64: WireCodable {
-    @inline(__always)
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout UInt64, with coder: inout C) throws(WireError) {
         try coder.varint(&value)
     }
 }
 
 extension Int64: WireCodable {
-    @inline(__always)
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Int64, with coder: inout C) throws(WireError) {
         var raw = Varint.zigzag(value)
         try coder.varint(&raw)
@@ -18,7 +18,7 @@ extension Int64: WireCodable {
 }
 
 /// Shared implementation for the narrower unsigned integers: varint, range-checked on decode.
-@inline(__always)
+@inlinable
 func codeUnsigned<T: FixedWidthInteger & UnsignedInteger, C: FieldCoder>(_ value: inout T, _ coder: inout C)
     throws(WireError)
 {
@@ -31,7 +31,7 @@ func codeUnsigned<T: FixedWidthInteger & UnsignedInteger, C: FieldCoder>(_ value
 }
 
 /// Shared implementation for the narrower signed integers: zigzag varint, range-checked on decode.
-@inline(__always)
+@inlinable
 func codeSigned<T: FixedWidthInteger & SignedInteger, C: FieldCoder>(_ value: inout T, _ coder: inout C)
     throws(WireError)
 {
@@ -44,54 +44,63 @@ func codeSigned<T: FixedWidthInteger & SignedInteger, C: FieldCoder>(_ value: in
 }
 
 extension UInt32: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout UInt32, with coder: inout C) throws(WireError) {
         try codeUnsigned(&value, &coder)
     }
 }
 
 extension UInt16: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout UInt16, with coder: inout C) throws(WireError) {
         try codeUnsigned(&value, &coder)
     }
 }
 
 extension UInt8: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout UInt8, with coder: inout C) throws(WireError) {
         try codeUnsigned(&value, &coder)
     }
 }
 
 extension UInt: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout UInt, with coder: inout C) throws(WireError) {
         try codeUnsigned(&value, &coder)
     }
 }
 
 extension Int32: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Int32, with coder: inout C) throws(WireError) {
         try codeSigned(&value, &coder)
     }
 }
 
 extension Int16: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Int16, with coder: inout C) throws(WireError) {
         try codeSigned(&value, &coder)
     }
 }
 
 extension Int8: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Int8, with coder: inout C) throws(WireError) {
         try codeSigned(&value, &coder)
     }
 }
 
 extension Int: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Int, with coder: inout C) throws(WireError) {
         try codeSigned(&value, &coder)
     }
 }
 
 extension Bool: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Bool, with coder: inout C) throws(WireError) {
         var raw: UInt64 = value ? 1 : 0
         try coder.fixed(&raw, size: 1)
@@ -103,6 +112,7 @@ extension Bool: WireCodable {
 }
 
 extension Double: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Double, with coder: inout C) throws(WireError) {
         var raw = value.bitPattern
         try coder.fixed(&raw, size: 8)
@@ -111,6 +121,7 @@ extension Double: WireCodable {
 }
 
 extension Float: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Float, with coder: inout C) throws(WireError) {
         var raw = UInt64(value.bitPattern)
         try coder.fixed(&raw, size: 4)
@@ -119,12 +130,14 @@ extension Float: WireCodable {
 }
 
 extension String: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout String, with coder: inout C) throws(WireError) {
         try coder.string(&value)
     }
 }
 
 extension Array: WireCodable where Element: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout [Element], with coder: inout C) throws(WireError) {
         if Element.self == UInt8.self {
             // Raw bytes: one length prefix and a copy, not a varint per byte.
@@ -151,8 +164,10 @@ extension Array: WireCodable where Element: WireCodable {
 }
 
 extension Optional: WireCodable where Wrapped: WireCodable {
+    @inlinable
     public init() { self = .none }
 
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Wrapped?, with coder: inout C) throws(WireError) {
         var present: UInt64 = value == nil ? 0 : 1
         try coder.fixed(&present, size: 1)
@@ -174,6 +189,7 @@ extension Optional: WireCodable where Wrapped: WireCodable {
 }
 
 extension Dictionary: WireCodable where Key: WireCodable, Value: WireCodable {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout [Key: Value], with coder: inout C) throws(WireError) {
         var count = value.count
         try coder.count(&count)

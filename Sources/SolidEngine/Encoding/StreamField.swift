@@ -23,7 +23,8 @@ public struct StreamField {
     /// The sending side's data; must be set before the message is sent.
     public var source: (any ByteSource)?
     /// Position of this field among the message's stream fields (set while coding).
-    public internal(set) var index: Int = -1
+    public var index: Int { position }
+    @usableFromInline var position: Int = -1
 
     /// An empty field (for decoding).
     public init() {}

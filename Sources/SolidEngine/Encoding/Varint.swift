@@ -2,7 +2,7 @@
 /// and zigzag mapping for signed values.
 public enum Varint {
     /// Bytes needed to encode `value` (1–10).
-    @inline(__always)
+    @inlinable
     public static func size(_ value: UInt64) -> Int {
         var value = value
         var count = 1
@@ -14,7 +14,7 @@ public enum Varint {
     }
 
     /// Writes `value` at `pointer` and returns the number of bytes written.
-    @inline(__always)
+    @inlinable
     public static func write(_ value: UInt64, to pointer: UnsafeMutableRawPointer) -> Int {
         var value = value
         var offset = 0
@@ -28,7 +28,7 @@ public enum Varint {
     }
 
     /// Appends `value` to `bytes`.
-    @inline(__always)
+    @inlinable
     public static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         var value = value
         while value >= 0x80 {
@@ -49,7 +49,7 @@ public enum Varint {
     }
 
     /// Reads a varint from `buffer` starting at `offset`.
-    @inline(__always)
+    @inlinable
     public static func read(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> ReadResult {
         var result: UInt64 = 0
         var shift: UInt64 = 0
@@ -67,10 +67,10 @@ public enum Varint {
     }
 
     /// Zigzag: 0, -1, 1, -2 … → 0, 1, 2, 3 …
-    @inline(__always)
+    @inlinable
     public static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
 
     /// The inverse of ``zigzag(_:)``.
-    @inline(__always)
+    @inlinable
     public static func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
 }

@@ -26,13 +26,13 @@ public protocol FieldCoder {
 
 extension FieldCoder {
     /// Codes any ``WireCodable`` field: `try coder.field(&self.name)`.
-    @inline(__always)
+    @inlinable
     public mutating func field<T: WireCodable>(_ value: inout T) throws(WireError) {
         try T.code(&value, with: &self)
     }
 
     /// Codes a fixed-width integer field (little-endian, the type's size).
-    @inline(__always)
+    @inlinable
     public mutating func fixed<T: FixedWidthInteger>(_ value: inout T) throws(WireError) {
         var wide = UInt64(truncatingIfNeeded: value)
         try fixed(&wide, size: MemoryLayout<T>.size)
@@ -58,6 +58,7 @@ public protocol WireStruct: WireCodable {
 }
 
 extension WireStruct {
+    @inlinable
     public static func code<C: FieldCoder>(_ value: inout Self, with coder: inout C) throws(WireError) {
         try coder.nested(&value)
     }
@@ -67,9 +68,29 @@ extension WireStruct {
 public protocol WireMessage: WireStruct {
     /// The layout version this side writes (0–255). Raise it when appending fields.
     static var version: UInt8 { get }
+    /// Encodes a message's body after `headerRoom` spare bytes. Provided; do not implement: the default
+    /// is emitted in the message's own module, so the field code is specialised for the encoder.
+    static func encodeBody(_ message: Self, headerRoom: Int) throws(WireError) -> ([UInt8], [any ByteSource])
+    /// Decodes a body written with layout `version`. Provided; do not implement (see ``encodeBody``).
+    static func decodeBody(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
+        -> (any WireMessage, Int)
 }
 
 extension WireMessage {
     /// Version 0 unless the type says otherwise.
     public static var version: UInt8 { 0 }
+
+    @inlinable
+    public static func encodeBody(_ message: Self, headerRoom: Int) throws(WireError) -> ([UInt8], [any ByteSource]) {
+        let (body, streams) = try WireEncoder.encode(message, headerRoom: headerRoom)
+        return (body, streams)
+    }
+
+    @inlinable
+    public static func decodeBody(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits)
+        throws(WireError) -> (any WireMessage, Int)
+    {
+        let (message, streams) = try WireDecoder.decode(Self.self, from: body, version: version, limits: limits)
+        return (message, streams)
+    }
 }

@@ -10,25 +10,28 @@ public struct DecodingLimits: Sendable, Equatable {
     public var maxNestingDepth = 32
 
     /// The defaults above.
+    @inlinable
     public init() {}
 }
 
 /// Reads a message's bounded fields from its body bytes, checking every length against the body and the
 /// ``DecodingLimits``.
 public struct WireDecoder: FieldCoder {
-    private let buffer: UnsafeRawBufferPointer
-    private var position = 0
-    private var end: Int
-    private var depth = 0
-    private let limits: DecodingLimits
+    @usableFromInline let buffer: UnsafeRawBufferPointer
+    @usableFromInline var position = 0
+    @usableFromInline var end: Int
+    @usableFromInline var depth = 0
+    @usableFromInline let limits: DecodingLimits
     /// The sender's layout version.
     public let version: UInt8
     /// Always `true`.
-    public var isDecoding: Bool { true }
+    @inlinable public var isDecoding: Bool { true }
     /// Stream fields met so far.
-    public private(set) var streamCount = 0
+    public var streamCount: Int { streams }
+    @usableFromInline var streams = 0
 
     /// Creates a decoder over `buffer` (which must outlive it).
+    @inlinable
     public init(_ buffer: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) {
         self.buffer = buffer
         self.end = buffer.count
@@ -38,6 +41,7 @@ public struct WireDecoder: FieldCoder {
 
     /// Decodes a whole message of type `M` from `body`; trailing bytes (fields of a newer version) are
     /// skipped. Returns the message and how many stream fields it has.
+    @inlinable
     public static func decode<M: WireMessage>(
         _ type: M.Type, from body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits
     ) throws(WireError) -> (M, Int) {
@@ -47,14 +51,15 @@ public struct WireDecoder: FieldCoder {
         return (message, decoder.streamCount)
     }
 
-    @inline(__always)
-    private mutating func take(_ count: Int, _ what: String) throws(WireError) -> UnsafeRawBufferPointer {
+    @inlinable
+    mutating func take(_ count: Int, _ what: String) throws(WireError) -> UnsafeRawBufferPointer {
         guard count <= end - position else { throw .truncatedField(what) }
         let slice = UnsafeRawBufferPointer(rebasing: buffer[position..<(position + count)])
         position += count
         return slice
     }
 
+    @inlinable
     public mutating func varint(_ value: inout UInt64) throws(WireError) {
         switch Varint.read(UnsafeRawBufferPointer(rebasing: buffer[position..<end]), at: 0) {
         case .value(let decoded, let length):
@@ -67,6 +72,7 @@ public struct WireDecoder: FieldCoder {
         }
     }
 
+    @inlinable
     public mutating func fixed(_ value: inout UInt64, size: Int) throws(WireError) {
         let bytes = try take(size, "fixed-width integer")
         var result: UInt64 = 0
@@ -74,18 +80,21 @@ public struct WireDecoder: FieldCoder {
         value = result
     }
 
-    private mutating func length(limit: Int) throws(WireError) -> Int {
+    @inlinable
+    mutating func length(limit: Int) throws(WireError) -> Int {
         var declared: UInt64 = 0
         try varint(&declared)
         guard declared <= UInt64(limit) else { throw .collectionTooLarge(count: declared, limit: limit) }
         return Int(declared)
     }
 
+    @inlinable
     public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
         let count = try length(limit: limits.maxByteCount)
         value = Array(try take(count, "byte array"))
     }
 
+    @inlinable
     public mutating func string(_ value: inout String) throws(WireError) {
         var declared: UInt64 = 0
         try varint(&declared)
@@ -102,7 +111,7 @@ public struct WireDecoder: FieldCoder {
     }
 
     /// `true` when every byte is below 0x80 (checked eight bytes at a time).
-    @inline(__always)
+    @inlinable
     static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var index = 0
@@ -118,12 +127,14 @@ public struct WireDecoder: FieldCoder {
         return accumulated & 0x8080_8080_8080_8080 == 0
     }
 
+    @inlinable
     public mutating func count(_ value: inout Int) throws(WireError) {
         value = try length(limit: limits.maxCollectionCount)
         // Each element takes at least one byte: a count beyond the bytes left is a lie.
         guard value <= end - position else { throw .truncatedField("collection of \(value) elements") }
     }
 
+    @inlinable
     public mutating func nested<T: WireStruct>(_ value: inout T) throws(WireError) {
         guard depth < limits.maxNestingDepth else { throw .nestingTooDeep(limits.maxNestingDepth) }
         var length: UInt64 = 0
@@ -138,8 +149,9 @@ public struct WireDecoder: FieldCoder {
         end = outerEnd
     }
 
+    @inlinable
     public mutating func stream(_ value: inout StreamField) throws(WireError) {
-        value.index = streamCount
-        streamCount += 1
+        value.position = streams
+        streams += 1
     }
 }

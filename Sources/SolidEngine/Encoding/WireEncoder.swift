@@ -1,80 +1,100 @@
 /// Writes a message's bounded fields into a byte buffer and collects its stream sources.
 public struct WireEncoder: FieldCoder {
     /// The encoded bytes so far.
-    public private(set) var bytes: [UInt8]
+    public var bytes: [UInt8] { storage }
     /// Stream sources in field order.
-    public private(set) var streams: [any ByteSource] = []
+    public var streams: [any ByteSource] { sources }
+    @usableFromInline var storage: [UInt8]
+    @usableFromInline var sources: [any ByteSource] = []
     /// The version being written.
     public let version: UInt8
     /// Always `false`.
-    public var isDecoding: Bool { false }
+    @inlinable public var isDecoding: Bool { false }
+
+    @usableFromInline static let zeros = [UInt8](repeating: 0, count: 64)
 
     /// Bytes reserved in front of the body by ``encode(_:headerRoom:)``.
     public let headerRoom: Int
 
     /// Creates an encoder writing layout `version`, leaving `headerRoom` zero bytes in front of the body
     /// (the writer puts the message header there, saving a copy).
+    @inlinable
     public init(version: UInt8, capacity: Int = 64, headerRoom: Int = 0) {
         self.version = version
         self.headerRoom = headerRoom
-        bytes = []
-        bytes.reserveCapacity(capacity + headerRoom)
-        if headerRoom > 0 { bytes.append(contentsOf: repeatElement(0, count: headerRoom)) }
+        storage = []
+        storage.reserveCapacity(capacity + headerRoom)
+        if headerRoom > 0 {
+            if headerRoom <= Self.zeros.count {
+                storage.append(contentsOf: Self.zeros[0..<headerRoom])
+            } else {
+                storage.append(contentsOf: repeatElement(0, count: headerRoom))
+            }
+        }
     }
 
     /// Encodes a whole message; returns its body bytes and its stream sources.
+    @inlinable
     public static func encode<M: WireMessage>(_ message: M) throws(WireError) -> (body: [UInt8], streams: [any ByteSource]) {
         try encode(message, headerRoom: 0)
     }
 
     /// Encodes a whole message after `headerRoom` reserved bytes.
+    @inlinable
     public static func encode<M: WireMessage>(_ message: M, headerRoom: Int) throws(WireError)
         -> (body: [UInt8], streams: [any ByteSource])
     {
         var encoder = WireEncoder(version: M.version, headerRoom: headerRoom)
         var copy = message
         try copy.describe(&encoder)
-        return (encoder.bytes, encoder.streams)
+        return (encoder.storage, encoder.sources)
     }
 
+    @inlinable
     public mutating func varint(_ value: inout UInt64) throws(WireError) {
-        Varint.append(value, to: &bytes)
+        Varint.append(value, to: &storage)
     }
 
+    @inlinable
     public mutating func fixed(_ value: inout UInt64, size: Int) throws(WireError) {
         var remaining = value
         for _ in 0..<size {
-            bytes.append(UInt8(truncatingIfNeeded: remaining))
+            storage.append(UInt8(truncatingIfNeeded: remaining))
             remaining >>= 8
         }
     }
 
+    @inlinable
     public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
-        Varint.append(UInt64(value.count), to: &bytes)
-        bytes.append(contentsOf: value)
+        Varint.append(UInt64(value.count), to: &storage)
+        storage.append(contentsOf: value)
     }
 
+    @inlinable
     public mutating func string(_ value: inout String) throws(WireError) {
-        Varint.append(UInt64(value.utf8.count), to: &bytes)
-        bytes.append(contentsOf: value.utf8)
+        Varint.append(UInt64(value.utf8.count), to: &storage)
+        storage.append(contentsOf: value.utf8)
     }
 
+    @inlinable
     public mutating func count(_ value: inout Int) throws(WireError) {
-        Varint.append(UInt64(value), to: &bytes)
+        Varint.append(UInt64(value), to: &storage)
     }
 
+    @inlinable
     public mutating func nested<T: WireStruct>(_ value: inout T) throws(WireError) {
         // u32 length placeholder, patched once the nested fields are written.
-        let start = bytes.count
-        bytes.append(contentsOf: [0, 0, 0, 0])
+        let start = storage.count
+        storage.append(contentsOf: [0, 0, 0, 0])
         try value.describe(&self)
-        let length = UInt32(truncatingIfNeeded: bytes.count - start - 4)
-        for index in 0..<4 { bytes[start + index] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(index))) }
+        let length = UInt32(truncatingIfNeeded: storage.count - start - 4)
+        for index in 0..<4 { storage[start + index] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(index))) }
     }
 
+    @inlinable
     public mutating func stream(_ value: inout StreamField) throws(WireError) {
         guard let source = value.source else { throw .missingStreamSource }
-        value.index = streams.count
-        streams.append(source)
+        value.position = sources.count
+        sources.append(source)
     }
 }

@@ -67,6 +67,20 @@ public struct MessageHeader: Sendable, Equatable {
         bytes.append(UInt8(streamCount))
     }
 
+    /// Writes the encoding at `pointer` (room for ``maxEncodedSize`` bytes); returns its size.
+    public func encode(to pointer: UnsafeMutableRawPointer) -> Int {
+        var offset = Varint.write(UInt64(typeID.protocolID), to: pointer)
+        offset += Varint.write(UInt64(typeID.typeIndex), to: pointer + offset)
+        pointer.storeBytes(of: version, toByteOffset: offset, as: UInt8.self)
+        pointer.storeBytes(of: flags.rawValue, toByteOffset: offset + 1, as: UInt8.self)
+        offset += 2
+        offset += Varint.write(requestID, to: pointer + offset)
+        offset += Varint.write(responseTo, to: pointer + offset)
+        offset += Varint.write(bodyLength, to: pointer + offset)
+        pointer.storeBytes(of: UInt8(truncatingIfNeeded: streamCount), toByteOffset: offset, as: UInt8.self)
+        return offset + 1
+    }
+
     /// Checks the flag combination against the ids.
     public func validate() throws(WireError) {
         guard flags.rawValue & ~MessageFlags.all.rawValue == 0 else { throw .invalidMessageFlags(flags.rawValue) }

@@ -226,14 +226,26 @@ final class MessageAssembly {
 }
 
 /// What an assembly needs from its reader.
-struct ReaderContext {
+/// A class, so passing it per chunk costs one reference, not a copy of every field.
+final class ReaderContext {
     let registry: MessageRegistry
     let cache = DecoderCache()
     let limits: DecodingLimits
     let maxBodyBytes: Int
     let maxSegment: Int
-    var slot: Int
+    @exclusivity(unchecked) var slot = 0
     let makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink]
+
+    init(
+        registry: MessageRegistry, limits: DecodingLimits, maxBodyBytes: Int, maxSegment: Int,
+        makeSinks: @escaping (MessageHeader, any WireMessage) -> [any ByteSink]
+    ) {
+        self.registry = registry
+        self.limits = limits
+        self.maxBodyBytes = maxBodyBytes
+        self.maxSegment = maxSegment
+        self.makeSinks = makeSinks
+    }
 }
 
 /// `withUnsafeBytes` keeping the typed error (the standard one rethrows `any Error`).

@@ -257,13 +257,17 @@ public final class PacketReader {
         } else {
             guard assembly.isBusy else { throw .slotIdle(slot) }
         }
-        if context == nil {
+        let context: ReaderContext
+        if let existing = self.context {
+            context = existing
+        } else {
             context = ReaderContext(
                 registry: registry, limits: configuration.limits, maxBodyBytes: configuration.maxBodyBytes,
-                maxSegment: agreed!.packetSize, slot: slot, makeSinks: makeSinks)
+                maxSegment: agreed!.packetSize, makeSinks: makeSinks)
+            self.context = context
         }
-        context!.slot = slot
-        try assembly.feed(data, context: context!) { header, error in onEvent(.rejected(header, error)) }
+        context.slot = slot
+        try assembly.feed(data, context: context) { header, error in onEvent(.rejected(header, error)) }
         guard last else { return }
         switch try assembly.end(slot: slot) {
         case .delivered(let header, let message): onEvent(.message(header, message))

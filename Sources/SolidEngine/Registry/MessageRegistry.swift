@@ -27,8 +27,7 @@ struct TypedDecoder<M: WireMessage>: MessageDecoding {
     func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
         -> (any WireMessage, Int)
     {
-        let (message, streams) = try WireDecoder.decode(M.self, from: body, version: version, limits: limits)
-        return (message, streams)
+        try M.decodeBody(body, version: version, limits: limits)
     }
 }
 

@@ -95,7 +95,7 @@ public final class MessageWriter {
             lastTypeID = found
         }
         let room = MessageHeader.maxEncodedSize
-        let (buffer, streams) = try WireEncoder.encode(message, headerRoom: room)
+        let (buffer, streams) = try M.encodeBody(message, headerRoom: room)
         let header = MessageHeader(
             typeID: typeID, version: M.version, flags: flags, requestID: requestID, responseTo: responseTo,
             bodyLength: UInt64(buffer.count - room), streamCount: streams.count)

@@ -20,17 +20,23 @@ final class OutgoingMessage {
         self.id = id
         self.synchronous = header.flags.contains(.synchronous)
         self.streams = streams
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(MessageHeader.maxEncodedSize)
-        header.encode(into: &encoded)
-        if encoded.count <= headerRoom {
+        if headerRoom >= MessageHeader.maxEncodedSize {
             var bytes = buffer  // the last use of a consumed buffer: no copy
-            let start = headerRoom - encoded.count
-            bytes.replaceSubrange(start..<headerRoom, with: encoded)
+            let start = bytes.withUnsafeMutableBytes { raw in
+                // Encode at the front of the room, then move it up against the body.
+                let size = header.encode(to: raw.baseAddress!)
+                let start = headerRoom - size
+                if start > 0 { (raw.baseAddress! + start).copyMemory(from: raw.baseAddress!, byteCount: size) }
+                return start
+            }
             preamble = bytes
             preambleOffset = start
         } else {
-            preamble = encoded + buffer[headerRoom...]
+            var encoded: [UInt8] = []
+            encoded.reserveCapacity(MessageHeader.maxEncodedSize + buffer.count - headerRoom)
+            header.encode(into: &encoded)
+            encoded.append(contentsOf: buffer[headerRoom...])
+            preamble = encoded
             preambleOffset = 0
         }
     }
