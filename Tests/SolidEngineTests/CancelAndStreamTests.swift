@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import SolidEngine
 
@@ -141,4 +142,46 @@ struct CancelAndStreamTests {
         }
         #expect(writer.pendingCount == 0)
     }
+}
+
+@Suite("File streams")
+struct FileStreamTests {
+    @Test("a file is sent as a stream field and written to a file on the other side")
+    func fileToFile() throws {
+        let registry = try sampleRegistry()
+        let directory = "/tmp/solidipc-test-\(UInt64.random(in: 0 ... .max))"
+        #expect(mkdirAt(directory))
+        defer { removeTree(directory) }
+        let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let inputPath = directory + "/in.bin"
+        let outputPath = directory + "/out.bin"
+        let input = try FileSink(path: inputPath)
+        try payload.withUnsafeBytes { try input.write($0) }
+        try input.finish()
+        let loop = WireLoop(packetSize: 8192, slots: 2, registry: registry)
+        let output = try FileSink(path: outputPath)
+        loop.reader.makeSinks = { _, _ in [output] }
+        try loop.writer.enqueue(FileTransfer(name: "in.bin", data: StreamField(source: FileSource(path: inputPath))), registry: registry)
+        try loop.drain()
+        #expect(loop.messages.count == 1)
+        #expect(output.bytesWritten == UInt64(payload.count))
+        let source = try FileSource(path: outputPath)
+        var readBack: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while case let count = try chunk.withUnsafeMutableBytes({ try source.read(into: $0) }), count > 0 {
+            readBack += chunk[0..<count]
+        }
+        #expect(readBack == payload)
+        #expect(throws: FileStreamError(operation: "open", path: directory + "/missing", errno: ENOENT)) {
+            try FileSource(path: directory + "/missing")
+        }
+    }
+}
+
+private func mkdirAt(_ path: String) -> Bool { mkdir(path, 0o700) == 0 }
+
+private func removeTree(_ path: String) {
+    unlink(path + "/in.bin")
+    unlink(path + "/out.bin")
+    rmdir(path)
 }
