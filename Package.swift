@@ -56,7 +56,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SolidIPCTests",
-            dependencies: ["SolidIPC"],
+            dependencies: ["SolidIPC", "SolidIPCSnappy"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -202,6 +202,12 @@ public final class Reactor: @unchecked Sendable {
         return timers.cancel(id)
     }
 
+    /// Runs the timers due now (used by ``ManualClock`` so timers run in order with posted events).
+    func runDueTimers() {
+        assertInReactor()
+        timers.fireDue(now: clock.now())
+    }
+
     /// Number of pending timers. Reactor thread.
     public var pendingTimerCount: Int { timers.count }
 

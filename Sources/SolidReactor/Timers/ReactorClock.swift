@@ -66,7 +66,8 @@ public struct MonotonicClock: ReactorClock {
 
 /// A clock that moves only when told to, for deterministic tests of timers and timeouts.
 ///
-/// Advancing it wakes every reactor that uses it; each runs its due timers on its own thread.
+/// Advancing it posts "run due timers" to every reactor that uses it, so anything posted to a reactor
+/// after ``advance(by:)`` returns runs after the timers that became due (events are delivered in order).
 public final class ManualClock: ReactorClock {
     private let state: Lock<(now: UInt64, reactors: [Reactor])>
 
@@ -84,12 +85,13 @@ public final class ManualClock: ReactorClock {
     /// Remembers `reactor` so that ``advance(by:)`` can wake it.
     public func attach(_ reactor: Reactor) { state.withLock { $0.reactors.append(reactor) } }
 
-    /// Moves time forward by `duration` and wakes the attached reactors.
+    /// Moves time forward by `duration`; each attached reactor runs the timers now due before any event
+    /// posted after this call.
     public func advance(by duration: Duration) {
         let reactors = state.withLock { state -> [Reactor] in
             state.now &+= duration.clampedNanoseconds
             return state.reactors
         }
-        for reactor in reactors { reactor.wakeUp() }
+        for reactor in reactors { reactor.execute { reactor.runDueTimers() } }
     }
 }

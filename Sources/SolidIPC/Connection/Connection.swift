@@ -1,0 +1,219 @@
+public import SolidEngine
+public import SolidReactor
+
+/// One message connection over a TCP stream, on the stream's reactor: the handshake, then messages in
+/// both directions through a ``MessageWriter`` and a ``PacketReader``, plus keep-alive.
+///
+/// The state machine is open for later states (raw mode for proxy handshakes, TLS) before `handshaking`.
+/// Everything runs on the reactor thread; callbacks too.
+public final class Connection {
+    /// Where the connection is in its life.
+    public enum State: Equatable, Sendable {
+        /// The hello went out; waiting for the peer's.
+        case handshaking
+        /// Both hellos exchanged: messages flow.
+        case active(AgreedParameters)
+        /// Closed; the error says why.
+        case closed(ConnectionError)
+    }
+
+    /// The current state.
+    public private(set) var state: State = .handshaking
+    /// Called once when the handshake completes.
+    public var onActive: ((AgreedParameters) -> Void)?
+    /// Called for every complete incoming message.
+    public var onMessage: ((MessageHeader, any WireMessage) -> Void)?
+    /// Called for every other reader event (rejected messages, peer cancels, cancel requests, keep-alives).
+    public var onEvent: ((ReaderEvent) -> Void)?
+    /// Called once when the connection closes.
+    public var onClose: ((ConnectionError) -> Void)?
+    /// Provides sinks for incoming stream fields.
+    public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] {
+        get { reader.makeSinks }
+        set { reader.makeSinks = newValue }
+    }
+
+    /// The reactor the connection lives on.
+    public let reactor: Reactor
+    /// Packets sent so far (data and keep-alive, not the hello).
+    public private(set) var packetsSent = 0
+    /// Keep-alive packets sent so far.
+    public private(set) var keepAlivesSent = 0
+
+    private let stream: TCPStream
+    private let configuration: ConnectionConfiguration
+    private let reader: PacketReader
+    private var writer: MessageWriter?
+    /// Messages sent before the handshake finished: they go to the writer once it exists.
+    private var waitingForHandshake: [PendingSend] = []
+    private var completions: [UInt64: (MessageWriter.Outcome) -> Void] = [:]
+    private var inFlight = 0
+    private var keepAliveTimer: TimerID?
+    private var sentSinceTick = false
+
+    /// Takes over `stream` (open, on its reactor's thread) and sends the hello.
+    public init(stream: TCPStream, configuration: ConnectionConfiguration) {
+        stream.reactor.preconditionInReactor()
+        self.stream = stream
+        self.reactor = stream.reactor
+        self.configuration = configuration
+        var readerConfiguration = ReaderConfiguration()
+        readerConfiguration.local = configuration.effectiveHello
+        readerConfiguration.codecs = configuration.codecs
+        readerConfiguration.limits = configuration.limits
+        readerConfiguration.maxBodyBytes = configuration.maxBodyBytes
+        reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
+        reader.onEvent = { [unowned self] event in self.readerEvent(event) }
+        // The stream holds these closures, and so the connection, until it closes.
+        stream.onRead = { bytes in self.received(bytes) }
+        stream.onClose = { error in self.finish(error.map(ConnectionError.stream) ?? .closedByPeer) }
+        stream.onEndOfInput = { self.finish(.closedByPeer) }
+        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
+        stream.write(hello)
+    }
+
+    /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
+    /// failed. Messages sent before the handshake completes wait for it.
+    /// - Throws: ``WireError/unregisteredType(_:)`` and other encoding errors, at once.
+    public func send<M: WireMessage>(
+        _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
+        completion: ((MessageWriter.Outcome) -> Void)? = nil
+    ) throws(WireError) {
+        reactor.preconditionInReactor()
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        if case .closed = state {
+            completion?(.canceled(partlySent: false))
+            return
+        }
+        let registry = configuration.registry
+        let pending = PendingSend(completion: completion) { writer throws(WireError) in
+            try writer.enqueue(message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo)
+        }
+        if let writer {
+            enqueue(pending, into: writer)
+            pump()
+        } else {
+            waitingForHandshake.append(pending)
+        }
+    }
+
+    private func enqueue(_ pending: PendingSend, into writer: MessageWriter) {
+        do {
+            let id = try pending.enqueue(writer)
+            if let completion = pending.completion { completions[id] = completion }
+        } catch {
+            pending.completion?(.failed(error, partlySent: false))
+        }
+    }
+
+    /// Closes the connection; queued messages complete as cancelled.
+    public func close() { finish(.closedLocally) }
+
+    // MARK: reading
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        do {
+            try reader.consume(bytes)
+        } catch {
+            finish(.protocolViolation(error))
+        }
+    }
+
+    private func readerEvent(_ event: ReaderEvent) {
+        switch event {
+        case .handshake(_, let agreed):
+            activate(agreed)
+        case .message(let header, let message):
+            onMessage?(header, message)
+        default:
+            onEvent?(event)
+        }
+    }
+
+    private func activate(_ agreed: AgreedParameters) {
+        let codec = configuration.codecs.first { $0.maskBit == agreed.codecBit && agreed.codecBit != 0 }
+        let writer = MessageWriter(packetSize: agreed.packetSize, slots: agreed.slots, codec: codec)
+        writer.onOutcome = { [unowned self] id, outcome in completions.removeValue(forKey: id)?(outcome) }
+        self.writer = writer
+        state = .active(agreed)
+        if let interval = configuration.keepAliveInterval {
+            keepAliveTimer = reactor.schedule(after: interval, repeating: interval) { [weak self] in self?.keepAliveTick() }
+        }
+        onActive?(agreed)
+        let waiting = waitingForHandshake
+        waitingForHandshake.removeAll()
+        for pending in waiting { enqueue(pending, into: writer) }
+        pump()
+    }
+
+    // MARK: writing
+
+    /// Hands packets to the stream while fewer than `packetsInFlight` wait in it.
+    private func pump() {
+        guard let writer, case .active = state else { return }
+        while inFlight < configuration.packetsInFlight && writer.hasWork {
+            let size = writer.packetSize
+            var length = 0
+            let packet = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                length = writer.nextPacket(into: UnsafeMutableRawBufferPointer(buffer))
+                count = length
+            }
+            guard length > 0 else { return }
+            send(packet)
+        }
+    }
+
+    private func send(_ packet: [UInt8]) {
+        inFlight += 1
+        packetsSent += 1
+        sentSinceTick = true
+        stream.write(packet) { [weak self] error in
+            guard let self else { return }
+            self.inFlight -= 1
+            if error == nil { self.pump() }
+        }
+    }
+
+    private func keepAliveTick() {
+        guard case .active = state else { return }
+        if !sentSinceTick {
+            keepAlivesSent += 1
+            packetsSent += 1
+            stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
+        }
+        sentSinceTick = false
+    }
+
+    // MARK: closing
+
+    private func finish(_ error: ConnectionError) {
+        if case .closed = state { return }
+        state = .closed(error)
+        if let keepAliveTimer { reactor.cancelTimer(keepAliveTimer) }
+        keepAliveTimer = nil
+        let neverQueued = waitingForHandshake
+        waitingForHandshake.removeAll()
+        for pending in neverQueued { pending.completion?(.canceled(partlySent: false)) }
+        if let writer {
+            // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
+            for id in Array(completions.keys).sorted() { writer.cancel(id) }
+        }
+        let remaining = completions
+        completions.removeAll()
+        for (_, completion) in remaining.sorted(by: { $0.key < $1.key }) { completion(.canceled(partlySent: false)) }
+        stream.close()
+        let onClose = self.onClose
+        self.onClose = nil
+        onMessage = nil
+        onEvent = nil
+        onActive = nil
+        onClose?(error)
+    }
+}
+
+/// A message waiting for the handshake, with its completion.
+private struct PendingSend {
+    let completion: ((MessageWriter.Outcome) -> Void)?
+    let enqueue: (MessageWriter) throws(WireError) -> UInt64
+}

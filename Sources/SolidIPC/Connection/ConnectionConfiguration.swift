@@ -1,0 +1,52 @@
+public import SolidEngine
+public import SolidReactor
+
+/// Settings of one message connection.
+public struct ConnectionConfiguration {
+    /// Message types this side knows.
+    public var registry: MessageRegistry
+    /// What this side offers in the handshake (packet size, slots, codecs).
+    public var hello = HelloParameters()
+    /// Codecs this side can use; their bits go into the hello's codec mask.
+    public var codecs: [any PacketCodec] = []
+    /// Field limits for incoming messages.
+    public var limits = DecodingLimits()
+    /// Largest incoming message body (streams are not counted).
+    public var maxBodyBytes = 256 * 1024 * 1024
+    /// When set, a keep-alive packet goes out after this long without any other packet.
+    public var keepAliveInterval: Duration?
+    /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
+    public var packetsInFlight = 2
+
+    /// Settings with `registry` and the defaults for everything else.
+    public init(registry: MessageRegistry) { self.registry = registry }
+
+    /// The hello actually sent: the configured one with the codecs' bits.
+    var effectiveHello: HelloParameters {
+        var hello = self.hello
+        hello.codecMask = codecs.reduce(0) { $0 | $1.maskBit }
+        return hello
+    }
+}
+
+/// Why a connection closed.
+public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The socket failed or the peer closed it.
+    case stream(StreamError)
+    /// The peer broke the wire protocol.
+    case protocolViolation(WireError)
+    /// The peer closed the connection in an orderly way.
+    case closedByPeer
+    /// ``Connection/close()`` was called.
+    case closedLocally
+
+    /// A readable text.
+    public var description: String {
+        switch self {
+        case .stream(let error): "stream: \(error)"
+        case .protocolViolation(let error): "protocol violation: \(error)"
+        case .closedByPeer: "closed by peer"
+        case .closedLocally: "closed locally"
+        }
+    }
+}
