@@ -79,6 +79,9 @@ public final class TCPListener: ReactorObject {
     /// `true` until ``close()``.
     public var isOpen: Bool { fd >= 0 }
 
+    /// The listener's id on its reactor while open (post to it, or find it with ``Reactor/object(_:)``).
+    public var objectID: ObjectID? { id }
+
     private func startWatching() throws(SystemError) {
         guard let id, !watching else { return }
         try reactor.watch(fd, for: id, interest: .readLevel)

@@ -1,0 +1,47 @@
+import Synchronization
+public import SolidEngine
+import SolidReactor
+
+/// A destination's pool as the service's map sees it: its reactor, its queue count (for backpressure,
+/// checked on the sender's thread), and the reactor-pinned ``Pool`` itself, created on first use.
+final class PoolEntry: @unchecked Sendable {
+    // @unchecked: `pool` is created and used only on `reactor`'s thread; the rest is atomic or immutable.
+    let destination: Destination
+    let reactor: Reactor
+    let core: ServiceCore
+    private let queued = Atomic<Int>(0)
+    private var poolStorage: Pool?
+
+    init(destination: Destination, reactor: Reactor, core: ServiceCore) {
+        self.destination = destination
+        self.reactor = reactor
+        self.core = core
+    }
+
+    /// Reserves a queue place; `false` when the queue is at capacity.
+    func reserve(capacity: Int) -> Bool {
+        if queued.add(1, ordering: .relaxed).newValue > capacity {
+            queued.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Gives a queue place back (the message left the queue).
+    func released() { queued.subtract(1, ordering: .relaxed) }
+
+    /// Messages waiting or in flight in this pool.
+    var queuedCount: Int { queued.load(ordering: .relaxed) }
+
+    /// The pool, created on first use. Reactor thread only.
+    func pool(on reactor: Reactor) -> Pool {
+        reactor.preconditionInReactor()
+        if let poolStorage { return poolStorage }
+        let pool = Pool(entry: self)
+        poolStorage = pool
+        return pool
+    }
+
+    /// The pool if it exists. Reactor thread only.
+    var existingPool: Pool? { poolStorage }
+}

@@ -1,0 +1,40 @@
+public import SolidEngine
+import SolidReactor
+
+/// A message on its way to a pool, type-erased so pools need no generics. Crosses from the sender's
+/// thread to the pool's reactor inside a ``PoolSendEvent``.
+struct PoolItem: Sendable {
+    /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends.
+    let send: @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void
+    /// For plain sends: called once with the outcome.
+    let complete: (@Sendable (Result<Void, SendError>) -> Void)?
+    /// For requests: called once with the response or the failure.
+    let onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
+
+    /// Completes the item with `error`, whichever kind it is.
+    func fail(_ error: SendError) {
+        complete?(.failure(error))
+        onResponse?(.failure(error))
+    }
+}
+
+/// Carries one message to its pool's reactor (the seed's "NewPoolMessage").
+final class PoolSendEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: handed whole from the sender to the pool's reactor thread (see ReactorEvent).
+    let entry: PoolEntry
+    let item: PoolItem
+
+    init(entry: PoolEntry, item: PoolItem) {
+        self.entry = entry
+        self.item = item
+    }
+
+    override func run(on reactor: Reactor) {
+        entry.pool(on: reactor).enqueue(item)
+    }
+
+    override func undeliverable(_ reason: PostFailure) {
+        entry.released()
+        item.fail(.serviceStopped)
+    }
+}

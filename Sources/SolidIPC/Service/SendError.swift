@@ -1,0 +1,71 @@
+public import SolidEngine
+
+/// How far a message got before it failed: tells a caller whether sending it again is safe.
+public enum SendProgress: Sendable, Equatable {
+    /// No byte of it reached the peer: retrying cannot duplicate it.
+    case notSent
+    /// Part of it was written; the peer was told to drop it (or the connection died mid-way).
+    case partlySent
+    /// It was written completely; the response (if any) did not come.
+    case sentAwaitingResponse
+}
+
+/// Why a send or a request failed. Every message completes exactly once, with success or one of these.
+public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The message type is not in the service's registry.
+    case unregisteredType(String)
+    /// The destination's queue holds its configured maximum; try later (backpressure).
+    case queueFull(Destination)
+    /// The service is stopped or stopping.
+    case serviceStopped
+    /// The destination could not be resolved.
+    case resolveFailed(Destination, String)
+    /// No connection could be made to the destination.
+    case connectFailed(Destination, String)
+    /// The connection closed before the message completed.
+    case connectionClosed(String, progress: SendProgress)
+    /// Cancelled.
+    case canceled(progress: SendProgress)
+    /// Encoding or streaming the message failed.
+    case encodingFailed(WireError, progress: SendProgress)
+    /// The response that arrived is not of the expected type.
+    case unexpectedResponse(String)
+    /// The message context names a connection that is gone.
+    case peerGone
+
+    /// How far the message got.
+    public var progress: SendProgress {
+        switch self {
+        case .connectionClosed(_, let progress), .canceled(let progress), .encodingFailed(_, let progress): progress
+        case .unexpectedResponse: .sentAwaitingResponse
+        default: .notSent
+        }
+    }
+
+    /// A readable text.
+    public var description: String {
+        switch self {
+        case .unregisteredType(let name): "message type \(name) is not registered"
+        case .queueFull(let destination): "queue for \(destination) is full"
+        case .serviceStopped: "service stopped"
+        case .resolveFailed(let destination, let why): "cannot resolve \(destination): \(why)"
+        case .connectFailed(let destination, let why): "cannot connect to \(destination): \(why)"
+        case .connectionClosed(let why, let progress): "connection closed (\(why)); \(progress)"
+        case .canceled(let progress): "canceled; \(progress)"
+        case .encodingFailed(let error, let progress): "encoding failed: \(error); \(progress)"
+        case .unexpectedResponse(let type): "unexpected response of type \(type)"
+        case .peerGone: "the peer's connection is gone"
+        }
+    }
+}
+
+extension SendError {
+    /// Maps a writer outcome to a completion result.
+    static func from(_ outcome: MessageWriter.Outcome) -> Result<Void, SendError> {
+        switch outcome {
+        case .written: .success(())
+        case .canceled(let partly): .failure(.canceled(progress: partly ? .partlySent : .notSent))
+        case .failed(let error, let partly): .failure(.encodingFailed(error, progress: partly ? .partlySent : .notSent))
+        }
+    }
+}

@@ -1,0 +1,213 @@
+public import Logging
+public import SolidEngine
+public import SolidReactor
+import Synchronization
+
+/// Sends Swift messages to named destinations and serves incoming ones: the SolidIPC user API.
+///
+/// Client side: one pool per destination (`"host:port"`), pinned to a reactor chosen by the destination,
+/// created on the first send. Server side: a listener whose accepted connections can be answered through
+/// the ``MessageContext`` a handler receives. Both at once make a peer-to-peer node.
+///
+/// **Threads.** Call the API from any thread. Completions, response callbacks and handlers run on the
+/// reactor thread of the connection involved, never on the caller's.
+///
+/// **Locking.** A send takes the pool map's lock once to find (or create) the destination's entry,
+/// reserves a queue place with one atomic add (failing with ``SendError/queueFull(_:)`` at capacity),
+/// and posts the message to the pool's reactor through its lock-free queue. Nothing else is shared.
+public final class Service: Sendable {
+    private let configuration: ServiceConfigurationSnapshot
+    private let group: ReactorGroup
+    private let logger: Logger
+    private let handlersBeforeStart = Lock<[MessageTypeID: MessageHandler]>([:])
+    private let state = Lock<ServiceState>(ServiceState())
+    private let listenAddressConfigured: SocketAddress?
+
+    /// Creates a service on `group`'s reactors. Validates the configuration.
+    /// - Throws: ``ServiceConfigurationError``.
+    public init(configuration: ServiceConfiguration, group: ReactorGroup) throws(ServiceConfigurationError) {
+        try configuration.validate()
+        self.configuration = ServiceConfigurationSnapshot(
+            connection: configuration.connection, registry: configuration.registry,
+            poolQueueCapacity: configuration.poolQueueCapacity, connectTimeout: configuration.connectTimeout)
+        self.group = group
+        self.logger = configuration.logger
+        listenAddressConfigured = configuration.listenAddress
+    }
+
+    /// Registers the handler for incoming messages of type `M` (before ``start()``).
+    public func handle<M: WireMessage>(_ type: M.Type, _ handler: @escaping @Sendable (M, MessageContext) -> Void)
+        throws(SendError)
+    {
+        guard let typeID = configuration.registry.typeID(of: type) else { throw .unregisteredType("\(type)") }
+        handlersBeforeStart.withLock { handlers in
+            handlers[typeID] = { message, context in
+                if let typed = message as? M { handler(typed, context) }
+            }
+        }
+    }
+
+    /// Starts the service; returns the bound listen address (with the chosen port) for a server.
+    /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop.
+    @discardableResult
+    public func start() throws -> SocketAddress? {
+        let core = ServiceCore(configuration: configuration, handlers: handlersBeforeStart.withLock { $0 }, logger: logger)
+        let started: Result<Void, SendError> = state.withLock { state in
+            guard !state.stopped else { return .failure(.serviceStopped) }
+            state.core = core
+            return .success(())
+        }
+        try started.get()
+        guard let address = listenAddressConfigured else { return nil }
+        let reactor = group.reactors[0]
+        let group = self.group
+        let result = Lock<Result<(SocketAddress, ObjectHandle), any Error>?>(nil)
+        let latch = Latch()
+        reactor.execute {
+            result.withLock {
+                $0 = Result {
+                    let listener = try TCPListener(address: address, on: reactor) { accepted in
+                        let target = group.next()
+                        target.execute {
+                            guard let stream = try? TCPStream(adopting: accepted, on: target) else { return }
+                            _ = ServerPeer(stream: stream, core: core)
+                        }
+                    }
+                    return (listener.localAddress, ObjectHandle(reactor: reactor, id: listener.objectID!))
+                }
+            }
+            latch.open()
+        }
+        latch.wait()
+        let (bound, listener) = try result.withLock { $0! }.get()
+        state.withLock { $0.listener = listener }
+        logger.debug("service listening", metadata: ["address": "\(bound)"])
+        return bound
+    }
+
+    /// Sends `message` to `destination`; `completion` runs once on the connection's reactor thread when it
+    /// was written (or failed).
+    /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
+    ///   at once; the completion is then not called.
+    public func send<M: WireMessage & Sendable>(
+        _ message: M, to destination: Destination, flags: MessageFlags = [],
+        completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        let item = PoolItem(
+            send: { connection, _, done throws(WireError) in
+                try connection.send(message, flags: flags.subtracting(.request), completion: done)
+            }, complete: completion ?? { _ in }, onResponse: nil)
+        try post(item, type: M.self, to: destination)
+    }
+
+    /// Sends a request and calls `onResponse` once with the response (on the connection's reactor thread).
+    public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
+        _ request: Request, to destination: Destination, flags: MessageFlags = [],
+        expecting: Response.Type = Response.self,
+        onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
+    ) throws(SendError) {
+        let item = PoolItem(
+            send: { connection, requestID, done throws(WireError) in
+                try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
+            }, complete: nil,
+            onResponse: { result in
+                switch result {
+                case .success(let message):
+                    if let typed = message as? Response {
+                        onResponse(.success(typed))
+                    } else {
+                        onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
+                    }
+                case .failure(let error):
+                    onResponse(.failure(error))
+                }
+            })
+        try post(item, type: Request.self, to: destination)
+    }
+
+    /// Answers the request described by `context` (or sends a message back on that connection).
+    /// `last: false` sends a response part; more may follow, then one with `last: true`.
+    public func sendResponse<M: WireMessage & Sendable>(
+        _ response: M, for context: MessageContext, last: Bool = true,
+        completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        let requestID = context.header.requestID
+        let flags: MessageFlags = last || requestID == 0 ? [] : [.responsePart]
+        let event = PeerSendEvent(
+            send: { connection, done throws(WireError) in
+                try connection.send(response, flags: flags, responseTo: requestID, completion: done)
+            }, complete: completion)
+        switch context.connection.post(event) {
+        case .posted: return
+        case .targetGone: throw .peerGone
+        case .reactorStopped: throw .serviceStopped
+        }
+    }
+
+    private func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        let found: Result<PoolEntry, SendError> = state.withLock { state in
+            guard !state.stopped, let core = state.core else { return .failure(.serviceStopped) }
+            if let existing = state.pools[destination] { return .success(existing) }
+            let reactor = group.reactors[Int(UInt(bitPattern: destination.hashValue) % UInt(group.reactors.count))]
+            let entry = PoolEntry(destination: destination, reactor: reactor, core: core)
+            state.pools[destination] = entry
+            return .success(entry)
+        }
+        let entry = try found.get()
+        guard entry.reserve(capacity: configuration.poolQueueCapacity) else { throw .queueFull(destination) }
+        if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
+            entry.released()
+            throw .serviceStopped
+        }
+    }
+
+    /// Counters: connections, messages.
+    public var statistics: ServiceStatistics {
+        guard let core = state.withLock({ $0.core }) else {
+            return ServiceStatistics(connectionsOpened: 0, connectionsClosed: 0, messagesSent: 0, messagesReceived: 0)
+        }
+        return ServiceStatistics(
+            connectionsOpened: core.counters.connectionsOpened.load(ordering: .relaxed),
+            connectionsClosed: core.counters.connectionsClosed.load(ordering: .relaxed),
+            messagesSent: core.counters.messagesSent.load(ordering: .relaxed),
+            messagesReceived: core.counters.messagesReceived.load(ordering: .relaxed))
+    }
+
+    /// Stops accepting, closes every pool (their queued messages complete with
+    /// ``SendError/serviceStopped``) and refuses further sends. Blocks until the reactors have done it;
+    /// must not be called on a reactor thread.
+    public func stop() {
+        let (pools, listener) = state.withLock { state -> ([PoolEntry], ObjectHandle?) in
+            state.stopped = true
+            defer { state.pools.removeAll() }
+            return (Array(state.pools.values), state.listener)
+        }
+        let latch = Latch()
+        var expected = 0
+        if let listener {
+            expected += 1
+            if listener.reactor.execute({
+                (listener.reactor.object(listener.id) as? TCPListener)?.close()
+                latch.open()
+            }) != .posted { latch.open() }
+        }
+        for entry in pools {
+            expected += 1
+            if entry.reactor.execute({
+                entry.existingPool?.stop()
+                latch.open()
+            }) != .posted { latch.open() }
+        }
+        latch.wait(count: expected)
+    }
+}
+
+/// The mutable part of a service, behind its lock.
+struct ServiceState {
+    var stopped = false
+    var core: ServiceCore?
+    var pools: [Destination: PoolEntry] = [:]
+    var listener: ObjectHandle?
+}

@@ -1,0 +1,44 @@
+public import Logging
+public import SolidEngine
+public import SolidReactor
+
+/// Settings of a ``Service``: client part (pools), server part (listener), or both (peer to peer).
+public struct ServiceConfiguration {
+    /// Message types both directions use.
+    public var registry: MessageRegistry
+    /// Settings of every connection (hello, codecs, limits, keep-alive).
+    public var connection: ConnectionConfiguration
+    /// Where to listen; `nil` for a client-only service. Port 0 picks a free port.
+    public var listenAddress: SocketAddress?
+    /// Messages a destination's queue holds before ``Service/send(_:to:flags:completion:)`` fails with
+    /// ``SendError/queueFull(_:)``.
+    public var poolQueueCapacity = 1024
+    /// How long a connect may take.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Where the service logs (debug and trace only in normal operation).
+    public var logger = Logger(label: "solid.ipc")
+
+    /// Settings with `registry` and defaults for the rest (client only).
+    public init(registry: MessageRegistry) {
+        self.registry = registry
+        connection = ConnectionConfiguration(registry: registry)
+    }
+
+    /// Checks the settings; throws ``ServiceConfigurationError`` naming the first bad one.
+    public func validate() throws(ServiceConfigurationError) {
+        guard poolQueueCapacity > 0 else { throw .invalid("poolQueueCapacity must be positive") }
+        guard connection.registry === registry else { throw .invalid("connection.registry differs from registry") }
+        do {
+            try Hello.validate(connection.hello)
+        } catch {
+            throw .invalid("connection.hello: \(error)")
+        }
+        guard connection.packetsInFlight > 0 else { throw .invalid("connection.packetsInFlight must be positive") }
+    }
+}
+
+/// A configuration the service cannot start with.
+public enum ServiceConfigurationError: Error, Sendable, Equatable {
+    /// What is wrong.
+    case invalid(String)
+}

@@ -1,0 +1,61 @@
+public import SolidEngine
+import Logging
+import SolidReactor
+import Synchronization
+
+/// Handles an incoming message on its connection's reactor thread.
+public typealias MessageHandler = @Sendable (any WireMessage, MessageContext) -> Void
+
+/// What every pool and connection of a service shares: configuration, handlers, counters. Immutable
+/// after start apart from the atomic counters.
+final class ServiceCore: Sendable {
+    let configuration: ServiceConfigurationSnapshot
+    let handlers: [MessageTypeID: MessageHandler]
+    let counters = ServiceCounters()
+    let logger: Logger
+
+    init(configuration: ServiceConfigurationSnapshot, handlers: [MessageTypeID: MessageHandler], logger: Logger) {
+        self.configuration = configuration
+        self.handlers = handlers
+        self.logger = logger
+    }
+
+    /// Passes an incoming message that is not a response to its handler (or logs that none exists).
+    func dispatch(_ header: MessageHeader, _ message: any WireMessage, from connection: ObjectHandle) {
+        counters.messagesReceived.add(1, ordering: .relaxed)
+        guard let handler = handlers[header.typeID] else {
+            logger.debug("no handler for message type", metadata: ["type": "\(header.typeID)"])
+            return
+        }
+        handler(message, MessageContext(connection: connection, header: header))
+    }
+}
+
+/// The parts of ``ServiceConfiguration`` the reactors read, as a `Sendable` value.
+struct ServiceConfigurationSnapshot: @unchecked Sendable {
+    // @unchecked: the registry is read-only once the service started; codecs are Sendable values.
+    let connection: ConnectionConfiguration
+    let registry: MessageRegistry
+    let poolQueueCapacity: Int
+    let connectTimeout: Duration
+}
+
+/// Counters a service exposes (read them with ``Service/statistics``).
+final class ServiceCounters: Sendable {
+    let connectionsOpened = Atomic<Int>(0)
+    let connectionsClosed = Atomic<Int>(0)
+    let messagesSent = Atomic<Int>(0)
+    let messagesReceived = Atomic<Int>(0)
+}
+
+/// A snapshot of a service's counters.
+public struct ServiceStatistics: Sendable, Equatable {
+    /// Connections that completed their handshake.
+    public var connectionsOpened: Int
+    /// Connections that closed.
+    public var connectionsClosed: Int
+    /// Messages written completely.
+    public var messagesSent: Int
+    /// Messages received (responses included).
+    public var messagesReceived: Int
+}
