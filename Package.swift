@@ -16,9 +16,12 @@ let package = Package(
         .library(name: "SolidIPC", targets: ["SolidIPC"]),
         .library(name: "SolidIPCSnappy", targets: ["SolidIPCSnappy"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
+        .executable(name: "ipc-echo", targets: ["IPCEcho"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Used by the examples only, never by the libraries.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // Linux APIs the Glibc module does not expose (epoll, eventfd, accept4, ...).
@@ -42,6 +45,14 @@ let package = Package(
             name: "ReactorEcho",
             dependencies: ["SolidReactor"],
             path: "Examples/ReactorEcho",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IPCEcho",
+            dependencies: [
+                "SolidIPC", "SolidIPCSnappy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/IPCEcho",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -50,6 +50,9 @@ public final class Connection {
     private var inFlight = 0
     private var keepAliveTimer: TimerID?
     private var sentSinceTick = false
+    private var pumpScheduled = false
+    /// Where the writer builds each packet before it is handed to the stream.
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello.
     public init(stream: TCPStream, configuration: ConnectionConfiguration) {
@@ -92,7 +95,7 @@ public final class Connection {
         }
         if let writer {
             enqueue(pending, into: writer)
-            pump()
+            schedulePump()
         } else {
             waitingForHandshake.append(pending)
         }
@@ -106,6 +109,8 @@ public final class Connection {
             pending.completion?(.failed(error, partlySent: false))
         }
     }
+
+    deinit { scratch.deallocate() }
 
     /// Closes the connection; queued messages complete as cancelled.
     public func close() { finish(.closedLocally) }
@@ -149,18 +154,30 @@ public final class Connection {
 
     // MARK: writing
 
+    /// Pumps once after the reactor's current batch of events, so messages sent in one turn share packets
+    /// (and system calls) instead of going out one packet each.
+    private func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        reactor.runSoon { [weak self] in
+            guard let self else { return }
+            self.pumpScheduled = false
+            self.pump()
+        }
+    }
+
     /// Hands packets to the stream while fewer than `packetsInFlight` wait in it.
     private func pump() {
         guard let writer, case .active = state else { return }
+        if scratch.count < writer.packetSize {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: writer.packetSize, alignment: 16)
+        }
         while inFlight < configuration.packetsInFlight && writer.hasWork {
-            let size = writer.packetSize
-            var length = 0
-            let packet = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                length = writer.nextPacket(into: UnsafeMutableRawBufferPointer(buffer))
-                count = length
-            }
+            let length = writer.nextPacket(into: scratch)
             guard length > 0 else { return }
-            send(packet)
+            // A packet-sized copy: small messages cost a small allocation, not a full packet's.
+            send(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length])))
         }
     }
 
