@@ -10,6 +10,8 @@ final class PoolEntry: @unchecked Sendable {
     let reactor: Reactor
     let core: ServiceCore
     private let queued = Atomic<Int>(0)
+    private let waitingCount = Atomic<Int>(0)
+    private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
     private var poolStorage: Pool?
 
     init(destination: Destination, reactor: Reactor, core: ServiceCore) {
@@ -27,8 +29,31 @@ final class PoolEntry: @unchecked Sendable {
         return true
     }
 
-    /// Gives a queue place back (the message left the queue).
-    func released() { queued.subtract(1, ordering: .relaxed) }
+    /// Gives a queue place back (the message left the queue) and wakes one sender waiting for room.
+    func released() {
+        queued.subtract(1, ordering: .acquiringAndReleasing)
+        if waitingCount.load(ordering: .acquiring) > 0 {
+            let waiter = waiters.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            if let waiter {
+                waitingCount.subtract(1, ordering: .releasing)
+                waiter.resume()
+            }
+        }
+    }
+
+    /// Suspends until a queue place may be free (async senders under backpressure).
+    func waitForRoom(capacity: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = waiters.withLock { waiters -> Bool in
+                // Checked under the lock after registering interest, so a release cannot slip between.
+                if queued.load(ordering: .acquiring) < capacity { return true }
+                waiters.append(continuation)
+                waitingCount.add(1, ordering: .releasing)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
 
     /// Messages waiting or in flight in this pool.
     var queuedCount: Int { queued.load(ordering: .relaxed) }

@@ -163,6 +163,12 @@ public final class Service: Sendable {
         }
     }
 
+    /// Suspends until `destination`'s queue may have room.
+    func waitForRoom(_ destination: Destination) async {
+        guard let entry = state.withLock({ $0.pools[destination] }) else { return }
+        await entry.waitForRoom(capacity: configuration.poolQueueCapacity)
+    }
+
     /// Counters: connections, messages.
     public var statistics: ServiceStatistics {
         guard let core = state.withLock({ $0.core }) else {
