@@ -112,6 +112,15 @@ public final class Connection {
 
     deinit { scratch.deallocate() }
 
+    /// Stops reading from the peer (its sends then back up into its own queue) until ``resumeReading()``.
+    public func pauseReading() { stream.pauseReading() }
+
+    /// Reads again, starting with what arrived while paused.
+    public func resumeReading() { stream.resumeReading() }
+
+    /// The peer's address.
+    public var remoteAddress: SocketAddress? { stream.remoteAddress }
+
     /// Closes the connection; queued messages complete as cancelled.
     public func close() { finish(.closedLocally) }
 

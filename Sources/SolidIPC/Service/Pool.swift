@@ -71,9 +71,11 @@ final class Pool: ReactorObject {
         let connection = Connection(stream: stream, configuration: core.configuration.connection)
         self.connection = connection
         let handle = ObjectHandle(reactor: entry.reactor, id: id!)
+        let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: entry.destination)
         connection.onActive = { [self] _ in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             phase = .active
+            core.configuration.onConnectionStart?(info)
             flush()
         }
         connection.onMessage = { [self] header, message in
@@ -85,6 +87,7 @@ final class Pool: ReactorObject {
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
+            core.configuration.onConnectionStop?(info, error)
             self.connection = nil
             guard phase != .stopped else { return }
             phase = .idle
@@ -154,6 +157,19 @@ final class Pool: ReactorObject {
             } else {
                 waiter(.failure(error))
             }
+        }
+    }
+
+    /// Control requests (pause, resume, close) for the pool's connection.
+    func handle(_ event: ReactorEvent) {
+        guard let control = event as? ConnectionControlEvent else {
+            event.undeliverable(.targetGone)
+            return
+        }
+        switch control.action {
+        case .pauseReading: connection?.pauseReading()
+        case .resumeReading: connection?.resumeReading()
+        case .close: connection?.close()
         }
     }
 

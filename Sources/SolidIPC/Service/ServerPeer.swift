@@ -17,16 +17,29 @@ final class ServerPeer: ReactorObject {
         let id = reactor.register(self)
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)
-        connection.onActive = { _ in core.counters.connectionsOpened.add(1, ordering: .relaxed) }
+        let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: nil)
+        connection.onActive = { _ in
+            core.counters.connectionsOpened.add(1, ordering: .relaxed)
+            core.configuration.onConnectionStart?(info)
+        }
         connection.onMessage = { header, message in core.dispatch(header, message, from: handle) }
-        connection.onClose = { [self] _ in
+        connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
+            core.configuration.onConnectionStop?(info, error)
             if let id = self.id { reactor.unregister(id) }
             self.id = nil
         }
     }
 
     func handle(_ event: ReactorEvent) {
+        if let control = event as? ConnectionControlEvent {
+            switch control.action {
+            case .pauseReading: connection.pauseReading()
+            case .resumeReading: connection.resumeReading()
+            case .close: connection.close()
+            }
+            return
+        }
         guard let send = event as? PeerSendEvent else {
             event.undeliverable(.targetGone)
             return

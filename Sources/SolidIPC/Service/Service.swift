@@ -29,7 +29,8 @@ public final class Service: Sendable {
         try configuration.validate()
         self.configuration = ServiceConfigurationSnapshot(
             connection: configuration.connection, registry: configuration.registry,
-            poolQueueCapacity: configuration.poolQueueCapacity, connectTimeout: configuration.connectTimeout)
+            poolQueueCapacity: configuration.poolQueueCapacity, connectTimeout: configuration.connectTimeout,
+            onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger
         listenAddressConfigured = configuration.listenAddress
@@ -160,6 +161,24 @@ public final class Service: Sendable {
         if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
             entry.released()
             throw .serviceStopped
+        }
+    }
+
+    /// Stops reading from the connection (for example the one in a handler's ``MessageContext``); the peer's
+    /// messages wait in its queue, and its sends fail with ``SendError/queueFull(_:)`` once that fills.
+    public func pauseReading(_ connection: ObjectHandle) throws(SendError) { try control(connection, .pauseReading) }
+
+    /// Reads again from a paused connection.
+    public func resumeReading(_ connection: ObjectHandle) throws(SendError) { try control(connection, .resumeReading) }
+
+    /// Closes one connection; its messages complete as the pool's rules say.
+    public func closeConnection(_ connection: ObjectHandle) throws(SendError) { try control(connection, .close) }
+
+    private func control(_ connection: ObjectHandle, _ action: ConnectionControlEvent.Action) throws(SendError) {
+        switch connection.post(ConnectionControlEvent(action)) {
+        case .posted: return
+        case .targetGone: throw .peerGone
+        case .reactorStopped: throw .serviceStopped
         }
     }
 

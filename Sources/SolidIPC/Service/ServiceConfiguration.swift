@@ -17,6 +17,10 @@ public struct ServiceConfiguration {
     public var connectTimeout: Duration = .seconds(10)
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
+    /// Called on the connection's reactor thread when a connection completed its handshake.
+    public var onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
+    /// Called on the connection's reactor thread when a connection closed, with the reason.
+    public var onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 
     /// Settings with `registry` and defaults for the rest (client only).
     public init(registry: MessageRegistry) {
@@ -41,4 +45,19 @@ public struct ServiceConfiguration {
 public enum ServiceConfigurationError: Error, Sendable, Equatable {
     /// What is wrong.
     case invalid(String)
+}
+
+/// Which connection a lifecycle hook is about.
+public struct ConnectionInfo: Sendable, CustomStringConvertible {
+    /// Post control requests to it (``Service/pauseReading(_:)``, ``Service/closeConnection(_:)``).
+    public let handle: ObjectHandle
+    /// The peer's address.
+    public let remoteAddress: SocketAddress?
+    /// The destination of a client pool's connection; `nil` for an accepted one.
+    public let destination: Destination?
+
+    /// `destination` or `accepted from address`.
+    public var description: String {
+        destination.map { "\($0)" } ?? "accepted from \(remoteAddress.map { "\($0)" } ?? "?")"
+    }
 }

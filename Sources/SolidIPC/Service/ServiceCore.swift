@@ -38,6 +38,16 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let registry: MessageRegistry
     let poolQueueCapacity: Int
     let connectTimeout: Duration
+    let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
+    let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
+}
+
+/// A request about one connection, posted to its holder (pool or accepted peer).
+final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed to one reactor thread.
+    enum Action { case pauseReading, resumeReading, close }
+    let action: Action
+    init(_ action: Action) { self.action = action }
 }
 
 /// Counters a service exposes (read them with ``Service/statistics``).
