@@ -42,7 +42,7 @@ struct ServiceLifecycleTests {
         let paused = EventLog()
         let arrivals = EventLog()
         try server.handle(Note.self) { _, context in
-            arrivals.add("a")
+            defer { arrivals.add("a") }  // after the count, so a waiter on arrivals sees the count final
             if received.add(1, ordering: .relaxed).newValue == 2 {
                 try? box.service?.pauseReading(context.connection)
                 pausedOn.value = context.connection
@@ -78,6 +78,7 @@ struct ServiceLifecycleTests {
         // Every message was written; the server reads them all once resumed, exactly once each.
         #expect(arrivals.wait { $0.count >= sent })
         #expect(received.load(ordering: .relaxed) == sent)
+        #expect(arrivals.all.count == sent)
     }
 
     @Test("lifecycle hooks: start and stop on both sides, with the precise error for a hostile peer")
