@@ -220,7 +220,9 @@ struct ConnectionTests {
         clock.advance(by: .seconds(5))
         #expect(settled(2))
         // Traffic in the interval: no keep-alive at the next tick.
-        reactor.execute { try? holder.value!.send(Note(id: 1, text: "busy")) }
+        let written = EventLog()
+        reactor.execute { try? holder.value!.send(Note(id: 1, text: "busy")) { _ in written.add("written") } }
+        #expect(written.wait { !$0.isEmpty })
         #expect(settled(2))
         clock.advance(by: .seconds(5))
         #expect(settled(2))

@@ -203,7 +203,9 @@ public final class Connection {
 
     private func keepAliveTick() {
         guard case .active = state else { return }
-        if !sentSinceTick {
+        // Traffic sent since the last tick, or about to go out, makes a keep-alive pointless.
+        let busy = sentSinceTick || pumpScheduled || (writer?.hasWork ?? false)
+        if !busy {
             keepAlivesSent += 1
             packetsSent += 1
             stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
