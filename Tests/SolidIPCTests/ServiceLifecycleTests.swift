@@ -136,3 +136,43 @@ func trySend(_ client: Service, _ note: Note, to destination: Destination, writt
         return .failure(error)
     }
 }
+
+@Suite("Service connection loss")
+struct ServiceConnectionLossTests {
+    @Test("the server closes the connection mid-stream: every message completes once, failures say connectionClosed")
+    func closedMidStream() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        var configuration = ServiceConfiguration(registry: try noteRegistry())
+        configuration.listenAddress = .loopbackV4()
+        let server = try Service(configuration: configuration, group: group)
+        let box = ServiceBox()
+        try server.handle(Note.self) { note, context in
+            if note.id == 3 { try? box.service?.closeConnection(context.connection) }
+        }
+        box.service = server
+        let address = try server.start()!
+        defer { server.stop() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: address.port)
+        let outcomes = EventLog()
+        let text = String(repeating: "z", count: 50_000)
+        for id in 0..<200 {
+            try client.send(Note(id: UInt64(id), text: text), to: destination) { result in
+                switch result {
+                case .success: outcomes.add("ok")
+                case .failure(.connectionClosed(_, _)): outcomes.add("closed")
+                case .failure(let error): outcomes.add("other \(error)")
+                }
+            }
+        }
+        #expect(outcomes.wait { $0.count >= 200 })
+        let all = outcomes.all
+        #expect(all.count == 200, "each message completed exactly once")
+        #expect(all.allSatisfy { $0 == "ok" || $0 == "closed" }, "\(Set(all))")
+        #expect(all.contains("closed"), "the close cut some messages off")
+        #expect(all.prefix(4) == ["ok", "ok", "ok", "ok"])
+    }
+}

@@ -112,7 +112,7 @@ final class Pool: ReactorObject {
                 try item.send(connection, requestID) { [weak self] outcome in
                     entry.released()
                     if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                    let result = SendError.from(outcome)
+                    let result = SendError.from(outcome, on: connection)
                     if let complete = item.complete {
                         complete(result)
                     } else if case .failure(let error) = result, let self,

@@ -60,12 +60,20 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension SendError {
-    /// Maps a writer outcome to a completion result.
-    static func from(_ outcome: MessageWriter.Outcome) -> Result<Void, SendError> {
+    /// Maps a writer outcome on `connection` to a completion result: a message the writer dropped
+    /// because its connection closed fails with ``connectionClosed(_:progress:)`` and the reason.
+    static func from(_ outcome: MessageWriter.Outcome, on connection: Connection) -> Result<Void, SendError> {
         switch outcome {
-        case .written: .success(())
-        case .canceled(let partly): .failure(.canceled(progress: partly ? .partlySent : .notSent))
-        case .failed(let error, let partly): .failure(.encodingFailed(error, progress: partly ? .partlySent : .notSent))
+        case .written:
+            return .success(())
+        case .canceled(let partly):
+            let progress: SendProgress = partly ? .partlySent : .notSent
+            if case .closed(let reason) = connection.state {
+                return .failure(.connectionClosed("\(reason)", progress: progress))
+            }
+            return .failure(.canceled(progress: progress))
+        case .failed(let error, let partly):
+            return .failure(.encodingFailed(error, progress: partly ? .partlySent : .notSent))
         }
     }
 }

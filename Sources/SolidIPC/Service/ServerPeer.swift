@@ -45,10 +45,11 @@ final class ServerPeer: ReactorObject {
             return
         }
         let counters = core.counters
+        let connection = self.connection
         do {
-            try send.send(connection) { outcome in
+            try send.send(connection) { [unowned connection] outcome in
                 if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                send.complete?(SendError.from(outcome))
+                send.complete?(SendError.from(outcome, on: connection))
             }
         } catch {
             send.complete?(.failure(.encodingFailed(error, progress: .notSent)))
