@@ -3,21 +3,42 @@ import Logging
 import SolidReactor
 import Synchronization
 
-/// The client side of one destination, pinned to one reactor: resolves, connects, sends queued
-/// messages on its connection and matches responses to requests.
+/// The client side of one destination, pinned to one reactor: resolves the name, opens connections
+/// (up to the configured number, one pending at a time by default), spreads queued messages over them
+/// and matches responses to requests.
 ///
-/// This first version keeps one connection per pool; when it closes, what is queued or awaiting a
-/// response fails with ``SendError/connectionClosed(_:progress:)`` and the next send reconnects.
+/// Scaling: messages go to the active connection with the fewest in flight (a message is in flight until
+/// written, a request until its response), up to the connection's slot count; what does not fit waits in
+/// the pool's queue, and a waiting message makes the pool open one more connection (within the limits). Failures: a failed connect tries the next resolved address; when every address
+/// failed and no connection is up, the queued messages fail with ``SendError/connectFailed(_:_:)``. When
+/// the last connection drops while messages wait, the pool reconnects after a back-off that doubles per
+/// failure. Messages inside a dropped connection fail with ``SendError/connectionClosed(_:progress:)``
+/// (resend rules come with the delivery-guarantees work).
 final class Pool: ReactorObject {
-    private enum Phase { case idle, connecting, active, stopped }
+    typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
+
+    /// One connection of the pool.
+    private final class Link {
+        let connection: Connection
+        var active = false
+        var capacity = 1
+        var inFlight = 0
+        var awaiting: [UInt64: Waiter] = [:]
+        init(connection: Connection) { self.connection = connection }
+    }
 
     private let entry: PoolEntry
     private var core: ServiceCore { entry.core }
-    private var phase = Phase.idle
+    private var settings: ServiceConfigurationSnapshot { entry.core.configuration }
+    private var stopped = false
     private var queue = ItemQueue()
-    private var connection: Connection?
-    private var connectionID: ObjectID?
-    private var awaiting: [UInt64: @Sendable (Result<any WireMessage, SendError>) -> Void] = [:]
+    private var links: [Link] = []
+    private var connecting = 0
+    private var resolving = false
+    private var addresses: [SocketAddress] = []
+    private var nextAddress = 0
+    private var failedInARow = 0
+    private var retryTimer: TimerID?
     private var nextRequestID: UInt64 = 1
     private var id: ObjectID?
 
@@ -26,115 +47,193 @@ final class Pool: ReactorObject {
         id = entry.reactor.register(self)
     }
 
+    /// Open connections (active or in their handshake), for tests and statistics.
+    var connectionCount: Int { links.count }
+
     /// A message arrived from a sender.
     func enqueue(_ item: PoolItem) {
-        guard phase != .stopped else {
+        guard !stopped else {
             entry.released()
             item.fail(.serviceStopped)
             return
         }
         queue.append(item)
-        switch phase {
-        case .active: flush()
-        case .idle: connect()
-        case .connecting, .stopped: break
-        }
+        dispatch()
+        scale()
     }
 
-    // MARK: connecting
+    // MARK: connections
 
-    private func connect() {
-        phase = .connecting
-        let destination = entry.destination
-        let reactor = entry.reactor
-        reactor.resolve(host: destination.host, port: destination.port) { [self] result in
-            guard phase == .connecting else { return }
+    private var pending: Int { connecting + links.filter { !$0.active }.count }
+
+    /// Opens one more connection when messages wait and the limits allow.
+    private func scale() {
+        guard !stopped, retryTimer == nil, !resolving, !queue.isEmpty,
+            links.count + connecting < settings.maxConnectionsPerPool,
+            pending < settings.maxPendingConnectionsPerPool
+        else { return }
+        guard !addresses.isEmpty else {
+            resolve()
+            return
+        }
+        let address = addresses[nextAddress % addresses.count]
+        nextAddress += 1
+        connecting += 1
+        TCPStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
+            connecting -= 1
+            guard !stopped else {
+                if case .success(let stream) = result { stream.close() }
+                return
+            }
             switch result {
-            case .failure(let error):
-                failAll(.resolveFailed(destination, "\(error)"))
-            case .success(let addresses):
-                TCPStream.connect(to: addresses[0], on: reactor, timeout: core.configuration.connectTimeout) { [self] result in
-                    guard phase == .connecting else {
-                        if case .success(let stream) = result { stream.close() }
-                        return
-                    }
-                    switch result {
-                    case .failure(let error): failAll(.connectFailed(destination, "\(error)"))
-                    case .success(let stream): attach(stream)
-                    }
-                }
+            case .success(let stream): attach(stream)
+            case .failure(let error): connectFailed("\(address): \(error)")
             }
         }
     }
 
+    private func resolve() {
+        resolving = true
+        let destination = entry.destination
+        entry.reactor.resolve(host: destination.host, port: destination.port) { [self] result in
+            resolving = false
+            guard !stopped else { return }
+            switch result {
+            case .failure(let error):
+                failQueue(.resolveFailed(destination, "\(error)"))
+            case .success(let resolved):
+                addresses = resolved
+                nextAddress = 0
+                scale()
+            }
+        }
+    }
+
+    private func connectFailed(_ reason: String) {
+        failedInARow += 1
+        if links.isEmpty && failedInARow >= addresses.count {
+            // Every address failed and nothing is up: tell the senders, start afresh on the next send.
+            failedInARow = 0
+            addresses = []
+            failQueue(.connectFailed(entry.destination, reason))
+            return
+        }
+        scale()  // the next address
+    }
+
     private func attach(_ stream: TCPStream) {
-        let connection = Connection(stream: stream, configuration: core.configuration.connection)
-        self.connection = connection
+        let connection = Connection(stream: stream, configuration: settings.connection)
+        let link = Link(connection: connection)
+        links.append(link)
         let handle = ObjectHandle(reactor: entry.reactor, id: id!)
         let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: entry.destination)
-        connection.onActive = { [self] _ in
+        connection.onActive = { [self] agreed in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
-            phase = .active
-            core.configuration.onConnectionStart?(info)
-            flush()
+            link.active = true
+            link.capacity = agreed.slots
+            failedInARow = 0
+            settings.onConnectionStart?(info)
+            dispatch()
+            scale()
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0 {
-                respond(header, message)
+                respond(header, message, on: link)
             } else {
                 core.dispatch(header, message, from: handle)
             }
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
-            core.configuration.onConnectionStop?(info, error)
-            self.connection = nil
-            guard phase != .stopped else { return }
-            phase = .idle
-            failAll(.connectionClosed("\(error)", progress: .notSent))
+            settings.onConnectionStop?(info, error)
+            detach(link, reason: "\(error)")
+        }
+    }
+
+    private func detach(_ link: Link, reason: String) {
+        links.removeAll { $0 === link }
+        let waiting = link.awaiting
+        link.awaiting.removeAll()
+        for (_, waiter) in waiting.sorted(by: { $0.key < $1.key }) {
+            waiter(.failure(stopped ? .serviceStopped : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+        }
+        guard !stopped else { return }
+        if links.isEmpty && !queue.isEmpty {
+            failedInARow += 1
+            scheduleRetry()
+        } else {
+            scale()
+        }
+    }
+
+    private func scheduleRetry() {
+        guard retryTimer == nil else { return }
+        let base = settings.reconnectDelay.clampedToNanoseconds
+        let delay = min(base << min(failedInARow - 1, 20), settings.maxReconnectDelay.clampedToNanoseconds)
+        retryTimer = entry.reactor.schedule(after: .nanoseconds(Int64(delay))) { [self] in
+            retryTimer = nil
+            scale()
         }
     }
 
     // MARK: sending
 
-    private func flush() {
-        guard let connection else { return }
-        while let item = queue.popFirst() {
-            var requestID: UInt64 = 0
-            if let onResponse = item.onResponse {
-                requestID = nextRequestID
-                nextRequestID += 1
-                awaiting[requestID] = onResponse
+    /// Hands queued messages to the least loaded active connections that have room.
+    private func dispatch() {
+        while !queue.isEmpty {
+            var best: Link?
+            for link in links where link.active && link.inFlight < link.capacity {
+                if best == nil || link.inFlight < best!.inFlight { best = link }
             }
-            let entry = self.entry
-            let counters = core.counters
-            do {
-                try item.send(connection, requestID) { [weak self] outcome in
-                    entry.released()
-                    if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                    let result = SendError.from(outcome, on: connection)
-                    if let complete = item.complete {
-                        complete(result)
-                    } else if case .failure(let error) = result, let self,
-                        let waiter = self.awaiting.removeValue(forKey: requestID)
-                    {
-                        waiter(.failure(error))
-                    }
-                }
-            } catch {
-                entry.released()
-                if requestID != 0 { awaiting.removeValue(forKey: requestID) }
-                item.fail(.encodingFailed(error, progress: .notSent))
-            }
+            guard let link = best, let item = queue.popFirst() else { return }
+            send(item, on: link)
         }
     }
 
-    private func respond(_ header: MessageHeader, _ message: any WireMessage) {
+    private func send(_ item: PoolItem, on link: Link) {
+        var requestID: UInt64 = 0
+        if let onResponse = item.onResponse {
+            requestID = nextRequestID
+            nextRequestID += 1
+            link.awaiting[requestID] = onResponse
+        }
+        let entry = self.entry
+        let counters = core.counters
+        let connection = link.connection
+        link.inFlight += 1
+        do {
+            try item.send(connection, requestID) { [weak self, weak link] outcome in
+                entry.released()
+                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
+                let result = SendError.from(outcome, on: connection)
+                if let complete = item.complete {
+                    complete(result)
+                    if let link {
+                        link.inFlight -= 1
+                        self?.dispatch()
+                    }
+                } else if case .failure(let error) = result, let waiter = link?.awaiting.removeValue(forKey: requestID) {
+                    waiter(.failure(error))
+                    link?.inFlight -= 1
+                    self?.dispatch()
+                }
+            }
+        } catch {
+            link.inFlight -= 1
+            entry.released()
+            if requestID != 0 { link.awaiting.removeValue(forKey: requestID) }
+            item.fail(.encodingFailed(error, progress: .notSent))
+        }
+    }
+
+    private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: Link) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         if header.flags.contains(.responsePart) {
-            awaiting[header.responseTo]?(.success(message))
-        } else if let waiter = awaiting.removeValue(forKey: header.responseTo) {
+            link.awaiting[header.responseTo]?(.success(message))
+        } else if let waiter = link.awaiting.removeValue(forKey: header.responseTo) {
+            link.inFlight -= 1
             waiter(.success(message))
+            dispatch()
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])
         }
@@ -142,44 +241,37 @@ final class Pool: ReactorObject {
 
     // MARK: failing and stopping
 
-    private func failAll(_ error: SendError) {
-        if case .connecting = phase { phase = .idle }
+    private func failQueue(_ error: SendError) {
         while let item = queue.popFirst() {
             entry.released()
             item.fail(error)
         }
-        let waiting = awaiting
-        awaiting.removeAll()
-        let progress: SendProgress = .sentAwaitingResponse
-        for (_, waiter) in waiting.sorted(by: { $0.key < $1.key }) {
-            if case .connectionClosed(let why, _) = error {
-                waiter(.failure(.connectionClosed(why, progress: progress)))
-            } else {
-                waiter(.failure(error))
-            }
-        }
     }
 
-    /// Control requests (pause, resume, close) for the pool's connection.
+    /// Control requests (pause, resume, close) for the pool's connections.
     func handle(_ event: ReactorEvent) {
         guard let control = event as? ConnectionControlEvent else {
             event.undeliverable(.targetGone)
             return
         }
-        switch control.action {
-        case .pauseReading: connection?.pauseReading()
-        case .resumeReading: connection?.resumeReading()
-        case .close: connection?.close()
+        for link in links {
+            switch control.action {
+            case .pauseReading: link.connection.pauseReading()
+            case .resumeReading: link.connection.resumeReading()
+            case .close: link.connection.close()
+            }
         }
     }
 
-    /// Fails everything with ``SendError/serviceStopped`` and closes the connection.
+    /// Fails everything with ``SendError/serviceStopped`` and closes the connections.
     func stop() {
-        guard phase != .stopped else { return }
-        phase = .stopped
-        failAll(.serviceStopped)
-        connection?.close()
-        connection = nil
+        guard !stopped else { return }
+        stopped = true
+        if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
+        retryTimer = nil
+        failQueue(.serviceStopped)
+        for link in links { link.connection.close() }
+        links.removeAll()
         if let id { entry.reactor.unregister(id) }
         id = nil
     }
@@ -187,10 +279,22 @@ final class Pool: ReactorObject {
     func reactorStopping() { stop() }
 }
 
+extension Duration {
+    /// Whole nanoseconds, clamped to 0...Int64.max.
+    var clampedToNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole + attoseconds / 1_000_000_000
+    }
+}
+
 /// A first-in first-out queue of pool items.
 struct ItemQueue {
     private var items: [PoolItem] = []
     private var head = 0
+
+    var isEmpty: Bool { head == items.count }
 
     mutating func append(_ item: PoolItem) { items.append(item) }
 

@@ -30,6 +30,9 @@ public final class Service: Sendable {
         self.configuration = ServiceConfigurationSnapshot(
             connection: configuration.connection, registry: configuration.registry,
             poolQueueCapacity: configuration.poolQueueCapacity, connectTimeout: configuration.connectTimeout,
+            maxConnectionsPerPool: configuration.maxConnectionsPerPool,
+            maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
+            reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
             onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger

@@ -15,6 +15,16 @@ public struct ServiceConfiguration {
     public var poolQueueCapacity = 1024
     /// How long a connect may take.
     public var connectTimeout: Duration = .seconds(10)
+    /// Most connections one destination's pool opens. A pool adds connections one at a time while
+    /// messages wait because every open connection is busy.
+    public var maxConnectionsPerPool = 1
+    /// Most connections of one pool being set up (connecting or in the handshake) at once, so a name that
+    /// resolves to 100 addresses does not open 100 connections.
+    public var maxPendingConnectionsPerPool = 1
+    /// First wait before reconnecting after a pool lost its last connection; doubles per failure.
+    public var reconnectDelay: Duration = .milliseconds(100)
+    /// Longest wait between reconnect attempts.
+    public var maxReconnectDelay: Duration = .seconds(10)
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
     /// Called on the connection's reactor thread when a connection completed its handshake.
@@ -31,6 +41,9 @@ public struct ServiceConfiguration {
     /// Checks the settings; throws ``ServiceConfigurationError`` naming the first bad one.
     public func validate() throws(ServiceConfigurationError) {
         guard poolQueueCapacity > 0 else { throw .invalid("poolQueueCapacity must be positive") }
+        guard maxConnectionsPerPool > 0 else { throw .invalid("maxConnectionsPerPool must be positive") }
+        guard maxPendingConnectionsPerPool > 0 else { throw .invalid("maxPendingConnectionsPerPool must be positive") }
+        guard reconnectDelay <= maxReconnectDelay else { throw .invalid("reconnectDelay exceeds maxReconnectDelay") }
         guard connection.registry === registry else { throw .invalid("connection.registry differs from registry") }
         do {
             try Hello.validate(connection.hello)

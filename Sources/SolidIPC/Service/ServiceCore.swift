@@ -38,6 +38,10 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let registry: MessageRegistry
     let poolQueueCapacity: Int
     let connectTimeout: Duration
+    let maxConnectionsPerPool: Int
+    let maxPendingConnectionsPerPool: Int
+    let reconnectDelay: Duration
+    let maxReconnectDelay: Duration
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 }
