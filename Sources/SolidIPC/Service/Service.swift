@@ -53,8 +53,11 @@ public final class Service: Sendable {
 
     /// Starts the service; returns the bound listen address (with the chosen port) for a server.
     /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop.
+    ///
+    /// Blocks until the listener is bound; must not be called on a reactor thread of the group.
     @discardableResult
     public func start() throws -> SocketAddress? {
+        precondition(!group.reactors.contains { $0.isCurrent }, "Service.start() called on a reactor thread")
         let core = ServiceCore(configuration: configuration, handlers: handlersBeforeStart.withLock { $0 }, logger: logger)
         let started: Result<Void, SendError> = state.withLock { state in
             guard !state.stopped else { return .failure(.serviceStopped) }
@@ -207,6 +210,7 @@ public final class Service: Sendable {
     /// ``SendError/serviceStopped``) and refuses further sends. Blocks until the reactors have done it;
     /// must not be called on a reactor thread.
     public func stop() {
+        precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop() called on a reactor thread")
         let (pools, listener) = state.withLock { state -> ([PoolEntry], ObjectHandle?) in
             state.stopped = true
             defer { state.pools.removeAll() }
