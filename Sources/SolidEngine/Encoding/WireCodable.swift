@@ -65,7 +65,7 @@ extension WireStruct {
 }
 
 /// A message: a structure with a layout version, registered in a ``MessageRegistry``.
-public protocol WireMessage: WireStruct {
+public protocol WireMessage: WireStruct, SendableMetatype {
     /// The layout version this side writes (0–255). Raise it when appending fields.
     static var version: UInt8 { get }
     /// Encodes a message's body after `headerRoom` spare bytes. Provided; do not implement: the default

@@ -1,5 +1,5 @@
 import Synchronization
-public import SolidEngine
+import SolidEngine
 import SolidReactor
 
 /// A destination's pool as the service's map sees it: its reactor, its queue count (for backpressure,

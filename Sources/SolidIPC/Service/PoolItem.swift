@@ -1,4 +1,4 @@
-public import SolidEngine
+import SolidEngine
 import SolidReactor
 
 /// A message on its way to a pool, type-erased so pools need no generics. Crosses from the sender's

@@ -1,4 +1,4 @@
-public import SolidEngine
+import SolidEngine
 import SolidReactor
 import Synchronization
 

@@ -41,6 +41,7 @@ public final class TimerQueue {
     }
 
     /// Schedules `callback` at `deadline`; with `interval`, again every `interval` after that.
+    @discardableResult
     public func schedule(
         at deadline: ReactorInstant,
         repeating interval: Duration? = nil,

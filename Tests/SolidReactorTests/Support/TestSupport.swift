@@ -69,6 +69,7 @@ final class ReactorLocal<Value>: @unchecked Sendable {
 }
 
 /// Runs `body` on `reactor` and waits for it to finish; returns its result.
+@discardableResult
 func onReactor<T: Sendable>(_ reactor: Reactor, _ body: @escaping @Sendable () throws -> T) throws -> T {
     let result = Lock<Result<T, any Error>?>(nil)
     let done = TestSignal()
