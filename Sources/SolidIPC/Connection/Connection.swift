@@ -78,35 +78,57 @@ public final class Connection {
 
     /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
     /// failed. Messages sent before the handshake completes wait for it.
+    /// - Returns: the writer's id for ``cancel(_:)`` when the connection is active; `nil` before the handshake.
     /// - Throws: ``WireError/unregisteredType(_:)`` and other encoding errors, at once.
+    @discardableResult
     public func send<M: WireMessage>(
         _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
         completion: ((MessageWriter.Outcome) -> Void)? = nil
-    ) throws(WireError) {
+    ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
         if case .closed = state {
             completion?(.canceled(partlySent: false))
-            return
+            return nil
         }
         let registry = configuration.registry
         let pending = PendingSend(completion: completion) { writer throws(WireError) in
             try writer.enqueue(message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo)
         }
         if let writer {
-            enqueue(pending, into: writer)
+            let id = enqueue(pending, into: writer)
             schedulePump()
-        } else {
-            waitingForHandshake.append(pending)
+            return id
         }
+        waitingForHandshake.append(pending)
+        return nil
     }
 
-    private func enqueue(_ pending: PendingSend, into writer: MessageWriter) {
+    /// Cancels a message queued or partly written on this connection (the peer drops what it got).
+    /// Its completion reports ``MessageWriter/Outcome/canceled(partlySent:)``. `false` when it already ended.
+    @discardableResult
+    public func cancel(_ writerID: UInt64) -> Bool {
+        guard let writer, writer.cancel(writerID) else { return false }
+        schedulePump()
+        return true
+    }
+
+    /// Tells the peer that the response to `requestID` is no longer wanted.
+    public func cancelRequest(_ requestID: UInt64) {
+        guard let writer else { return }
+        writer.cancelRequest(requestID)
+        schedulePump()
+    }
+
+    @discardableResult
+    private func enqueue(_ pending: PendingSend, into writer: MessageWriter) -> UInt64? {
         do {
             let id = try pending.enqueue(writer)
             if let completion = pending.completion { completions[id] = completion }
+            return id
         } catch {
             pending.completion?(.failed(error, partlySent: false))
+            return nil
         }
     }
 
@@ -157,7 +179,7 @@ public final class Connection {
         onActive?(agreed)
         let waiting = waitingForHandshake
         waitingForHandshake.removeAll()
-        for pending in waiting { enqueue(pending, into: writer) }
+        for pending in waiting { _ = enqueue(pending, into: writer) }
         pump()
     }
 

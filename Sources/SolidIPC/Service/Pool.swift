@@ -23,7 +23,7 @@ final class Pool: ReactorObject {
         var active = false
         var capacity = 1
         var inFlight = 0
-        var awaiting: [UInt64: Waiter] = [:]
+        var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
         init(connection: Connection) { self.connection = connection }
     }
 
@@ -41,6 +41,15 @@ final class Pool: ReactorObject {
     private var retryTimer: TimerID?
     private var nextRequestID: UInt64 = 1
     private var id: ObjectID?
+    /// Messages handed to a connection and not completed, by serial (for cancel).
+    private var inFlightMessages: [UInt64: Sent] = [:]
+
+    private struct Sent {
+        weak var link: Link?
+        var writerID: UInt64?
+        let requestID: UInt64
+        var written = false
+    }
 
     init(entry: PoolEntry) {
         self.entry = entry
@@ -54,6 +63,7 @@ final class Pool: ReactorObject {
     func enqueue(_ item: PoolItem) {
         guard !stopped else {
             entry.released()
+            finish(item.serial)
             item.fail(.serviceStopped)
             return
         }
@@ -154,8 +164,9 @@ final class Pool: ReactorObject {
         links.removeAll { $0 === link }
         let waiting = link.awaiting
         link.awaiting.removeAll()
-        for (_, waiter) in waiting.sorted(by: { $0.key < $1.key }) {
-            waiter(.failure(stopped ? .serviceStopped : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+        for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
+            finish(awaiting.serial)
+            awaiting.waiter(.failure(stopped ? .serviceStopped : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
         guard !stopped else { return }
         if links.isEmpty && !queue.isEmpty {
@@ -195,44 +206,85 @@ final class Pool: ReactorObject {
         if let onResponse = item.onResponse {
             requestID = nextRequestID
             nextRequestID += 1
-            link.awaiting[requestID] = onResponse
+            link.awaiting[requestID] = (item.serial, onResponse)
         }
         let entry = self.entry
         let counters = core.counters
         let connection = link.connection
+        let serial = item.serial
         link.inFlight += 1
+        inFlightMessages[serial] = Sent(link: link, writerID: nil, requestID: requestID)
         do {
-            try item.send(connection, requestID) { [weak self, weak link] outcome in
+            let writerID = try item.send(connection, requestID) { [weak self, weak link] outcome in
                 entry.released()
                 if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
                 let result = SendError.from(outcome, on: connection)
                 if let complete = item.complete {
+                    self?.inFlightMessages.removeValue(forKey: serial)
+                    self?.finish(serial)
                     complete(result)
                     if let link {
                         link.inFlight -= 1
                         self?.dispatch()
                     }
-                } else if case .failure(let error) = result, let waiter = link?.awaiting.removeValue(forKey: requestID) {
-                    waiter(.failure(error))
-                    link?.inFlight -= 1
-                    self?.dispatch()
+                } else if case .failure(let error) = result {
+                    self?.inFlightMessages.removeValue(forKey: serial)
+                    if let awaiting = link?.awaiting.removeValue(forKey: requestID) {
+                        self?.finish(serial)
+                        awaiting.waiter(.failure(error))
+                        link?.inFlight -= 1
+                        self?.dispatch()
+                    }
+                } else {
+                    self?.inFlightMessages[serial]?.written = true  // now awaiting its response
                 }
             }
+            inFlightMessages[serial]?.writerID = writerID
         } catch {
             link.inFlight -= 1
             entry.released()
+            inFlightMessages.removeValue(forKey: serial)
             if requestID != 0 { link.awaiting.removeValue(forKey: requestID) }
+            finish(serial)
             item.fail(.encodingFailed(error, progress: .notSent))
         }
+    }
+
+    /// The message left the pool's books: nothing of it remains to cancel.
+    private func finish(_ serial: UInt64) { entry.finished(serial) }
+
+    /// Cancels message `serial`: dropped from the queue, cancelled in its connection's writer (a partly
+    /// written one becomes a cancel record), or, when it awaits a response, completed at once while the
+    /// peer is told the response is no longer wanted. The message's own callback reports it, once.
+    func cancel(_ serial: UInt64) {
+        if let item = queue.remove(serial: serial) {
+            entry.released()
+            finish(serial)
+            item.fail(.canceled(progress: .notSent))
+            return
+        }
+        guard let sent = inFlightMessages[serial], let link = sent.link else { return }
+        if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
+            return  // the write completion reports the cancel with how far it got
+        }
+        guard sent.requestID != 0, let awaiting = link.awaiting.removeValue(forKey: sent.requestID) else { return }
+        inFlightMessages.removeValue(forKey: serial)
+        link.inFlight -= 1
+        link.connection.cancelRequest(sent.requestID)
+        finish(serial)
+        awaiting.waiter(.failure(.canceled(progress: .sentAwaitingResponse)))
+        dispatch()
     }
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: Link) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         if header.flags.contains(.responsePart) {
-            link.awaiting[header.responseTo]?(.success(message))
-        } else if let waiter = link.awaiting.removeValue(forKey: header.responseTo) {
+            link.awaiting[header.responseTo]?.waiter(.success(message))
+        } else if let awaiting = link.awaiting.removeValue(forKey: header.responseTo) {
             link.inFlight -= 1
-            waiter(.success(message))
+            inFlightMessages.removeValue(forKey: awaiting.serial)
+            finish(awaiting.serial)
+            awaiting.waiter(.success(message))
             dispatch()
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])
@@ -244,6 +296,7 @@ final class Pool: ReactorObject {
     private func failQueue(_ error: SendError) {
         while let item = queue.popFirst() {
             entry.released()
+            finish(item.serial)
             item.fail(error)
         }
     }
@@ -271,6 +324,7 @@ final class Pool: ReactorObject {
         retryTimer = nil
         failQueue(.serviceStopped)
         for link in links { link.connection.close() }
+        inFlightMessages.removeAll()
         links.removeAll()
         if let id { entry.reactor.unregister(id) }
         id = nil
@@ -297,6 +351,12 @@ struct ItemQueue {
     var isEmpty: Bool { head == items.count }
 
     mutating func append(_ item: PoolItem) { items.append(item) }
+
+    /// Removes the item with `serial`, if queued.
+    mutating func remove(serial: UInt64) -> PoolItem? {
+        guard let index = items[head...].firstIndex(where: { $0.serial == serial }) else { return nil }
+        return items.remove(at: index)
+    }
 
     mutating func popFirst() -> PoolItem? {
         guard head < items.count else { return nil }

@@ -12,6 +12,7 @@ final class PoolEntry: @unchecked Sendable {
     private let queued = Atomic<Int>(0)
     private let waitingCount = Atomic<Int>(0)
     private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
+    private let live = Lock<Set<UInt64>>([])
     private var poolStorage: Pool?
 
     init(destination: Destination, reactor: Reactor, core: ServiceCore) {
@@ -54,6 +55,15 @@ final class PoolEntry: @unchecked Sendable {
             if resumeNow { continuation.resume() }
         }
     }
+
+    /// Records that message `serial` is live (queued, in flight or awaiting its response).
+    func started(_ serial: UInt64) { live.withLock { _ = $0.insert(serial) } }
+
+    /// Records that message `serial` completed.
+    func finished(_ serial: UInt64) { live.withLock { _ = $0.remove(serial) } }
+
+    /// `true` while message `serial` has not completed.
+    func isLive(_ serial: UInt64) -> Bool { live.withLock { $0.contains(serial) } }
 
     /// Messages waiting or in flight in this pool.
     var queuedCount: Int { queued.load(ordering: .relaxed) }

@@ -4,8 +4,11 @@ import SolidReactor
 /// A message on its way to a pool, type-erased so pools need no generics. Crosses from the sender's
 /// thread to the pool's reactor inside a ``PoolSendEvent``.
 struct PoolItem: Sendable {
-    /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends.
-    let send: @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void
+    /// The service-wide number of the message (its ``MessageID``).
+    let serial: UInt64
+    /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends. Returns the
+    /// connection writer's id for the message.
+    let send: @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> UInt64?
     /// For plain sends: called once with the outcome.
     let complete: (@Sendable (Result<Void, SendError>) -> Void)?
     /// For requests: called once with the response or the failure.
@@ -35,6 +38,23 @@ final class PoolSendEvent: ReactorEvent, @unchecked Sendable {
 
     override func undeliverable(_ reason: PostFailure) {
         entry.released()
+        entry.finished(item.serial)
         item.fail(.serviceStopped)
+    }
+}
+
+/// Asks a pool to cancel one of its messages.
+final class CancelEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed to one reactor thread.
+    let entry: PoolEntry
+    let serial: UInt64
+
+    init(entry: PoolEntry, serial: UInt64) {
+        self.entry = entry
+        self.serial = serial
+    }
+
+    override func run(on reactor: Reactor) {
+        entry.existingPool?.cancel(serial)
     }
 }

@@ -32,6 +32,8 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedResponse(String)
     /// The message context names a connection that is gone.
     case peerGone
+    /// ``Service/cancel(_:)`` named a message that already completed or never existed.
+    case unknownMessage
 
     /// How far the message got.
     public var progress: SendProgress {
@@ -55,6 +57,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .encodingFailed(let error, let progress): "encoding failed: \(error); \(progress)"
         case .unexpectedResponse(let type): "unexpected response of type \(type)"
         case .peerGone: "the peer's connection is gone"
+        case .unknownMessage: "no such message (already completed or never sent)"
         }
     }
 }

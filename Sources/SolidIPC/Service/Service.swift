@@ -22,6 +22,7 @@ public final class Service: Sendable {
     private let handlersBeforeStart = Lock<[MessageTypeID: MessageHandler]>([:])
     private let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
+    private let nextSerial = Atomic<UInt64>(1)
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
     /// - Throws: ``ServiceConfigurationError``.
@@ -96,24 +97,34 @@ public final class Service: Sendable {
     /// was written (or failed).
     /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
     ///   at once; the completion is then not called.
+    /// - Returns: the message's id, for ``cancel(_:)``.
+    @discardableResult
     public func send<M: WireMessage & Sendable>(
         _ message: M, to destination: Destination, flags: MessageFlags = [],
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
-    ) throws(SendError) {
+    ) throws(SendError) -> MessageID {
+        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
+            serial: serial,
             send: { connection, _, done throws(WireError) in
                 try connection.send(message, flags: flags.subtracting(.request), completion: done)
             }, complete: completion ?? { _ in }, onResponse: nil)
         try post(item, type: M.self, to: destination)
+        return MessageID(destination: destination, serial: serial)
     }
 
-    /// Sends a request and calls `onResponse` once with the response (on the connection's reactor thread).
+    /// Sends a request and calls `onResponse` once with the response (on the connection's reactor thread),
+    /// or once per part when the peer answers in parts.
+    /// - Returns: the request's id, for ``cancel(_:)``.
+    @discardableResult
     public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
         _ request: Request, to destination: Destination, flags: MessageFlags = [],
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
-    ) throws(SendError) {
+    ) throws(SendError) -> MessageID {
+        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
+            serial: serial,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil,
@@ -130,6 +141,19 @@ public final class Service: Sendable {
                 }
             })
         try post(item, type: Request.self, to: destination)
+        return MessageID(destination: destination, serial: serial)
+    }
+
+    /// Cancels a message or request. Its own callback then reports ``SendError/canceled(progress:)``
+    /// exactly once, saying how far it got: queued ones are dropped (`notSent`), partly written ones
+    /// become a cancel record the peer obeys (`partlySent`), and requests awaiting their response
+    /// complete at once while the peer is told (`sentAwaitingResponse`).
+    /// - Throws: ``SendError/unknownMessage`` when the message already completed or never existed.
+    public func cancel(_ id: MessageID) throws(SendError) {
+        guard let entry = state.withLock({ $0.pools[id.destination] }), entry.isLive(id.serial) else {
+            throw .unknownMessage
+        }
+        if entry.reactor.post(CancelEvent(entry: entry, serial: id.serial)) != .posted { throw .serviceStopped }
     }
 
     /// Answers the request described by `context` (or sends a message back on that connection).
@@ -164,8 +188,10 @@ public final class Service: Sendable {
         }
         let entry = try found.get()
         guard entry.reserve(capacity: configuration.poolQueueCapacity) else { throw .queueFull(destination) }
+        entry.started(item.serial)
         if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
             entry.released()
+            entry.finished(item.serial)
             throw .serviceStopped
         }
     }
@@ -242,4 +268,21 @@ struct ServiceState {
     var core: ServiceCore?
     var pools: [Destination: PoolEntry] = [:]
     var listener: ObjectHandle?
+}
+
+/// Names a message sent with ``Service/send(_:to:flags:completion:)`` or a request, for cancelling it.
+public struct MessageID: Hashable, Sendable, CustomStringConvertible {
+    /// Where it was sent.
+    public let destination: Destination
+    /// Its number within the service.
+    public let serial: UInt64
+
+    /// Creates an id (normally returned by a send).
+    public init(destination: Destination, serial: UInt64) {
+        self.destination = destination
+        self.serial = serial
+    }
+
+    /// `destination#serial`.
+    public var description: String { "\(destination)#\(serial)" }
 }

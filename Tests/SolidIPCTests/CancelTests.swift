@@ -1,0 +1,150 @@
+import Glibc
+import SolidEngine
+import SolidIPC
+import SolidReactor
+import Synchronization
+import Testing
+
+@Suite("Service cancel", .serialized)
+struct CancelTests {
+    @Test("cancel while queued: completes once with canceled(notSent); cancelling again or a finished id fails")
+    func cancelQueued() throws {
+        let group = try ReactorGroup(threads: 1)
+        defer { group.shutdown() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: 9)  // refused: nothing listens
+        let gate = EventLog()
+        group.reactors[0].execute { _ = gate.wait { $0.contains("go") } }  // keep everything queued
+        let outcomes = EventLog()
+        var ids: [MessageID] = []
+        for id in 0..<4 {
+            ids.append(try client.send(Note(id: UInt64(id), text: "q"), to: destination) { result in
+                if case .failure(let error) = result { outcomes.add("\(id): \(error)") } else { outcomes.add("\(id): ok") }
+            })
+        }
+        try client.cancel(ids[1])
+        try client.cancel(ids[3])
+        gate.add("go")
+        #expect(outcomes.wait { $0.count >= 4 })
+        let all = outcomes.all
+        #expect(all.count == 4)
+        #expect(all.contains("1: \(SendError.canceled(progress: .notSent))"))
+        #expect(all.contains("3: \(SendError.canceled(progress: .notSent))"))
+        #expect(all.filter { $0.hasPrefix("0:") || $0.hasPrefix("2:") }.allSatisfy { $0.contains("cannot connect") })
+        #expect(throws: SendError.unknownMessage) { try client.cancel(ids[1]) }
+        #expect(throws: SendError.unknownMessage) { try client.cancel(ids[0]) }
+        #expect(throws: SendError.unknownMessage) {
+            try client.cancel(MessageID(destination: try Destination(parsing: "other:1"), serial: 1))
+        }
+    }
+
+    @Test("cancel while awaiting the response: canceled(sentAwaitingResponse) at once; the late answer is ignored")
+    func cancelAwaitingResponse() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        var configuration = ServiceConfiguration(registry: try noteRegistry())
+        configuration.listenAddress = .loopbackV4()
+        let server = try Service(configuration: configuration, group: group)
+        let box = ServiceBox()
+        let held = Lock<MessageContext?>(nil)
+        let arrived = EventLog()
+        try server.handle(Note.self) { note, context in
+            held.withLock { $0 = context }  // answer later, after the cancel
+            arrived.add("\(note.id)")
+        }
+        box.service = server
+        let address = try server.start()!
+        defer { server.stop() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: address.port)
+        let outcomes = EventLog()
+        let id = try client.sendRequest(Note(id: 5, text: "slow"), to: destination, expecting: Note.self) { result in
+            outcomes.add("\(result)")
+        }
+        #expect(arrived.wait { !$0.isEmpty })
+        try client.cancel(id)
+        #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["\(Result<Note, SendError>.failure(.canceled(progress: .sentAwaitingResponse)))"])
+        // The server answers anyway; the client must not call back a second time.
+        if let context = held.withLock({ $0 }) { try server.sendResponse(Note(id: 5, text: "late"), for: context) }
+        let probe = EventLog()
+        try client.sendRequest(Note(id: 6, text: "probe"), to: destination, expecting: Note.self) { _ in probe.add("x") }
+        #expect(arrived.wait { $0.contains("6") })
+        #expect(outcomes.all.count == 1)
+        #expect(throws: SendError.unknownMessage) { try client.cancel(id) }
+    }
+
+    @Test("cancel a large message mid-write to a paused peer: canceled(partlySent); the peer never sees it")
+    func cancelPartlySent() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        var configuration = ServiceConfiguration(registry: try noteRegistry())
+        configuration.listenAddress = .loopbackV4()
+        let server = try Service(configuration: configuration, group: group)
+        let box = ServiceBox()
+        let received = EventLog()
+        let pausedOn = Pinned<ObjectHandle>()
+        try server.handle(Note.self) { note, context in
+            received.add("\(note.id) \(note.text.count)")
+            if note.id == 0 {
+                try? box.service?.pauseReading(context.connection)
+                pausedOn.value = context.connection
+            }
+        }
+        box.service = server
+        let address = try server.start()!
+        defer { server.stop() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: address.port)
+        try client.send(Note(id: 0, text: "pause now"), to: destination)
+        #expect(received.wait { !$0.isEmpty })
+        let outcomes = EventLog()
+        // A 64 MB stream cannot fit in the socket buffers of a peer that stopped reading: once its source
+        // has produced 1 MB, the message is certainly partly written, and it can go no further.
+        let produced = EventLog()
+        let total = 64 << 20
+        var made = 0
+        let source = ClosureByteSource { buffer in
+            let count = min(buffer.count, total - made)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0x42)
+            made += count
+            if made >= 1 << 20 && made - count < 1 << 20 { produced.add("1 MB") }
+            return count
+        }
+        let big = try client.send(SendableUpload(name: "big", source: source), to: destination) { result in
+            outcomes.add("\(result)")
+        }
+        #expect(produced.wait { !$0.isEmpty })
+        try client.cancel(big)
+        #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["\(Result<Void, SendError>.failure(.canceled(progress: .partlySent)))"])
+        try server.resumeReading(pausedOn.value!)
+        try client.send(Note(id: 2, text: "after"), to: destination)
+        #expect(received.wait { $0.contains("2 5") })
+        #expect(received.all == ["0 9", "2 5"], "the cancelled message never reached the handler")
+    }
+}
+
+/// An upload message for tests. `@unchecked Sendable`: its source is created on the test thread and then
+/// used only by the pool's reactor thread that writes the message.
+struct SendableUpload: WireMessage, @unchecked Sendable {
+    var name = ""
+    var data = StreamField()
+
+    init() {}
+    init(name: String, source: any ByteSource) {
+        self.name = name
+        data = StreamField(source: source)
+    }
+
+    mutating func describe<C: FieldCoder>(_ coder: inout C) throws(WireError) {
+        try coder.field(&name)
+        try coder.stream(&data)
+    }
+}
