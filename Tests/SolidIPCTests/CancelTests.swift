@@ -148,3 +148,65 @@ struct SendableUpload: WireMessage, @unchecked Sendable {
         try coder.stream(&data)
     }
 }
+
+@Suite("Service closePool", .serialized)
+struct ClosePoolTests {
+    @Test("graceful: everything queued completes, new sends fail with poolClosed until it closed, then reopen")
+    func graceful() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startEchoService(group: group)
+        defer { server.stop() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let log = EventLog()
+        for id in 0..<20 {
+            try client.sendRequest(Note(id: UInt64(id), text: "g\(id)"), to: destination, expecting: Note.self) { result in
+                log.add((try? result.get()).map { _ in "ok" } ?? "\(result)")
+            }
+        }
+        let closed = EventLog()
+        try client.closePool(destination, mode: .graceful) { closed.add("closed") }
+        #expect(throws: SendError.poolClosed(destination)) { try client.send(Note(), to: destination) }
+        #expect(closed.wait { !$0.isEmpty })
+        #expect(log.all == [String](repeating: "ok", count: 20), "all 20 completed before the close")
+        let again = EventLog()
+        try client.sendRequest(Note(id: 99, text: "again"), to: destination, expecting: Note.self) { result in
+            again.add((try? result.get().text) ?? "\(result)")
+        }
+        #expect(again.wait { !$0.isEmpty })
+        #expect(again.all == ["niaga"])
+        #expect(client.statistics.connectionsOpened == 2, "a fresh pool opened a new connection")
+    }
+
+    @Test("force: waiting requests fail with poolClosed at once, each exactly once")
+    func force() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        var configuration = ServiceConfiguration(registry: try noteRegistry())
+        configuration.listenAddress = .loopbackV4()
+        let server = try Service(configuration: configuration, group: group)
+        let arrived = EventLog()
+        try server.handle(Note.self) { note, _ in arrived.add("\(note.id)") }  // never answers
+        let address = try server.start()!
+        defer { server.stop() }
+        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: address.port)
+        let log = EventLog()
+        for id in 0..<3 {
+            try client.sendRequest(Note(id: UInt64(id), text: "f"), to: destination, expecting: Note.self) { result in
+                log.add("\(result)")
+            }
+        }
+        #expect(arrived.wait { $0.count >= 3 })
+        try client.closePool(destination, mode: .force)
+        #expect(log.wait { $0.count >= 3 })
+        #expect(log.all == [String](repeating: "\(Result<Note, SendError>.failure(.poolClosed(destination)))", count: 3))
+        #expect(throws: SendError.unknownMessage) {
+            try client.closePool(try Destination(parsing: "127.0.0.1:1"), mode: .force)
+        }
+    }
+}

@@ -31,6 +31,10 @@ final class Pool: ReactorObject {
     private var core: ServiceCore { entry.core }
     private var settings: ServiceConfigurationSnapshot { entry.core.configuration }
     private var stopped = false
+    /// What messages still waiting get once stopped (service stop or pool close).
+    private var stopError = SendError.serviceStopped
+    /// Set by a graceful close: called once the pool has drained.
+    private var closeWhenDrained: (() -> Void)?
     private var queue = ItemQueue()
     private var links: [Link] = []
     private var connecting = 0
@@ -166,7 +170,7 @@ final class Pool: ReactorObject {
         link.awaiting.removeAll()
         for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
             finish(awaiting.serial)
-            awaiting.waiter(.failure(stopped ? .serviceStopped : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+            awaiting.waiter(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
         guard !stopped else { return }
         if links.isEmpty && !queue.isEmpty {
@@ -251,7 +255,10 @@ final class Pool: ReactorObject {
     }
 
     /// The message left the pool's books: nothing of it remains to cancel.
-    private func finish(_ serial: UInt64) { entry.finished(serial) }
+    private func finish(_ serial: UInt64) {
+        entry.finished(serial)
+        if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
+    }
 
     /// Cancels message `serial`: dropped from the queue, cancelled in its connection's writer (a partly
     /// written one becomes a cancel record), or, when it awaits a response, completed at once while the
@@ -317,12 +324,14 @@ final class Pool: ReactorObject {
     }
 
     /// Fails everything with ``SendError/serviceStopped`` and closes the connections.
-    func stop() {
+    func stop(with error: SendError = .serviceStopped) {
         guard !stopped else { return }
         stopped = true
+        stopError = error
+        closeWhenDrained = nil
         if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
         retryTimer = nil
-        failQueue(.serviceStopped)
+        failQueue(error)
         for link in links { link.connection.close() }
         inFlightMessages.removeAll()
         links.removeAll()
@@ -331,6 +340,19 @@ final class Pool: ReactorObject {
     }
 
     func reactorStopping() { stop() }
+
+    /// Closes the pool once everything queued or in flight has completed; `done` runs then.
+    func closeGracefully(_ done: @escaping () -> Void) {
+        closeWhenDrained = done
+        closeIfDrained()
+    }
+
+    private func closeIfDrained() {
+        guard let done = closeWhenDrained, queue.isEmpty, inFlightMessages.isEmpty else { return }
+        closeWhenDrained = nil
+        stop(with: .poolClosed(entry.destination))
+        done()
+    }
 }
 
 extension Duration {

@@ -13,6 +13,8 @@ final class PoolEntry: @unchecked Sendable {
     private let waitingCount = Atomic<Int>(0)
     private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
     private let live = Lock<Set<UInt64>>([])
+    /// Set by ``Service/closePool(_:mode:completion:)``: new sends fail at once.
+    let closing = Atomic<Bool>(false)
     private var poolStorage: Pool?
 
     init(destination: Destination, reactor: Reactor, core: ServiceCore) {

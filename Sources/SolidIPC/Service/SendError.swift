@@ -34,6 +34,8 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerGone
     /// ``Service/cancel(_:)`` named a message that already completed or never existed.
     case unknownMessage
+    /// The destination's pool was closed with ``Service/closePool(_:mode:)``.
+    case poolClosed(Destination)
 
     /// How far the message got.
     public var progress: SendProgress {
@@ -58,6 +60,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedResponse(let type): "unexpected response of type \(type)"
         case .peerGone: "the peer's connection is gone"
         case .unknownMessage: "no such message (already completed or never sent)"
+        case .poolClosed(let destination): "the pool for \(destination) was closed"
         }
     }
 }

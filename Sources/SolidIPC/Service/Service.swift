@@ -187,6 +187,7 @@ public final class Service: Sendable {
             return .success(entry)
         }
         let entry = try found.get()
+        guard !entry.closing.load(ordering: .acquiring) else { throw .poolClosed(destination) }
         guard entry.reserve(capacity: configuration.poolQueueCapacity) else { throw .queueFull(destination) }
         entry.started(item.serial)
         if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
@@ -194,6 +195,42 @@ public final class Service: Sendable {
             entry.finished(item.serial)
             throw .serviceStopped
         }
+    }
+
+    /// How ``closePool(_:mode:)`` treats what is still queued or in flight.
+    public enum PoolCloseMode: Sendable {
+        /// Let queued and in-flight messages (and awaited responses) complete, then close.
+        case graceful
+        /// Close now: everything still queued fails with ``SendError/poolClosed(_:)``; messages inside the
+        /// connection fail with ``SendError/connectionClosed(_:progress:)`` saying how far they got.
+        case force
+    }
+
+    /// Closes `destination`'s pool. New sends to it fail with ``SendError/poolClosed(_:)`` at once; a later
+    /// send after `completion` ran opens a fresh pool. `completion` runs on the pool's reactor thread once
+    /// the pool is closed.
+    /// - Throws: ``SendError/unknownMessage`` when there is no pool for `destination`.
+    public func closePool(
+        _ destination: Destination, mode: PoolCloseMode, completion: (@Sendable () -> Void)? = nil
+    ) throws(SendError) {
+        guard let entry = state.withLock({ $0.pools[destination] }) else { throw .unknownMessage }
+        entry.closing.store(true, ordering: .releasing)
+        let posted = entry.reactor.execute { [weak self] in
+            let finish: () -> Void = {
+                self?.state.withLock { state in
+                    if state.pools[destination] === entry { state.pools[destination] = nil }
+                }
+                completion?()
+            }
+            guard let pool = entry.existingPool else { return finish() }
+            switch mode {
+            case .graceful: pool.closeGracefully(finish)
+            case .force:
+                pool.stop(with: .poolClosed(destination))
+                finish()
+            }
+        }
+        if posted != .posted { throw .serviceStopped }
     }
 
     /// Stops reading from the connection (for example the one in a handler's ``MessageContext``); the peer's
