@@ -11,8 +11,7 @@ struct CancelTests {
     func cancelQueued() throws {
         let group = try ReactorGroup(threads: 1)
         defer { group.shutdown() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: 9)  // refused: nothing listens
         let gate = EventLog()
@@ -44,23 +43,17 @@ struct CancelTests {
     func cancelAwaitingResponse() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
-        let box = ServiceBox()
         let held = Lock<MessageContext?>(nil)
         let arrived = EventLog()
-        try server.handle(Note.self) { note, context in
-            held.withLock { $0 = context }  // answer later, after the cancel
-            arrived.add("\(note.id)")
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                held.withLock { $0 = context }  // answer later, after the cancel
+                arrived.add("\(note.id)")
+            }
         }
-        box.service = server
-        let address = try server.start()!
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: address.port)
         let outcomes = EventLog()
         let id = try client.sendRequest(Note(id: 5, text: "slow"), to: destination, expecting: Note.self) { result in
             outcomes.add("\(result)")
@@ -82,26 +75,20 @@ struct CancelTests {
     func cancelPartlySent() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
-        let box = ServiceBox()
         let received = EventLog()
         let pausedOn = Pinned<ObjectHandle>()
-        try server.handle(Note.self) { note, context in
-            received.add("\(note.id) \(note.text.count)")
-            if note.id == 0 {
-                try? box.service?.pauseReading(context.connection)
-                pausedOn.value = context.connection
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                received.add("\(note.id) \(note.text.count)")
+                if note.id == 0 {
+                    try? server.pauseReading(context.connection)
+                    pausedOn.value = context.connection
+                }
             }
         }
-        box.service = server
-        let address = try server.start()!
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: address.port)
         try client.send(Note(id: 0, text: "pause now"), to: destination)
         #expect(received.wait { !$0.isEmpty })
         let outcomes = EventLog()
@@ -157,8 +144,7 @@ struct ClosePoolTests {
         defer { group.shutdown() }
         let (server, destination) = try startEchoService(group: group)
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
         for id in 0..<20 {
@@ -184,17 +170,13 @@ struct ClosePoolTests {
     func force() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
         let arrived = EventLog()
-        try server.handle(Note.self) { note, _ in arrived.add("\(note.id)") }  // never answers
-        let address = try server.start()!
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, _ in arrived.add("\(note.id)") }  // never answers
+        }
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: address.port)
         let log = EventLog()
         for id in 0..<3 {
             try client.sendRequest(Note(id: UInt64(id), text: "f"), to: destination, expecting: Note.self) { result in

@@ -18,7 +18,6 @@ struct PoolTests {
         // Few slots per connection, so a burst overflows one connection and the pool has to grow.
         serverConfiguration.connection.hello = HelloParameters(packetSize: 4096, slots: 4)
         let server = try Service(configuration: serverConfiguration, group: group)
-        let box = ServiceBox()
         // Hold every answer until the client has filled `poolSize` connections (4 requests each, the
         // slot count), so the pool has to grow to its limit; then answer everything as it comes.
         let held = Lock<[(Note, MessageContext)]?>([])
@@ -34,10 +33,9 @@ struct PoolTests {
                 return []
             }
             for (request, context) in release {
-                try? box.service?.sendResponse(Note(id: request.id, text: String(request.text.reversed())), for: context)
+                try? server.sendResponse(Note(id: request.id, text: String(request.text.reversed())), for: context)
             }
         }
-        box.service = server
         let address = try server.start()!
         defer { server.stop() }
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
@@ -67,8 +65,7 @@ struct PoolTests {
         defer { group.shutdown() }
         let (server, destination) = try startEchoService(group: group)  // IPv4 only
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         // "localhost" resolves to ::1 and 127.0.0.1 here; whichever comes first, the IPv4 one answers.
         let local = try Destination(host: "localhost", port: destination.port)

@@ -36,7 +36,6 @@ struct ServiceLifecycleTests {
         var serverConfiguration = ServiceConfiguration(registry: try noteRegistry())
         serverConfiguration.listenAddress = .loopbackV4()
         let server = try Service(configuration: serverConfiguration, group: group)
-        let box = ServiceBox()
         let received = Atomic<Int>(0)
         let pausedOn = Pinned<ObjectHandle>()
         let paused = EventLog()
@@ -44,12 +43,11 @@ struct ServiceLifecycleTests {
         try server.handle(Note.self) { _, context in
             defer { arrivals.add("a") }  // after the count, so a waiter on arrivals sees the count final
             if received.add(1, ordering: .relaxed).newValue == 2 {
-                try? box.service?.pauseReading(context.connection)
+                try? server.pauseReading(context.connection)
                 pausedOn.value = context.connection
                 paused.add("paused")
             }
         }
-        box.service = server
         let address = try server.start()!
         defer { server.stop() }
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
@@ -143,20 +141,14 @@ struct ServiceConnectionLossTests {
     func closedWhileAwaitingResponse() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
-        let box = ServiceBox()
-        try server.handle(Note.self) { _, context in
-            if context.isRequest { try? box.service?.closeConnection(context.connection) }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { _, context in
+                if context.isRequest { try? server.closeConnection(context.connection) }
+            }
         }
-        box.service = server
-        let address = try server.start()!
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: address.port)
         let outcomes = EventLog()
         for id in 0..<3 {
             try client.send(Note(id: UInt64(id), text: "plain"), to: destination) { result in

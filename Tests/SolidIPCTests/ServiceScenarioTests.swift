@@ -25,25 +25,19 @@ struct ServiceScenarioTests {
     func splitResponse() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
-        let box = ServiceBox()
-        try server.handle(Note.self) { note, context in
-            for part in 0..<5 {
-                try? box.service?.sendResponse(
-                    Note(id: UInt64(part), text: "\(note.text) part \(part)"), for: context, last: part == 4)
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                for part in 0..<5 {
+                    try? server.sendResponse(
+                        Note(id: UInt64(part), text: "\(note.text) part \(part)"), for: context, last: part == 4)
+                }
             }
         }
-        box.service = server
-        let address = try server.start()!
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
-        try client.sendRequest(Note(id: 1, text: "split"), to: try Destination(host: "127.0.0.1", port: address.port),
-                               expecting: Note.self) { result in
+        try client.sendRequest(Note(id: 1, text: "split"), to: destination, expecting: Note.self) { result in
             log.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(log.wait { $0.count >= 5 })
@@ -118,8 +112,7 @@ struct ServiceScenarioTests {
         }
         #expect(closed.wait { $0.count >= 2 }, "the server closed both hostile connections")
         // A well-behaved client is still served.
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
         try client.sendRequest(Note(id: 7, text: "still there?"), to: destination, expecting: Note.self) { result in

@@ -3,26 +3,40 @@ import SolidEngine
 import SolidIPC
 import Testing
 
-/// A server service that answers every Note request with the reversed text.
-func startEchoService(group: ReactorGroup) throws -> (Service, Destination) {
+/// A started server on 127.0.0.1 (ephemeral port) with the note registry. `handlers` registers the
+/// handlers and receives the service itself, so handlers can answer through it.
+func startServer(
+    group: ReactorGroup, configure: (inout ServiceConfiguration) -> Void = { _ in },
+    handlers: (Service) throws -> Void
+) throws -> (Service, Destination) {
     var configuration = ServiceConfiguration(registry: try noteRegistry())
     configuration.listenAddress = .loopbackV4()
+    configure(&configuration)
     let server = try Service(configuration: configuration, group: group)
-    let box = ServiceBox()
-    try server.handle(Note.self) { note, context in
-        guard context.isRequest else { return }
-        try? box.service?.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
-    }
-    box.service = server
+    try handlers(server)
     let address = try server.start()!
     return (server, try Destination(host: "127.0.0.1", port: address.port))
 }
 
-/// Lets a handler reach its service (set once before traffic starts).
-final class ServiceBox: @unchecked Sendable {
-    // @unchecked: written once before the service starts, read-only afterwards.
-    var service: Service?
+/// A server that answers every Note request with the reversed text.
+func startEchoService(group: ReactorGroup) throws -> (Service, Destination) {
+    try startServer(group: group) { server in
+        try server.handle(Note.self) { note, context in
+            guard context.isRequest else { return }
+            try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+        }
+    }
 }
+
+/// A started client-only service with the note registry; `configure` adjusts the settings first.
+func startClient(group: ReactorGroup, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws -> Service {
+    var configuration = ServiceConfiguration(registry: try noteRegistry())
+    configure(&configuration)
+    let client = try Service(configuration: configuration, group: group)
+    try client.start()
+    return client
+}
+
 
 @Suite("Service over loopback", .serialized)
 struct ServiceTests {
@@ -32,8 +46,7 @@ struct ServiceTests {
         defer { group.shutdown() }
         let (server, destination) = try startEchoService(group: group)
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
         let count = 300
@@ -68,8 +81,7 @@ struct ServiceTests {
         try server.handle(Note.self) { note, context in received.add("\(note.id) request=\(context.isRequest)") }
         let address = try server.start()!
         defer { server.stop() }
-        let client = try Service(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
-        try client.start()
+        let client = try startClient(group: group)
         defer { client.stop() }
         let completions = EventLog()
         let destination = try Destination(parsing: "[::1]:\(address.port)")
