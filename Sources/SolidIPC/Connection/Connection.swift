@@ -41,7 +41,7 @@ public final class Connection {
     public private(set) var keepAlivesSent = 0
 
     private let stream: TCPStream
-    private let configuration: ConnectionConfiguration
+    let configuration: ConnectionConfiguration
     private let reader: PacketReader
     private var writer: MessageWriter?
     /// Messages sent before the handshake finished: they go to the writer once it exists.
@@ -50,6 +50,11 @@ public final class Connection {
     private var inFlight = 0
     private var keepAliveTimer: TimerID?
     private var sentSinceTick = false
+    /// Receive-side limits (see Connection+Limits.swift).
+    var receivedSinceCheck = false
+    var inactivityTimer: TimerID?
+    var keepAliveWindowTimer: TimerID?
+    var keepAlivesInWindow = 0
     private var pumpScheduled = false
     /// Where the writer builds each packet before it is handed to the stream.
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
@@ -74,6 +79,7 @@ public final class Connection {
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
         stream.write(hello)
+        startReceiveLimits()
     }
 
     /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
@@ -149,6 +155,7 @@ public final class Connection {
     // MARK: reading
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
+        receivedSinceCheck = true
         do {
             try reader.consume(bytes)
         } catch {
@@ -162,6 +169,9 @@ public final class Connection {
             activate(agreed)
         case .message(let header, let message):
             onMessage?(header, message)
+        case .keepAlive:
+            keepAliveReceived()
+            onEvent?(event)
         default:
             onEvent?(event)
         }
@@ -237,11 +247,12 @@ public final class Connection {
 
     // MARK: closing
 
-    private func finish(_ error: ConnectionError) {
+    func finish(_ error: ConnectionError) {
         if case .closed = state { return }
         state = .closed(error)
         if let keepAliveTimer { reactor.cancelTimer(keepAliveTimer) }
         keepAliveTimer = nil
+        stopReceiveLimits()
         let neverQueued = waitingForHandshake
         waitingForHandshake.removeAll()
         for pending in neverQueued { pending.completion?(.canceled(partlySent: false)) }

@@ -15,6 +15,14 @@ public struct ConnectionConfiguration {
     public var maxBodyBytes = 256 * 1024 * 1024
     /// When set, a keep-alive packet goes out after this long without any other packet.
     public var keepAliveInterval: Duration?
+    /// When set, the connection closes with ``ConnectionError/inactivityTimeout`` after this long without
+    /// receiving anything (keep-alives count). Checked every half of it, so closing takes up to 1.5×.
+    public var inactivityTimeout: Duration?
+    /// When set, the connection closes with ``ConnectionError/tooManyKeepAlives`` when the peer sends more
+    /// keep-alive packets than this within one ``keepAliveLimitWindow`` (the count restarts every window).
+    public var maxKeepAlivesPerWindow: Int?
+    /// The window for ``maxKeepAlivesPerWindow``.
+    public var keepAliveLimitWindow: Duration = .seconds(60)
     /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
     public var packetsInFlight = 2
 
@@ -39,6 +47,10 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case closedByPeer
     /// ``Connection/close()`` was called.
     case closedLocally
+    /// Nothing arrived for longer than ``ConnectionConfiguration/inactivityTimeout``.
+    case inactivityTimeout
+    /// The peer sent more keep-alives per window than ``ConnectionConfiguration/maxKeepAlivesPerWindow``.
+    case tooManyKeepAlives
 
     /// A readable text.
     public var description: String {
@@ -47,6 +59,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .protocolViolation(let error): "protocol violation: \(error)"
         case .closedByPeer: "closed by peer"
         case .closedLocally: "closed locally"
+        case .inactivityTimeout: "inactivity timeout"
+        case .tooManyKeepAlives: "too many keep-alive packets"
         }
     }
 }

@@ -1,0 +1,108 @@
+import SolidEngine
+import SolidIPC
+import SolidReactor
+import Synchronization
+import Testing
+
+/// Keep-alive scenarios on a manual clock: minutes of protocol time pass in milliseconds.
+@Suite("Keep-alive limits", .serialized)
+struct KeepAliveTests {
+    /// A server with the given receive limits, a client with the given keep-alive interval, one echo done.
+    private func setUp(
+        group: ReactorGroup, clock: ManualClock, inactivity: Duration?, maxKeepAlives: Int?, clientKeepAlive: Duration?,
+        window: Duration = .seconds(60), log: EventLog
+    ) throws -> (Service, Service, Destination) {
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.connection.inactivityTimeout = inactivity
+            configuration.connection.maxKeepAlivesPerWindow = maxKeepAlives
+            configuration.connection.keepAliveLimitWindow = window
+            configuration.onConnectionStop = { _, error in log.add("server stop: \(error)") }
+        }) { server in
+            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        }
+        let client = try startClient(group: group) { configuration in
+            configuration.connection.keepAliveInterval = clientKeepAlive
+            configuration.onConnectionStop = { _, error in log.add("client stop: \(error)") }
+        }
+        let echoed = EventLog()
+        try client.sendRequest(Note(id: 1, text: "first"), to: destination, expecting: Note.self) { _ in echoed.add("ok") }
+        #expect(echoed.wait { !$0.isEmpty })
+        return (server, client, destination)
+    }
+
+    /// Advances the clock in `step`s, `count` times, with a round trip through every reactor after each so
+    /// timers and the packets they send are handled before the next step.
+    private func advance(_ clock: ManualClock, group: ReactorGroup, by step: Duration, times count: Int) {
+        for _ in 0..<count {
+            clock.advance(by: step)
+            for _ in 0..<3 {  // timer → packet → peer's reader: a few reactor turns, no sleeping
+                let done = EventLog()
+                for reactor in group.reactors { reactor.execute { done.add("x") } }
+                _ = done.wait { $0.count == group.reactors.count }
+            }
+        }
+    }
+
+    @Test("keepAliveFail 0: more keep-alives per window than allowed close the connection with tooManyKeepAlives")
+    func tooManyKeepAlives() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let log = EventLog()
+        let (server, client, _) = try setUp(
+            group: group, clock: clock, inactivity: nil, maxKeepAlives: 4, clientKeepAlive: .seconds(10),
+            window: .seconds(120), log: log)
+        defer {
+            client.stop()
+            server.stop()
+        }
+        // The first tick sees the echo's traffic and sends nothing; keep-alives follow at 20, 30, 40, 50
+        // and 60 s: the fifth within the window is one too many.
+        advance(clock, group: group, by: .seconds(10), times: 5)
+        #expect(log.all.isEmpty, "four keep-alives are within the limit: \(log.all)")
+        advance(clock, group: group, by: .seconds(10), times: 1)
+        #expect(log.wait { $0.contains("server stop: \(ConnectionError.tooManyKeepAlives)") })
+    }
+
+    @Test("keepAliveFail 1: a silent peer is closed with inactivityTimeout")
+    func inactivity() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let log = EventLog()
+        let (server, client, _) = try setUp(
+            group: group, clock: clock, inactivity: .seconds(20), maxKeepAlives: nil, clientKeepAlive: nil, log: log)
+        defer {
+            client.stop()
+            server.stop()
+        }
+        advance(clock, group: group, by: .seconds(10), times: 2)
+        #expect(log.all.isEmpty, "not yet: 20 s measured in 10 s checks needs a third check")
+        advance(clock, group: group, by: .seconds(10), times: 1)
+        #expect(log.wait { $0.contains("server stop: \(ConnectionError.inactivityTimeout)") })
+    }
+
+    @Test("keepAliveSuccess: keep-alives inside the limits keep an idle connection up; zero disconnects")
+    func keepAliveSuccess() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let log = EventLog()
+        let (server, client, destination) = try setUp(
+            group: group, clock: clock, inactivity: .seconds(30), maxKeepAlives: 10, clientKeepAlive: .seconds(10),
+            log: log)
+        defer {
+            client.stop()
+            server.stop()
+        }
+        advance(clock, group: group, by: .seconds(10), times: 12)  // two minutes idle
+        #expect(log.all.isEmpty, "no disconnect while idle: \(log.all)")
+        let echoed = EventLog()
+        try client.sendRequest(Note(id: 2, text: "second"), to: destination, expecting: Note.self) { result in
+            echoed.add((try? result.get().text) ?? "\(result)")
+        }
+        #expect(echoed.wait { !$0.isEmpty })
+        #expect(echoed.all == ["second"])
+        #expect(client.statistics.connectionsOpened == 1 && client.statistics.connectionsClosed == 0)
+    }
+}
