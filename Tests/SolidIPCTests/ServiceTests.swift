@@ -110,14 +110,16 @@ struct ServiceTests {
         group.reactors[0].execute { _ = gate.wait { $0.contains("go") } }
         let outcomes = EventLog()
         for id in 0..<5 {
-            try client.send(Note(id: UInt64(id), text: "q"), to: destination) { result in outcomes.add("\(result)") }
+            try client.send(Note(id: UInt64(id), text: "q"), to: destination, flags: [.oneShot]) { result in
+                outcomes.add("\(result)")
+            }
         }
         #expect(throws: SendError.queueFull(destination)) {
             try client.send(Note(id: 99, text: "q"), to: destination) { _ in outcomes.add("must not run") }
         }
         gate.add("go")
         #expect(outcomes.wait { $0.count >= 5 })
-        // Port 9 on loopback refuses: the queued messages fail with a precise connect error, once each.
+        // Port 9 on loopback refuses: the queued one-shot messages fail with a precise connect error, once each.
         #expect(outcomes.all.count == 5)
         #expect(outcomes.all.allSatisfy { $0.contains("cannot connect to 127.0.0.1:9") })
         client.stop()

@@ -42,6 +42,9 @@ final class Pool: ReactorObject {
     private var addresses: [SocketAddress] = []
     private var nextAddress = 0
     private var failedInARow = 0
+    private var failedThisRound = 0
+    /// Timers of messages with a timeout, by serial.
+    private var timeouts: [UInt64: TimerID] = [:]
     private var retryTimer: TimerID?
     private var nextRequestID: UInt64 = 1
     private var id: ObjectID?
@@ -72,6 +75,10 @@ final class Pool: ReactorObject {
             return
         }
         queue.append(item)
+        if let timeout = item.timeout {
+            let serial = item.serial
+            timeouts[serial] = entry.reactor.schedule(after: timeout) { [weak self] in self?.expire(serial) }
+        }
         dispatch()
         scale()
     }
@@ -125,11 +132,14 @@ final class Pool: ReactorObject {
 
     private func connectFailed(_ reason: String) {
         failedInARow += 1
-        if links.isEmpty && failedInARow >= addresses.count {
-            // Every address failed and nothing is up: tell the senders, start afresh on the next send.
-            failedInARow = 0
+        failedThisRound += 1
+        if links.isEmpty && failedThisRound >= addresses.count {
+            // Every address failed and nothing is up: one-shot messages fail now, the others wait while
+            // the pool resolves again and retries with back-off.
+            failedThisRound = 0
             addresses = []
-            failQueue(.connectFailed(entry.destination, reason))
+            failQueue(.connectFailed(entry.destination, reason), where: { $0.oneShot })
+            if !queue.isEmpty { scheduleRetry() }
             return
         }
         scale()  // the next address
@@ -146,6 +156,7 @@ final class Pool: ReactorObject {
             link.active = true
             link.capacity = agreed.slots
             failedInARow = 0
+            failedThisRound = 0
             settings.onConnectionStart?(info)
             dispatch()
             scale()
@@ -257,7 +268,29 @@ final class Pool: ReactorObject {
     /// The message left the pool's books: nothing of it remains to cancel.
     private func finish(_ serial: UInt64) {
         entry.finished(serial)
+        if let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
         if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
+    }
+
+    /// A message's timeout passed: fail it if it still waits in the queue or for its response (a message
+    /// being written is left to finish).
+    private func expire(_ serial: UInt64) {
+        timeouts.removeValue(forKey: serial)
+        if let item = queue.remove(serial: serial) {
+            entry.released()
+            finish(serial)
+            item.fail(.timeout(progress: .notSent))
+            return
+        }
+        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
+            let awaiting = link.awaiting.removeValue(forKey: sent.requestID)
+        else { return }
+        inFlightMessages.removeValue(forKey: serial)
+        link.inFlight -= 1
+        link.connection.cancelRequest(sent.requestID)
+        finish(serial)
+        awaiting.waiter(.failure(.timeout(progress: .sentAwaitingResponse)))
+        dispatch()
     }
 
     /// Cancels message `serial`: dropped from the queue, cancelled in its connection's writer (a partly
@@ -300,8 +333,8 @@ final class Pool: ReactorObject {
 
     // MARK: failing and stopping
 
-    private func failQueue(_ error: SendError) {
-        while let item = queue.popFirst() {
+    private func failQueue(_ error: SendError, where matches: (PoolItem) -> Bool = { _ in true }) {
+        for item in queue.removeAll(where: matches) {
             entry.released()
             finish(item.serial)
             item.fail(error)
@@ -373,6 +406,18 @@ struct ItemQueue {
     var isEmpty: Bool { head == items.count }
 
     mutating func append(_ item: PoolItem) { items.append(item) }
+
+    /// Removes and returns the queued items that match, keeping the others in order.
+    mutating func removeAll(where matches: (PoolItem) -> Bool) -> [PoolItem] {
+        var removed: [PoolItem] = []
+        var kept: [PoolItem] = []
+        for item in items[head...] {
+            if matches(item) { removed.append(item) } else { kept.append(item) }
+        }
+        items = kept
+        head = 0
+        return removed
+    }
 
     /// Removes the item with `serial`, if queued.
     mutating func remove(serial: UInt64) -> PoolItem? {

@@ -6,6 +6,10 @@ import SolidReactor
 struct PoolItem: Sendable {
     /// The service-wide number of the message (its ``MessageID``).
     let serial: UInt64
+    /// Fails at once, instead of waiting, when the pool cannot connect (``MessageFlags/oneShot``).
+    let oneShot: Bool
+    /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
+    let timeout: Duration?
     /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends. Returns the
     /// connection writer's id for the message.
     let send: @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> UInt64?

@@ -36,11 +36,15 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownMessage
     /// The destination's pool was closed with ``Service/closePool(_:mode:)``.
     case poolClosed(Destination)
+    /// The message's timeout passed while it waited for a connection or for its response.
+    case timeout(progress: SendProgress)
 
     /// How far the message got.
     public var progress: SendProgress {
         switch self {
-        case .connectionClosed(_, let progress), .canceled(let progress), .encodingFailed(_, let progress): progress
+        case .connectionClosed(_, let progress), .canceled(let progress), .encodingFailed(_, let progress),
+            .timeout(let progress):
+            progress
         case .unexpectedResponse: .sentAwaitingResponse
         default: .notSent
         }
@@ -61,6 +65,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .peerGone: "the peer's connection is gone"
         case .unknownMessage: "no such message (already completed or never sent)"
         case .poolClosed(let destination): "the pool for \(destination) was closed"
+        case .timeout(let progress): "timed out; \(progress)"
         }
     }
 }

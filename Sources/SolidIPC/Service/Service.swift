@@ -94,18 +94,21 @@ public final class Service: Sendable {
     }
 
     /// Sends `message` to `destination`; `completion` runs once on the connection's reactor thread when it
-    /// was written (or failed).
+    /// was written (or failed). While the destination is not reachable the message waits (the pool
+    /// retries with back-off) unless it is ``MessageFlags/oneShot`` (then it fails with
+    /// ``SendError/connectFailed(_:_:)`` after one attempt) or its `timeout` passes
+    /// (``SendError/timeout(progress:)``).
     /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
     ///   at once; the completion is then not called.
     /// - Returns: the message's id, for ``cancel(_:)``.
     @discardableResult
     public func send<M: WireMessage & Sendable>(
-        _ message: M, to destination: Destination, flags: MessageFlags = [],
+        _ message: M, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
-            serial: serial,
+            serial: serial, oneShot: flags.contains(.oneShot), timeout: timeout,
             send: { connection, _, done throws(WireError) in
                 try connection.send(message, flags: flags.subtracting(.request), completion: done)
             }, complete: completion ?? { _ in }, onResponse: nil)
@@ -118,13 +121,13 @@ public final class Service: Sendable {
     /// - Returns: the request's id, for ``cancel(_:)``.
     @discardableResult
     public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
-        _ request: Request, to destination: Destination, flags: MessageFlags = [],
+        _ request: Request, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
-            serial: serial,
+            serial: serial, oneShot: flags.contains(.oneShot), timeout: timeout,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil,
