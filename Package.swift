@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SolidIPCTests",
-            dependencies: ["SolidIPC", "SolidIPCSnappy"],
+            dependencies: ["SolidIPC", "SolidIPCSnappy", "CSolidLinux"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,25 +1,30 @@
+import CSolidLinux
+import Glibc
 import SolidEngine
 import SolidIPC
 import SolidReactor
 import Testing
 
-/// A port nothing listens on right now (bound, read, closed).
-func freePort(group: ReactorGroup) throws -> UInt16 {
-    let reactor = group.reactors[0]
-    let result = Lock<Result<UInt16, any Error>?>(nil)
-    let done = EventLog()
-    reactor.execute {
-        result.withLock {
-            $0 = Result {
-                let listener = try TCPListener(address: .loopbackV4(), on: reactor) { _ in }
-                defer { listener.close() }
-                return listener.localAddress.port
-            }
+/// A loopback port that refuses connections and that no other test can get: a socket is bound to it
+/// but never listens. Close the returned descriptor to release the port.
+func reservePort() throws -> (port: UInt16, fd: Int32) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw SystemError("socket", errno: errno) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
         }
-        done.add("x")
     }
-    _ = done.wait { !$0.isEmpty }
-    return try result.withLock { $0! }.get()
+    guard bound else {
+        close(fd)
+        throw SystemError("bind", errno: errno)
+    }
+    return (UInt16(bigEndian: address.sin_port), fd)
 }
 
 @Suite("Waiting for a peer", .serialized)
@@ -28,9 +33,11 @@ struct WaitingForPeerTests {
     func noServer() throws {
         let group = try ReactorGroup(threads: 1)
         defer { group.shutdown() }
+        let reserved = try reservePort()
+        defer { close(reserved.fd) }  // after the client stopped (defers run last-first): no retry reaches a reused port
         let client = try startClient(group: group) { $0.reconnectDelay = .milliseconds(5) }
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: try freePort(group: group))
+        let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
         let id = try client.send(Note(id: 1, text: "anyone?"), to: destination) { result in outcomes.add("\(result)") }
         // Several connect rounds fail meanwhile (each a round trip through the reactor); it keeps waiting.
@@ -49,9 +56,11 @@ struct WaitingForPeerTests {
     func oneShot() throws {
         let group = try ReactorGroup(threads: 1)
         defer { group.shutdown() }
+        let reserved = try reservePort()
+        defer { close(reserved.fd) }  // after the client stopped (defers run last-first)
         let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: try freePort(group: group))
+        let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
         let id = try client.sendRequest(Note(id: 1, text: "once"), to: destination, flags: [.oneShot], expecting: Note.self) {
             result in
@@ -69,9 +78,11 @@ struct WaitingForPeerTests {
         let clock = ManualClock()
         let group = try ReactorGroup(threads: 1, clock: clock)
         defer { group.shutdown() }
+        let reserved = try reservePort()
+        defer { close(reserved.fd) }  // after the client stopped (defers run last-first)
         let client = try startClient(group: group)
         defer { client.stop() }
-        let destination = try Destination(host: "127.0.0.1", port: try freePort(group: group))
+        let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
         try client.send(Note(id: 1, text: "t"), to: destination, timeout: .seconds(5)) { result in outcomes.add("\(result)") }
         let tick = EventLog()
@@ -87,7 +98,8 @@ struct WaitingForPeerTests {
     func delayed() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let port = try freePort(group: group)
+        let reserved = try reservePort()
+        let port = reserved.port
         let client = try startClient(group: group) { $0.reconnectDelay = .milliseconds(10) }
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: port)
@@ -99,7 +111,8 @@ struct WaitingForPeerTests {
         try client.send(Note(id: 4, text: "one-shot"), to: destination, flags: [.oneShot]) { result in oneShot.add("\(result)") }
         #expect(oneShot.wait { !$0.isEmpty })
         #expect(oneShot.all.first?.contains("cannot connect") == true)
-        // Now the server comes up on that port.
+        // Now the server comes up on that port (released just before).
+        close(reserved.fd)
         let (server, _) = try startServer(group: group, configure: { $0.listenAddress = .loopbackV4(port: port) }) { server in
             try server.handle(Note.self) { note, context in
                 try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
@@ -108,5 +121,77 @@ struct WaitingForPeerTests {
         defer { server.stop() }
         #expect(outcomes.wait { !$0.isEmpty })
         #expect(outcomes.all == ["retal"])
+    }
+}
+
+@Suite("Resend rules", .serialized)
+struct ResendTests {
+    @Test("clientServerIdempotent: an idempotent request survives a dropped connection and is answered")
+    func idempotentRequest() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let attempts = Lock<[UInt64: Int]>([:])
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                let attempt = attempts.withLock { counts -> Int in
+                    counts[note.id, default: 0] += 1
+                    return counts[note.id]!
+                }
+                if attempt == 1 {
+                    try? server.closeConnection(context.connection)  // the first try dies with its connection
+                } else {
+                    try? server.sendResponse(Note(id: note.id, text: "attempt \(attempt)"), for: context)
+                }
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group) { $0.reconnectDelay = .milliseconds(5) }
+        defer { client.stop() }
+        let outcomes = EventLog()
+        try client.sendRequest(Note(id: 7, text: "again"), to: destination, flags: [.idempotent], expecting: Note.self) {
+            result in outcomes.add("idempotent: " + ((try? result.get().text) ?? "\(result)"))
+        }
+        #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["idempotent: attempt 2"])
+        // A plain request that meets the same fate fails and says it was sent.
+        try client.sendRequest(Note(id: 8, text: "once"), to: destination, expecting: Note.self) { result in
+            if case .failure(let error) = result { outcomes.add("plain: \(error.progress)") } else { outcomes.add("plain: ok") }
+        }
+        #expect(outcomes.wait { $0.count >= 2 })
+        #expect(outcomes.all.last == "plain: sentAwaitingResponse")
+        #expect(attempts.withLock { $0 } == [7: 2, 8: 1])
+    }
+
+    @Test("messages behind a dropped connection complete exactly once: written, resent, or failed as partly sent")
+    func exactlyOnceAcrossDrops() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let seen = Lock<[UInt64: Int]>([:])
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                seen.withLock { $0[note.id, default: 0] += 1 }
+                if note.id % 50 == 49 { try? server.closeConnection(context.connection) }
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group) { $0.reconnectDelay = .milliseconds(5) }
+        defer { client.stop() }
+        let outcomes = EventLog()
+        let count = 300
+        for id in 0..<count {
+            try client.send(Note(id: UInt64(id), text: String(repeating: "r", count: 20_000)), to: destination) { result in
+                switch result {
+                case .success: outcomes.add("\(id) ok")
+                case .failure(let error): outcomes.add("\(id) \(error.progress)")
+                }
+            }
+        }
+        #expect(outcomes.wait { $0.count >= count })
+        let all = outcomes.all
+        #expect(all.count == count, "each message completed exactly once")
+        #expect(Set(all.map { $0.split(separator: " ")[0] }).count == count)
+        #expect(all.allSatisfy { $0.hasSuffix(" ok") || $0.hasSuffix(" partlySent") }, "\(Set(all.map { $0.split(separator: " ")[1] }))")
+        // Nothing was delivered twice (resent messages had not started before).
+        #expect(seen.withLock { $0.values.allSatisfy { $0 == 1 } })
     }
 }

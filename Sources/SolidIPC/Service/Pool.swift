@@ -12,8 +12,10 @@ import Synchronization
 /// the pool's queue, and a waiting message makes the pool open one more connection (within the limits). Failures: a failed connect tries the next resolved address; when every address
 /// failed and no connection is up, the queued messages fail with ``SendError/connectFailed(_:_:)``. When
 /// the last connection drops while messages wait, the pool reconnects after a back-off that doubles per
-/// failure. Messages inside a dropped connection fail with ``SendError/connectionClosed(_:progress:)``
-/// (resend rules come with the delivery-guarantees work).
+/// failure. Resend rule (the seed's): when a connection drops, its messages that had not started go back
+/// to the front of the pool's queue, and so do idempotent ones (partly sent, or awaiting a response); a
+/// partly sent plain message fails with ``SendError/connectionClosed(_:progress:)`` (`partlySent`), a
+/// plain request awaiting its response with `sentAwaitingResponse`.
 final class Pool: ReactorObject {
     typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
 
@@ -56,7 +58,12 @@ final class Pool: ReactorObject {
         var writerID: UInt64?
         let requestID: UInt64
         var written = false
+        let item: PoolItem
     }
+
+    /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
+    /// the front of the queue when the pool learns of the drop.
+    private var givenBack: [PoolItem] = []
 
     init(entry: PoolEntry) {
         self.entry = entry
@@ -180,8 +187,20 @@ final class Pool: ReactorObject {
         let waiting = link.awaiting
         link.awaiting.removeAll()
         for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
+            // An idempotent request is asked again until its response arrives.
+            if !stopped, let sent = inFlightMessages[awaiting.serial], sent.item.idempotent {
+                inFlightMessages.removeValue(forKey: awaiting.serial)
+                givenBack.append(sent.item)
+                continue
+            }
+            inFlightMessages.removeValue(forKey: awaiting.serial)
             finish(awaiting.serial)
             awaiting.waiter(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+        }
+        if !givenBack.isEmpty {
+            queue.prepend(givenBack)
+            givenBack.removeAll()
+            dispatch()
         }
         guard !stopped else { return }
         if links.isEmpty && !queue.isEmpty {
@@ -228,9 +247,16 @@ final class Pool: ReactorObject {
         let connection = link.connection
         let serial = item.serial
         link.inFlight += 1
-        inFlightMessages[serial] = Sent(link: link, writerID: nil, requestID: requestID)
+        inFlightMessages[serial] = Sent(link: link, writerID: nil, requestID: requestID, item: item)
         do {
             let writerID = try item.send(connection, requestID) { [weak self, weak link] outcome in
+                if let self, self.givesBack(outcome, on: connection, item) {
+                    self.inFlightMessages.removeValue(forKey: serial)
+                    if requestID != 0 { link?.awaiting.removeValue(forKey: requestID) }
+                    link?.inFlight -= 1
+                    self.givenBack.append(item)
+                    return
+                }
                 entry.released()
                 if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
                 let result = SendError.from(outcome, on: connection)
@@ -263,6 +289,13 @@ final class Pool: ReactorObject {
             finish(serial)
             item.fail(.encodingFailed(error, progress: .notSent))
         }
+    }
+
+    /// The seed's resend rule: a message its connection dropped goes back to the pool when it had not
+    /// started, or when it is idempotent; a partly sent plain one fails (with how far it got).
+    private func givesBack(_ outcome: MessageWriter.Outcome, on connection: Connection, _ item: PoolItem) -> Bool {
+        guard !stopped, case .canceled(let partly) = outcome, case .closed = connection.state else { return false }
+        return !partly || item.idempotent
     }
 
     /// The message left the pool's books: nothing of it remains to cancel.
@@ -406,6 +439,15 @@ struct ItemQueue {
     var isEmpty: Bool { head == items.count }
 
     mutating func append(_ item: PoolItem) { items.append(item) }
+
+    /// Puts `front` ahead of everything queued, in its order.
+    mutating func prepend(_ front: [PoolItem]) {
+        items = front + items[head...]
+        head = 0
+    }
+
+    /// `true` when nothing is queued.
+    var count: Int { items.count - head }
 
     /// Removes and returns the queued items that match, keeping the others in order.
     mutating func removeAll(where matches: (PoolItem) -> Bool) -> [PoolItem] {

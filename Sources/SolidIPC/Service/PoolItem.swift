@@ -8,6 +8,9 @@ struct PoolItem: Sendable {
     let serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``MessageFlags/oneShot``).
     let oneShot: Bool
+    /// Sent again after a connection failure even when it had started, or was awaiting its response
+    /// (``MessageFlags/idempotent``).
+    let idempotent: Bool
     /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
     let timeout: Duration?
     /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends. Returns the

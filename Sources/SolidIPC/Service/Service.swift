@@ -108,7 +108,7 @@ public final class Service: Sendable {
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
-            serial: serial, oneShot: flags.contains(.oneShot), timeout: timeout,
+            serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
             send: { connection, _, done throws(WireError) in
                 try connection.send(message, flags: flags.subtracting(.request), completion: done)
             }, complete: completion ?? { _ in }, onResponse: nil)
@@ -127,7 +127,7 @@ public final class Service: Sendable {
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
         let item = PoolItem(
-            serial: serial, oneShot: flags.contains(.oneShot), timeout: timeout,
+            serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil,
