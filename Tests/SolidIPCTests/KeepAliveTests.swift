@@ -12,11 +12,17 @@ struct KeepAliveTests {
         group: ReactorGroup, clock: ManualClock, inactivity: Duration?, maxKeepAlives: Int?, clientKeepAlive: Duration?,
         window: Duration = .seconds(60), log: EventLog
     ) throws -> (Service, Service, Destination) {
+        // Only connections that completed the handshake count: a stray connection from another process on
+        // this machine that lands on the ephemeral port never says hello and is not the test's business.
+        let started = Lock<Set<ObjectHandle>>([])
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.connection.inactivityTimeout = inactivity
             configuration.connection.maxKeepAlivesPerWindow = maxKeepAlives
             configuration.connection.keepAliveLimitWindow = window
-            configuration.onConnectionStop = { _, error in log.add("server stop: \(error)") }
+            configuration.onConnectionStart = { info in started.withLock { _ = $0.insert(info.handle) } }
+            configuration.onConnectionStop = { info, error in
+                if started.withLock({ $0.contains(info.handle) }) { log.add("server stop: \(error)") }
+            }
         }) { server in
             try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
         }
