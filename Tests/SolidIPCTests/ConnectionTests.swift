@@ -96,7 +96,7 @@ func startNoteServer(
                 }
                 connection.onMessage = { [unowned connection] header, message in
                     if let note = message as? Note {
-                        try? connection.send(
+                        _ = try? connection.send(
                             Note(id: note.id, text: String(note.text.reversed())), responseTo: header.requestID)
                     } else if message is Upload {
                         log.add("server got upload")
@@ -221,7 +221,7 @@ struct ConnectionTests {
         #expect(settled(2))
         // Traffic in the interval: no keep-alive at the next tick.
         let written = EventLog()
-        reactor.execute { try? holder.value!.send(Note(id: 1, text: "busy")) { _ in written.add("written") } }
+        reactor.execute { _ = try? holder.value!.send(Note(id: 1, text: "busy")) { _ in written.add("written") } }
         #expect(written.wait { !$0.isEmpty })
         #expect(settled(2))
         clock.advance(by: .seconds(5))

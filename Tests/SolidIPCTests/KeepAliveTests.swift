@@ -36,17 +36,38 @@ struct KeepAliveTests {
         return (server, client, destination)
     }
 
-    /// Advances the clock in `step`s, `count` times, with a round trip through every reactor after each so
-    /// timers and the packets they send are handled before the next step.
-    private func advance(_ clock: ManualClock, group: ReactorGroup, by step: Duration, times count: Int) {
+    /// Advances the clock in `step`s, `count` times. After each step it waits until the timers that became
+    /// due have run and until every keep-alive the client sent has been read by the server: a reactor round
+    /// trip is not an I/O barrier (under load the kernel may deliver loopback data later), so the test
+    /// waits for the bytes themselves before time moves on.
+    private func advance(
+        _ clock: ManualClock, group: ReactorGroup, by step: Duration, times count: Int, server: Service,
+        client: Service
+    ) {
         for _ in 0..<count {
             clock.advance(by: step)
-            for _ in 0..<3 {  // timer → packet → peer's reader: a few reactor turns, no sleeping
-                let done = EventLog()
-                for reactor in group.reactors { reactor.execute { done.add("x") } }
-                _ = done.wait { $0.count == group.reactors.count }
-            }
+            roundTrip(group)  // the due timers ran (events are delivered in order)
+            let sent = client.statistics.keepAlivesSent
+            let arrived = waitUntil(group) { server.statistics.keepAlivesReceived >= sent }
+            #expect(arrived, "the server read \(server.statistics.keepAlivesReceived) of \(sent) keep-alives")
         }
+    }
+
+    /// One event through every reactor, waited for.
+    private func roundTrip(_ group: ReactorGroup) {
+        let done = EventLog()
+        for reactor in group.reactors { reactor.execute { done.add("x") } }
+        _ = done.wait { $0.count == group.reactors.count }
+    }
+
+    /// Repeats reactor round trips until `condition` holds, for at most 30 s.
+    private func waitUntil(_ group: ReactorGroup, _ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            if ContinuousClock.now > deadline { return false }
+            roundTrip(group)
+        }
+        return true
     }
 
     @Test("keepAliveFail 0: more keep-alives per window than allowed close the connection with tooManyKeepAlives")
@@ -64,9 +85,9 @@ struct KeepAliveTests {
         }
         // The first tick sees the echo's traffic and sends nothing; keep-alives follow at 20, 30, 40, 50
         // and 60 s: the fifth within the window is one too many.
-        advance(clock, group: group, by: .seconds(10), times: 5)
+        advance(clock, group: group, by: .seconds(10), times: 5, server: server, client: client)
         #expect(log.all.isEmpty, "four keep-alives are within the limit: \(log.all)")
-        advance(clock, group: group, by: .seconds(10), times: 1)
+        advance(clock, group: group, by: .seconds(10), times: 1, server: server, client: client)
         #expect(log.wait { $0.contains("server stop: \(ConnectionError.tooManyKeepAlives)") })
     }
 
@@ -82,9 +103,9 @@ struct KeepAliveTests {
             client.stop()
             server.stop()
         }
-        advance(clock, group: group, by: .seconds(10), times: 2)
+        advance(clock, group: group, by: .seconds(10), times: 2, server: server, client: client)
         #expect(log.all.isEmpty, "not yet: 20 s measured in 10 s checks needs a third check")
-        advance(clock, group: group, by: .seconds(10), times: 1)
+        advance(clock, group: group, by: .seconds(10), times: 1, server: server, client: client)
         #expect(log.wait { $0.contains("server stop: \(ConnectionError.inactivityTimeout)") })
     }
 
@@ -104,7 +125,7 @@ struct KeepAliveTests {
             client.stop()
             server.stop()
         }
-        advance(clock, group: group, by: .seconds(10), times: 12)  // two minutes idle
+        advance(clock, group: group, by: .seconds(10), times: 12, server: server, client: client)  // two minutes idle
         #expect(log.all.isEmpty, "no disconnect while idle: \(log.all)")
         let echoed = EventLog()
         try client.sendRequest(Note(id: 2, text: "second"), to: destination, expecting: Note.self) { result in
@@ -113,5 +134,7 @@ struct KeepAliveTests {
         #expect(echoed.wait { !$0.isEmpty })
         #expect(echoed.all == ["second"])
         #expect(client.statistics.connectionsOpened == 1 && client.statistics.connectionsClosed == 0)
+        #expect(client.statistics.keepAlivesSent == 11, "every idle tick but the first (which saw the echo)")
+        #expect(server.statistics.keepAlivesReceived == 11)
     }
 }

@@ -1,5 +1,6 @@
 public import SolidEngine
 public import SolidReactor
+import Synchronization
 
 /// One message connection over a TCP stream, on the stream's reactor: the handshake, then messages in
 /// both directions through a ``MessageWriter`` and a ``PacketReader``, plus keep-alive.
@@ -41,6 +42,8 @@ public final class Connection {
     public private(set) var keepAlivesSent = 0
 
     private let stream: TCPStream
+    /// The service's traffic counters, when a service owns the connection.
+    private let counters: ServiceCounters?
     let configuration: ConnectionConfiguration
     private let reader: PacketReader
     private var writer: MessageWriter?
@@ -60,8 +63,14 @@ public final class Connection {
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello.
-    public init(stream: TCPStream, configuration: ConnectionConfiguration) {
+    public convenience init(stream: TCPStream, configuration: ConnectionConfiguration) {
+        self.init(stream: stream, configuration: configuration, counters: nil)
+    }
+
+    /// The service's form: traffic is also added to `counters`.
+    init(stream: TCPStream, configuration: ConnectionConfiguration, counters: ServiceCounters?) {
         stream.reactor.preconditionInReactor()
+        self.counters = counters
         self.stream = stream
         self.reactor = stream.reactor
         self.configuration = configuration
@@ -78,6 +87,7 @@ public final class Connection {
         stream.onEndOfInput = { self.finish(.closedByPeer) }
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
+        counters?.bytesSent.add(hello.count, ordering: .relaxed)
         stream.write(hello)
         startReceiveLimits()
     }
@@ -156,6 +166,7 @@ public final class Connection {
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
         receivedSinceCheck = true
+        counters?.bytesReceived.add(bytes.count, ordering: .relaxed)
         do {
             try reader.consume(bytes)
         } catch {
@@ -170,6 +181,7 @@ public final class Connection {
         case .message(let header, let message):
             onMessage?(header, message)
         case .keepAlive:
+            counters?.keepAlivesReceived.add(1, ordering: .relaxed)
             keepAliveReceived()
             onEvent?(event)
         default:
@@ -225,6 +237,7 @@ public final class Connection {
     private func send(_ packet: [UInt8]) {
         inFlight += 1
         packetsSent += 1
+        counters?.bytesSent.add(packet.count, ordering: .relaxed)
         sentSinceTick = true
         stream.write(packet) { [weak self] error in
             guard let self else { return }
@@ -240,6 +253,8 @@ public final class Connection {
         if !busy {
             keepAlivesSent += 1
             packetsSent += 1
+            counters?.keepAlivesSent.add(1, ordering: .relaxed)
+            counters?.bytesSent.add(PacketFormat.headerSize, ordering: .relaxed)
             stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
         }
         sentSinceTick = false

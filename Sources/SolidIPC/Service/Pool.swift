@@ -153,7 +153,7 @@ final class Pool: ReactorObject {
     }
 
     private func attach(_ stream: TCPStream) {
-        let connection = Connection(stream: stream, configuration: settings.connection)
+        let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters)
         let link = Link(connection: connection)
         links.append(link)
         let handle = ObjectHandle(reactor: entry.reactor, id: id!)

@@ -13,7 +13,7 @@ final class ServerPeer: ReactorObject {
     init(stream: TCPStream, core: ServiceCore) {
         reactor = stream.reactor
         self.core = core
-        connection = Connection(stream: stream, configuration: core.configuration.connection)
+        connection = Connection(stream: stream, configuration: core.configuration.connection, counters: core.counters)
         let id = reactor.register(self)
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)

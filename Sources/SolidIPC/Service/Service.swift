@@ -260,16 +260,9 @@ public final class Service: Sendable {
         await entry.waitForRoom(capacity: configuration.poolQueueCapacity)
     }
 
-    /// Counters: connections, messages.
+    /// Counters: connections, messages, bytes, keep-alives.
     public var statistics: ServiceStatistics {
-        guard let core = state.withLock({ $0.core }) else {
-            return ServiceStatistics(connectionsOpened: 0, connectionsClosed: 0, messagesSent: 0, messagesReceived: 0)
-        }
-        return ServiceStatistics(
-            connectionsOpened: core.counters.connectionsOpened.load(ordering: .relaxed),
-            connectionsClosed: core.counters.connectionsClosed.load(ordering: .relaxed),
-            messagesSent: core.counters.messagesSent.load(ordering: .relaxed),
-            messagesReceived: core.counters.messagesReceived.load(ordering: .relaxed))
+        state.withLock { $0.core }?.counters.snapshot ?? .zero
     }
 
     /// Stops accepting, closes every pool (their queued messages complete with

@@ -60,6 +60,23 @@ final class ServiceCounters: Sendable {
     let connectionsClosed = Atomic<Int>(0)
     let messagesSent = Atomic<Int>(0)
     let messagesReceived = Atomic<Int>(0)
+    let bytesSent = Atomic<Int>(0)
+    let bytesReceived = Atomic<Int>(0)
+    let keepAlivesSent = Atomic<Int>(0)
+    let keepAlivesReceived = Atomic<Int>(0)
+
+    /// A snapshot of every counter.
+    var snapshot: ServiceStatistics {
+        ServiceStatistics(
+            connectionsOpened: connectionsOpened.load(ordering: .relaxed),
+            connectionsClosed: connectionsClosed.load(ordering: .relaxed),
+            messagesSent: messagesSent.load(ordering: .relaxed),
+            messagesReceived: messagesReceived.load(ordering: .relaxed),
+            bytesSent: bytesSent.load(ordering: .relaxed),
+            bytesReceived: bytesReceived.load(ordering: .relaxed),
+            keepAlivesSent: keepAlivesSent.load(ordering: .relaxed),
+            keepAlivesReceived: keepAlivesReceived.load(ordering: .relaxed))
+    }
 }
 
 /// A snapshot of a service's counters.
@@ -72,4 +89,15 @@ public struct ServiceStatistics: Sendable, Equatable {
     public var messagesSent: Int
     /// Messages received (responses included).
     public var messagesReceived: Int
+    /// Bytes handed to the sockets (hello, packets, keep-alives).
+    public var bytesSent: Int = 0
+    /// Bytes read from the sockets.
+    public var bytesReceived: Int = 0
+    /// Keep-alive packets sent on idle connections.
+    public var keepAlivesSent: Int = 0
+    /// Keep-alive packets received from peers.
+    public var keepAlivesReceived: Int = 0
+
+    /// Every counter zero.
+    public static let zero = ServiceStatistics(connectionsOpened: 0, connectionsClosed: 0, messagesSent: 0, messagesReceived: 0)
 }
