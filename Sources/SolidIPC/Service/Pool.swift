@@ -19,42 +19,32 @@ import Synchronization
 final class Pool: ReactorObject {
     typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
 
-    /// One connection of the pool.
-    private final class Link {
-        let connection: Connection
-        var active = false
-        var capacity = 1
-        var inFlight = 0
-        var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
-        init(connection: Connection) { self.connection = connection }
-    }
-
-    private let entry: PoolEntry
-    private var core: ServiceCore { entry.core }
-    private var settings: ServiceConfigurationSnapshot { entry.core.configuration }
-    private var stopped = false
+    let entry: PoolEntry
+    var core: ServiceCore { entry.core }
+    var settings: ServiceConfigurationSnapshot { entry.core.configuration }
+    var stopped = false
     /// What messages still waiting get once stopped (service stop or pool close).
-    private var stopError = SendError.serviceStopped
+    var stopError = SendError.serviceStopped
     /// Set by a graceful close: called once the pool has drained.
-    private var closeWhenDrained: (() -> Void)?
-    private var queue = ItemQueue()
-    private var links: [Link] = []
-    private var connecting = 0
-    private var resolving = false
+    var closeWhenDrained: (() -> Void)?
+    var queue = ItemQueue()
+    var links: [PoolLink] = []
+    var connecting = 0
+    var resolving = false
     private var addresses: [SocketAddress] = []
     private var nextAddress = 0
     private var failedInARow = 0
     private var failedThisRound = 0
     /// Timers of messages with a timeout, by serial.
     private var timeouts: [UInt64: TimerID] = [:]
-    private var retryTimer: TimerID?
+    var retryTimer: TimerID?
     private var nextRequestID: UInt64 = 1
     private var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
-    private var inFlightMessages: [UInt64: Sent] = [:]
+    var inFlightMessages: [UInt64: Sent] = [:]
 
-    private struct Sent {
-        weak var link: Link?
+    struct Sent {
+        weak var link: PoolLink?
         var writerID: UInt64?
         let requestID: UInt64
         var written = false
@@ -92,10 +82,11 @@ final class Pool: ReactorObject {
 
     // MARK: connections
 
-    private var pending: Int { connecting + links.filter { !$0.active }.count }
+    /// Connections on their way: connecting, in the handshake, or passive (not yet activated).
+    private var pending: Int { connecting + links.filter { !$0.takesPoolMessages }.count }
 
     /// Opens one more connection when messages wait and the limits allow.
-    private func scale() {
+    func scale() {
         guard !stopped, retryTimer == nil, !resolving, !queue.isEmpty,
             links.count + connecting < settings.maxConnectionsPerPool,
             pending < settings.maxPendingConnectionsPerPool
@@ -129,6 +120,7 @@ final class Pool: ReactorObject {
             switch result {
             case .failure(let error):
                 failQueue(.resolveFailed(destination, "\(error)"))
+                retireIfIdle()
             case .success(let resolved):
                 addresses = resolved
                 nextAddress = 0
@@ -147,6 +139,7 @@ final class Pool: ReactorObject {
             addresses = []
             failQueue(.connectFailed(entry.destination, reason), where: { $0.oneShot })
             if !queue.isEmpty { scheduleRetry() }
+            retireIfIdle()
             return
         }
         scale()  // the next address
@@ -154,13 +147,13 @@ final class Pool: ReactorObject {
 
     private func attach(_ stream: TCPStream) {
         let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters)
-        let link = Link(connection: connection)
+        let link = PoolLink(connection: connection, pool: self, active: settings.connectionStartState == .active)
         links.append(link)
-        let handle = ObjectHandle(reactor: entry.reactor, id: id!)
+        let handle = link.handle
         let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: entry.destination)
         connection.onActive = { [self] agreed in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
-            link.active = true
+            link.handshaken = true
             link.capacity = agreed.slots
             failedInARow = 0
             failedThisRound = 0
@@ -178,17 +171,18 @@ final class Pool: ReactorObject {
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             settings.onConnectionStop?(info, error)
+            link.unregister()
             detach(link, reason: "\(error)")
         }
     }
 
-    private func detach(_ link: Link, reason: String) {
+    private func detach(_ link: PoolLink, reason: String) {
         links.removeAll { $0 === link }
         let waiting = link.awaiting
         link.awaiting.removeAll()
         for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
             // An idempotent request is asked again until its response arrives.
-            if !stopped, let sent = inFlightMessages[awaiting.serial], sent.item.idempotent {
+            if !stopped, let sent = inFlightMessages[awaiting.serial], sent.item.idempotent, !sent.item.addressed {
                 inFlightMessages.removeValue(forKey: awaiting.serial)
                 givenBack.append(sent.item)
                 continue
@@ -209,6 +203,7 @@ final class Pool: ReactorObject {
         } else {
             scale()
         }
+        retireIfIdle()
     }
 
     private func scheduleRetry() {
@@ -218,16 +213,17 @@ final class Pool: ReactorObject {
         retryTimer = entry.reactor.schedule(after: .nanoseconds(Int64(delay))) { [self] in
             retryTimer = nil
             scale()
+            retireIfIdle()
         }
     }
 
     // MARK: sending
 
     /// Hands queued messages to the least loaded active connections that have room.
-    private func dispatch() {
+    func dispatch() {
         while !queue.isEmpty {
-            var best: Link?
-            for link in links where link.active && link.inFlight < link.capacity {
+            var best: PoolLink?
+            for link in links where link.takesPoolMessages && link.inFlight < link.capacity {
                 if best == nil || link.inFlight < best!.inFlight { best = link }
             }
             guard let link = best, let item = queue.popFirst() else { return }
@@ -235,7 +231,7 @@ final class Pool: ReactorObject {
         }
     }
 
-    private func send(_ item: PoolItem, on link: Link) {
+    func send(_ item: PoolItem, on link: PoolLink) {
         var requestID: UInt64 = 0
         if let onResponse = item.onResponse {
             requestID = nextRequestID
@@ -294,7 +290,9 @@ final class Pool: ReactorObject {
     /// The seed's resend rule: a message its connection dropped goes back to the pool when it had not
     /// started, or when it is idempotent; a partly sent plain one fails (with how far it got).
     private func givesBack(_ outcome: MessageWriter.Outcome, on connection: Connection, _ item: PoolItem) -> Bool {
-        guard !stopped, case .canceled(let partly) = outcome, case .closed = connection.state else { return false }
+        guard !stopped, !item.addressed, case .canceled(let partly) = outcome, case .closed = connection.state else {
+            return false
+        }
         return !partly || item.idempotent
     }
 
@@ -303,6 +301,7 @@ final class Pool: ReactorObject {
         entry.finished(serial)
         if let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
         if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
+        if links.isEmpty { entry.reactor.runSoon { [weak self] in self?.retireIfIdle() } }
     }
 
     /// A message's timeout passed: fail it if it still waits in the queue or for its response (a message
@@ -349,7 +348,7 @@ final class Pool: ReactorObject {
         dispatch()
     }
 
-    private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: Link) {
+    private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         if header.flags.contains(.responsePart) {
             link.awaiting[header.responseTo]?.waiter(.success(message))
@@ -371,21 +370,6 @@ final class Pool: ReactorObject {
             entry.released()
             finish(item.serial)
             item.fail(error)
-        }
-    }
-
-    /// Control requests (pause, resume, close) for the pool's connections.
-    func handle(_ event: ReactorEvent) {
-        guard let control = event as? ConnectionControlEvent else {
-            event.undeliverable(.targetGone)
-            return
-        }
-        for link in links {
-            switch control.action {
-            case .pauseReading: link.connection.pauseReading()
-            case .resumeReading: link.connection.resumeReading()
-            case .close: link.connection.close()
-            }
         }
     }
 
@@ -428,53 +412,5 @@ extension Duration {
         if seconds < 0 { return 0 }
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? .max : whole + attoseconds / 1_000_000_000
-    }
-}
-
-/// A first-in first-out queue of pool items.
-struct ItemQueue {
-    private var items: [PoolItem] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-
-    mutating func append(_ item: PoolItem) { items.append(item) }
-
-    /// Puts `front` ahead of everything queued, in its order.
-    mutating func prepend(_ front: [PoolItem]) {
-        items = front + items[head...]
-        head = 0
-    }
-
-    /// `true` when nothing is queued.
-    var count: Int { items.count - head }
-
-    /// Removes and returns the queued items that match, keeping the others in order.
-    mutating func removeAll(where matches: (PoolItem) -> Bool) -> [PoolItem] {
-        var removed: [PoolItem] = []
-        var kept: [PoolItem] = []
-        for item in items[head...] {
-            if matches(item) { removed.append(item) } else { kept.append(item) }
-        }
-        items = kept
-        head = 0
-        return removed
-    }
-
-    /// Removes the item with `serial`, if queued.
-    mutating func remove(serial: UInt64) -> PoolItem? {
-        guard let index = items[head...].firstIndex(where: { $0.serial == serial }) else { return nil }
-        return items.remove(at: index)
-    }
-
-    mutating func popFirst() -> PoolItem? {
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        return item
     }
 }

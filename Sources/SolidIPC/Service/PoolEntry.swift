@@ -15,22 +15,47 @@ final class PoolEntry: @unchecked Sendable {
     private let live = Lock<Set<UInt64>>([])
     /// Set by ``Service/closePool(_:mode:completion:)``: new sends fail at once.
     let closing = Atomic<Bool>(false)
+    /// Set while the idle pool is being removed from the service's map, and for good once removed: a
+    /// sender that reserved a place and then sees it looks the destination up again.
+    let retired = Atomic<Bool>(false)
+    /// Removes this entry from the service's map if it is still there and unused (see ``retireIfUnused()``).
+    private let removeFromService: @Sendable (PoolEntry) -> Bool
     private var poolStorage: Pool?
 
-    init(destination: Destination, reactor: Reactor, core: ServiceCore) {
+    init(
+        destination: Destination, reactor: Reactor, core: ServiceCore,
+        removeFromService: @escaping @Sendable (PoolEntry) -> Bool
+    ) {
         self.destination = destination
         self.reactor = reactor
         self.core = core
+        self.removeFromService = removeFromService
     }
 
     /// Reserves a queue place; `false` when the queue is at capacity.
+    ///
+    /// Sequentially consistent, paired with ``retireIfUnused()``: either the sender sees `retired` after
+    /// its reservation, or the retiring pool sees the reservation and stays.
     func reserve(capacity: Int) -> Bool {
-        if queued.add(1, ordering: .relaxed).newValue > capacity {
+        if queued.add(1, ordering: .sequentiallyConsistent).newValue > capacity {
             queued.subtract(1, ordering: .relaxed)
             return false
         }
         return true
     }
+
+    /// Called by the service with its map's lock held: marks the entry retired unless a place is reserved.
+    func markRetiredIfUnused() -> Bool {
+        retired.store(true, ordering: .sequentiallyConsistent)
+        if queued.load(ordering: .sequentiallyConsistent) != 0 {
+            retired.store(false, ordering: .sequentiallyConsistent)
+            return false
+        }
+        return true
+    }
+
+    /// Asks the service to drop this (idle) entry from its map. Reactor thread; `true` when it is gone.
+    func retireIfUnused() -> Bool { removeFromService(self) }
 
     /// Gives a queue place back (the message left the queue) and wakes one sender waiting for room.
     func released() {

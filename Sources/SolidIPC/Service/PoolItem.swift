@@ -20,6 +20,9 @@ struct PoolItem: Sendable {
     let complete: (@Sendable (Result<Void, SendError>) -> Void)?
     /// For requests: called once with the response or the failure.
     let onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
+    /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
+    /// to another connection of the pool.
+    var addressed = false
 
     /// Completes the item with `error`, whichever kind it is.
     func fail(_ error: SendError) {

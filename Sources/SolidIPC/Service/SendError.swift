@@ -38,6 +38,8 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case poolClosed(Destination)
     /// The message's timeout passed while it waited for a connection or for its response.
     case timeout(progress: SendProgress)
+    /// ``Service/activateConnection(_:completion:)`` named a connection that is already active.
+    case alreadyActive
 
     /// How far the message got.
     public var progress: SendProgress {
@@ -66,6 +68,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownMessage: "no such message (already completed or never sent)"
         case .poolClosed(let destination): "the pool for \(destination) was closed"
         case .timeout(let progress): "timed out; \(progress)"
+        case .alreadyActive: "the connection is already active"
         }
     }
 }

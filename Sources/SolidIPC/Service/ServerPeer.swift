@@ -2,13 +2,16 @@ import SolidEngine
 import SolidReactor
 import Synchronization
 
-/// An accepted connection (the server side's unnamed pool of one), pinned to its reactor. Responses and
-/// other messages addressed to it arrive as ``PeerSendEvent``s through its ``ObjectHandle``.
+/// An accepted connection (the server side's unnamed pool of one), pinned to its reactor. Everything it
+/// sends is addressed to it: responses and messages arrive as ``PeerSendEvent``s, requests as
+/// ``DirectRequestEvent``s, through its ``ObjectHandle``. It is active from the start.
 final class ServerPeer: ReactorObject {
     private let connection: Connection
     private let core: ServiceCore
     private(set) var id: ObjectID?
     let reactor: Reactor
+    /// Requests this side sent on the connection, waiting for their responses.
+    private var requests = ResponseTable()
 
     init(stream: TCPStream, core: ServiceCore) {
         reactor = stream.reactor
@@ -22,60 +25,62 @@ final class ServerPeer: ReactorObject {
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             core.configuration.onConnectionStart?(info)
         }
-        connection.onMessage = { header, message in core.dispatch(header, message, from: handle) }
+        connection.onMessage = { [self] header, message in
+            if header.responseTo != 0, respond(header, message) { return }
+            core.dispatch(header, message, from: handle)
+        }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
+            for waiter in requests.takeAll() {
+                waiter(.failure(.connectionClosed("\(error)", progress: .sentAwaitingResponse)))
+            }
             core.configuration.onConnectionStop?(info, error)
             if let id = self.id { reactor.unregister(id) }
             self.id = nil
         }
     }
 
+    /// Passes a response to the request waiting for it; `false` when none waits.
+    private func respond(_ header: MessageHeader, _ message: any WireMessage) -> Bool {
+        let waiter =
+            header.flags.contains(.responsePart) ? requests.part(header.responseTo) : requests.take(header.responseTo)
+        guard let waiter else { return false }
+        core.counters.messagesReceived.add(1, ordering: .relaxed)
+        waiter(.success(message))
+        return true
+    }
+
     func handle(_ event: ReactorEvent) {
         if let control = event as? ConnectionControlEvent {
-            switch control.action {
-            case .pauseReading: connection.pauseReading()
-            case .resumeReading: connection.resumeReading()
-            case .close: connection.close()
-            }
-            return
-        }
-        guard let send = event as? PeerSendEvent else {
+            if !control.apply(to: connection) { control.completion?(.failure(.alreadyActive)) }
+        } else if let send = event as? PeerSendEvent {
+            send.deliver(on: connection, counters: core.counters)
+        } else if let request = event as? DirectRequestEvent {
+            sendRequest(request.item)
+        } else {
             event.undeliverable(.targetGone)
-            return
         }
+    }
+
+    private func sendRequest(_ item: PoolItem) {
+        guard let onResponse = item.onResponse else { return }
+        let requestID = requests.add(onResponse)
         let counters = core.counters
         let connection = self.connection
         do {
-            try send.send(connection) { [unowned connection] outcome in
-                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                send.complete?(SendError.from(outcome, on: connection))
+            _ = try item.send(connection, requestID) { [weak self] outcome in
+                if outcome == .written {
+                    counters.messagesSent.add(1, ordering: .relaxed)
+                } else if case .failure(let error) = SendError.from(outcome, on: connection) {
+                    self?.requests.take(requestID)?(.failure(error))
+                }
             }
         } catch {
-            send.complete?(.failure(.encodingFailed(error, progress: .notSent)))
+            requests.take(requestID)?(.failure(.encodingFailed(error, progress: .notSent)))
         }
     }
 
     func close() { connection.close() }
 
     func reactorStopping() { close() }
-}
-
-/// A message for one accepted connection (the seed's "NewConnectionMessage").
-final class PeerSendEvent: ReactorEvent, @unchecked Sendable {
-    // @unchecked: handed whole to the connection's reactor thread (see ReactorEvent).
-    let send: @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void
-    let complete: (@Sendable (Result<Void, SendError>) -> Void)?
-
-    init(
-        send: @escaping @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void,
-        complete: (@Sendable (Result<Void, SendError>) -> Void)?
-    ) {
-        self.send = send
-        self.complete = complete
-    }
-
-    override func undeliverable(_ reason: PostFailure) {
-        complete?(.failure(reason == .reactorStopped ? .serviceStopped : .peerGone))
-    }
 }

@@ -16,13 +16,13 @@ import Synchronization
 /// reserves a queue place with one atomic add (failing with ``SendError/queueFull(_:)`` at capacity),
 /// and posts the message to the pool's reactor through its lock-free queue. Nothing else is shared.
 public final class Service: Sendable {
-    private let configuration: ServiceConfigurationSnapshot
+    let configuration: ServiceConfigurationSnapshot
     private let group: ReactorGroup
     private let logger: Logger
     private let handlersBeforeStart = Lock<[MessageTypeID: MessageHandler]>([:])
     private let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
-    private let nextSerial = Atomic<UInt64>(1)
+    let nextSerial = Atomic<UInt64>(1)
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
     /// - Throws: ``ServiceConfigurationError``.
@@ -34,7 +34,7 @@ public final class Service: Sendable {
             maxConnectionsPerPool: configuration.maxConnectionsPerPool,
             maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
             reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
-            onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
+            connectionStartState: configuration.connectionStartState, onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger
         listenAddressConfigured = configuration.listenAddress
@@ -130,19 +130,7 @@ public final class Service: Sendable {
             serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
-            }, complete: nil,
-            onResponse: { result in
-                switch result {
-                case .success(let message):
-                    if let typed = message as? Response {
-                        onResponse(.success(typed))
-                    } else {
-                        onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
-                    }
-                case .failure(let error):
-                    onResponse(.failure(error))
-                }
-            })
+            }, complete: nil, onResponse: Self.typedResponse(onResponse))
         try post(item, type: Request.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -159,44 +147,45 @@ public final class Service: Sendable {
         if entry.reactor.post(CancelEvent(entry: entry, serial: id.serial)) != .posted { throw .serviceStopped }
     }
 
-    /// Answers the request described by `context` (or sends a message back on that connection).
-    /// `last: false` sends a response part; more may follow, then one with `last: true`.
-    public func sendResponse<M: WireMessage & Sendable>(
-        _ response: M, for context: MessageContext, last: Bool = true,
-        completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
-    ) throws(SendError) {
-        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
-        let requestID = context.header.requestID
-        let flags: MessageFlags = last || requestID == 0 ? [] : [.responsePart]
-        let event = PeerSendEvent(
-            send: { connection, done throws(WireError) in
-                try connection.send(response, flags: flags, responseTo: requestID, completion: done)
-            }, complete: completion)
-        switch context.connection.post(event) {
-        case .posted: return
-        case .targetGone: throw .peerGone
-        case .reactorStopped: throw .serviceStopped
-        }
-    }
-
     private func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
-        let found: Result<PoolEntry, SendError> = state.withLock { state in
-            guard !state.stopped, let core = state.core else { return .failure(.serviceStopped) }
-            if let existing = state.pools[destination] { return .success(existing) }
-            let reactor = group.reactors[Int(UInt(bitPattern: destination.hashValue) % UInt(group.reactors.count))]
-            let entry = PoolEntry(destination: destination, reactor: reactor, core: core)
-            state.pools[destination] = entry
-            return .success(entry)
-        }
-        let entry = try found.get()
-        guard !entry.closing.load(ordering: .acquiring) else { throw .poolClosed(destination) }
-        guard entry.reserve(capacity: configuration.poolQueueCapacity) else { throw .queueFull(destination) }
+        var entry: PoolEntry
+        repeat {
+            entry = try poolEntry(for: destination)
+            guard !entry.closing.load(ordering: .acquiring) else { throw .poolClosed(destination) }
+            guard entry.reserve(capacity: configuration.poolQueueCapacity) else { throw .queueFull(destination) }
+            if !entry.retired.load(ordering: .sequentiallyConsistent) { break }
+            entry.released()  // the pool is being freed as idle: look the destination up again
+        } while true
         entry.started(item.serial)
         if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
             entry.released()
             entry.finished(item.serial)
             throw .serviceStopped
+        }
+    }
+
+    /// The destination's pool entry, created when there is none.
+    private func poolEntry(for destination: Destination) throws(SendError) -> PoolEntry {
+        let found: Result<PoolEntry, SendError> = state.withLock { state in
+            guard !state.stopped, let core = state.core else { return .failure(.serviceStopped) }
+            if let existing = state.pools[destination] { return .success(existing) }
+            let reactor = group.reactors[Int(UInt(bitPattern: destination.hashValue) % UInt(group.reactors.count))]
+            let entry = PoolEntry(destination: destination, reactor: reactor, core: core) { [weak self] entry in
+                self?.removeIdle(entry) ?? false
+            }
+            state.pools[destination] = entry
+            return .success(entry)
+        }
+        return try found.get()
+    }
+
+    /// Drops an idle pool's entry from the map unless a sender reserved a place in it meanwhile.
+    private func removeIdle(_ entry: PoolEntry) -> Bool {
+        state.withLock { state in
+            guard state.pools[entry.destination] === entry, entry.markRetiredIfUnused() else { return false }
+            state.pools[entry.destination] = nil
+            return true
         }
     }
 
@@ -236,24 +225,6 @@ public final class Service: Sendable {
         if posted != .posted { throw .serviceStopped }
     }
 
-    /// Stops reading from the connection (for example the one in a handler's ``MessageContext``); the peer's
-    /// messages wait in its queue, and its sends fail with ``SendError/queueFull(_:)`` once that fills.
-    public func pauseReading(_ connection: ObjectHandle) throws(SendError) { try control(connection, .pauseReading) }
-
-    /// Reads again from a paused connection.
-    public func resumeReading(_ connection: ObjectHandle) throws(SendError) { try control(connection, .resumeReading) }
-
-    /// Closes one connection; its messages complete as the pool's rules say.
-    public func closeConnection(_ connection: ObjectHandle) throws(SendError) { try control(connection, .close) }
-
-    private func control(_ connection: ObjectHandle, _ action: ConnectionControlEvent.Action) throws(SendError) {
-        switch connection.post(ConnectionControlEvent(action)) {
-        case .posted: return
-        case .targetGone: throw .peerGone
-        case .reactorStopped: throw .serviceStopped
-        }
-    }
-
     /// Suspends until `destination`'s queue may have room.
     func waitForRoom(_ destination: Destination) async {
         guard let entry = state.withLock({ $0.pools[destination] }) else { return }
@@ -262,7 +233,10 @@ public final class Service: Sendable {
 
     /// Counters: connections, messages, bytes, keep-alives.
     public var statistics: ServiceStatistics {
-        state.withLock { $0.core }?.counters.snapshot ?? .zero
+        let (core, pools) = state.withLock { ($0.core, $0.pools.count) }
+        var statistics = core?.counters.snapshot ?? .zero
+        statistics.pools = pools
+        return statistics
     }
 
     /// Stops accepting, closes every pool (their queued messages complete with

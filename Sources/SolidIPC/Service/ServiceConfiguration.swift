@@ -25,6 +25,12 @@ public struct ServiceConfiguration {
     public var reconnectDelay: Duration = .milliseconds(100)
     /// Longest wait between reconnect attempts.
     public var maxReconnectDelay: Duration = .seconds(10)
+    /// The state a pool's new connection starts in once its handshake completes. ``ConnectionStartState/active``
+    /// (the default) takes the pool's messages at once; ``ConnectionStartState/passive`` sends only messages
+    /// addressed to it until ``Service/activateConnection(_:completion:)`` — for an application handshake
+    /// (authentication, versions) from ``onConnectionStart`` before any queued message goes out.
+    /// Accepted connections send only what is addressed to them anyway and are always active.
+    public var connectionStartState = ConnectionStartState.active
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
     /// Called on the connection's reactor thread when a connection completed its handshake.
@@ -52,6 +58,15 @@ public struct ServiceConfiguration {
         }
         guard connection.packetsInFlight > 0 else { throw .invalid("connection.packetsInFlight must be positive") }
     }
+}
+
+/// Which messages a pool's connection sends.
+public enum ConnectionStartState: Sendable, Equatable {
+    /// Only messages addressed to the connection (``Service/send(_:on:completion:)``,
+    /// ``Service/sendRequest(_:on:flags:expecting:onResponse:)``, responses); the pool's queue waits.
+    case passive
+    /// Also messages from the pool's queue.
+    case active
 }
 
 /// A configuration the service cannot start with.

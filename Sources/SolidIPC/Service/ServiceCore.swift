@@ -42,16 +42,9 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let maxPendingConnectionsPerPool: Int
     let reconnectDelay: Duration
     let maxReconnectDelay: Duration
+    let connectionStartState: ConnectionStartState
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
-}
-
-/// A request about one connection, posted to its holder (pool or accepted peer).
-final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
-    // @unchecked: immutable; handed to one reactor thread.
-    enum Action { case pauseReading, resumeReading, close }
-    let action: Action
-    init(_ action: Action) { self.action = action }
 }
 
 /// Counters a service exposes (read them with ``Service/statistics``).
@@ -97,6 +90,8 @@ public struct ServiceStatistics: Sendable, Equatable {
     public var keepAlivesSent: Int = 0
     /// Keep-alive packets received from peers.
     public var keepAlivesReceived: Int = 0
+    /// Destination pools that exist now (idle ones are freed).
+    public var pools: Int = 0
 
     /// Every counter zero.
     public static let zero = ServiceStatistics(connectionsOpened: 0, connectionsClosed: 0, messagesSent: 0, messagesReceived: 0)

@@ -1,0 +1,106 @@
+import SolidEngine
+import SolidReactor
+import Synchronization
+
+// Events addressed to one connection (through the handle in ``ConnectionInfo`` or ``MessageContext``),
+// handled by its holder: a pool's ``PoolLink`` or an accepted ``ServerPeer``.
+
+/// A request about one connection: pause or resume reading, close, or activate.
+final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed to one reactor thread.
+    enum Action { case pauseReading, resumeReading, close, activate }
+    let action: Action
+    /// Told whether the request was carried out (activation only).
+    let completion: (@Sendable (Result<Void, SendError>) -> Void)?
+
+    init(_ action: Action, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil) {
+        self.action = action
+        self.completion = completion
+    }
+
+    /// Carries out pause, resume and close on `connection`; `false` for actions the holder decides.
+    func apply(to connection: Connection) -> Bool {
+        switch action {
+        case .pauseReading: connection.pauseReading()
+        case .resumeReading: connection.resumeReading()
+        case .close: connection.close()
+        case .activate: return false
+        }
+        completion?(.success(()))
+        return true
+    }
+
+    override func undeliverable(_ reason: PostFailure) {
+        completion?(.failure(reason == .reactorStopped ? .serviceStopped : .peerGone))
+    }
+}
+
+/// A message (or response) for one connection (the seed's "NewConnectionMessage").
+final class PeerSendEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: handed whole to the connection's reactor thread (see ReactorEvent).
+    let send: @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void
+    let complete: (@Sendable (Result<Void, SendError>) -> Void)?
+
+    init(
+        send: @escaping @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void,
+        complete: (@Sendable (Result<Void, SendError>) -> Void)?
+    ) {
+        self.send = send
+        self.complete = complete
+    }
+
+    /// Queues the message on `connection`; the completion reports the outcome once.
+    func deliver(on connection: Connection, counters: ServiceCounters) {
+        do {
+            try send(connection) { [unowned connection, complete] outcome in
+                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
+                complete?(SendError.from(outcome, on: connection))
+            }
+        } catch {
+            complete?(.failure(.encodingFailed(error, progress: .notSent)))
+        }
+    }
+
+    override func undeliverable(_ reason: PostFailure) {
+        complete?(.failure(reason == .reactorStopped ? .serviceStopped : .peerGone))
+    }
+}
+
+/// A request for one connection: its response comes back to the item's callback.
+final class DirectRequestEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: handed whole to the connection's reactor thread (see ReactorEvent).
+    let item: PoolItem
+
+    init(item: PoolItem) { self.item = item }
+
+    override func undeliverable(_ reason: PostFailure) {
+        item.fail(reason == .reactorStopped ? .serviceStopped : .peerGone)
+    }
+}
+
+/// Requests an accepted connection sent, waiting for their responses (request ids are per connection).
+struct ResponseTable {
+    typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
+    private var nextID: UInt64 = 1
+    private var waiting: [UInt64: Waiter] = [:]
+
+    /// Files `waiter` under a fresh request id.
+    mutating func add(_ waiter: @escaping Waiter) -> UInt64 {
+        let id = nextID
+        nextID += 1
+        waiting[id] = waiter
+        return id
+    }
+
+    /// The waiter for a response part (it stays filed).
+    func part(_ id: UInt64) -> Waiter? { waiting[id] }
+
+    /// Removes and returns the waiter for request `id`.
+    mutating func take(_ id: UInt64) -> Waiter? { waiting.removeValue(forKey: id) }
+
+    /// Removes every waiter, in request order.
+    mutating func takeAll() -> [Waiter] {
+        defer { waiting.removeAll() }
+        return waiting.sorted { $0.key < $1.key }.map(\.value)
+    }
+}

@@ -1,0 +1,49 @@
+import SolidEngine
+
+/// A first-in first-out queue of pool items.
+struct ItemQueue {
+    private var items: [PoolItem] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ item: PoolItem) { items.append(item) }
+
+    /// Puts `front` ahead of everything queued, in its order.
+    mutating func prepend(_ front: [PoolItem]) {
+        items = front + items[head...]
+        head = 0
+    }
+
+    /// `true` when nothing is queued.
+    var count: Int { items.count - head }
+
+    /// Removes and returns the queued items that match, keeping the others in order.
+    mutating func removeAll(where matches: (PoolItem) -> Bool) -> [PoolItem] {
+        var removed: [PoolItem] = []
+        var kept: [PoolItem] = []
+        for item in items[head...] {
+            if matches(item) { removed.append(item) } else { kept.append(item) }
+        }
+        items = kept
+        head = 0
+        return removed
+    }
+
+    /// Removes the item with `serial`, if queued.
+    mutating func remove(serial: UInt64) -> PoolItem? {
+        guard let index = items[head...].firstIndex(where: { $0.serial == serial }) else { return nil }
+        return items.remove(at: index)
+    }
+
+    mutating func popFirst() -> PoolItem? {
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return item
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import SolidEngine
+import SolidReactor
+
+/// What reaches one connection of a pool through its own handle, and freeing a pool nobody uses.
+extension Pool {
+    /// An event posted to `link`'s handle: control, activation, a message or a request for it alone.
+    func linkEvent(_ event: ReactorEvent, on link: PoolLink) {
+        if let control = event as? ConnectionControlEvent {
+            if !control.apply(to: link.connection) { activate(link, completion: control.completion) }
+        } else if let send = event as? PeerSendEvent {
+            send.deliver(on: link.connection, counters: core.counters)
+        } else if let request = event as? DirectRequestEvent {
+            sendAddressed(request.item, on: link)
+        } else {
+            event.undeliverable(.targetGone)
+        }
+    }
+
+    /// Lets a passive connection take pool messages (at once, or when its handshake completes).
+    private func activate(_ link: PoolLink, completion: (@Sendable (Result<Void, SendError>) -> Void)?) {
+        guard !link.active else {
+            completion?(.failure(.alreadyActive))
+            return
+        }
+        link.active = true
+        completion?(.success(()))
+        if link.handshaken {
+            dispatch()
+            scale()
+        }
+    }
+
+    /// Sends a request addressed to `link`'s connection: never queued for another connection and never
+    /// resent elsewhere; it counts against the pool's queue capacity while it lives.
+    private func sendAddressed(_ item: PoolItem, on link: PoolLink) {
+        guard !stopped, links.contains(where: { $0 === link }) else {
+            item.fail(stopped ? stopError : .peerGone)
+            return
+        }
+        guard entry.reserve(capacity: settings.poolQueueCapacity) else {
+            item.fail(.queueFull(entry.destination))
+            return
+        }
+        send(item, on: link)
+    }
+
+    /// A pool with no connection, nothing connecting, queued, in flight or scheduled is removed from the
+    /// service's map (unless a sender just reserved a place in it), so the map does not grow with every
+    /// destination ever used. A later send creates a fresh pool.
+    func retireIfIdle() {
+        guard !stopped, links.isEmpty, connecting == 0, !resolving, retryTimer == nil, queue.isEmpty,
+            inFlightMessages.isEmpty, closeWhenDrained == nil, entry.retireIfUnused()
+        else { return }
+        core.logger.trace("idle pool freed", metadata: ["destination": "\(entry.destination)"])
+        stop(with: .serviceStopped)
+    }
+}

@@ -1,0 +1,56 @@
+import SolidEngine
+import SolidReactor
+
+/// One connection of a pool. Registered on the pool's reactor under its own id, so the handle in its
+/// ``ConnectionInfo`` and in the ``MessageContext`` of what arrives on it names exactly this connection:
+/// control requests, activation and messages addressed to it reach it alone.
+///
+/// Passive (not ``active``): it sends only messages addressed to it. Active: it also takes messages from
+/// the pool's queue.
+final class PoolLink: ReactorObject {
+    typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
+
+    let connection: Connection
+    private weak var pool: Pool?
+    /// Takes messages from the pool's queue.
+    var active: Bool
+    /// The handshake completed.
+    var handshaken = false
+    /// Messages the connection takes at once (the agreed slot count).
+    var capacity = 1
+    /// Messages handed to it and not completed (requests until their response).
+    var inFlight = 0
+    /// Requests sent on it, by request id: the message's serial and who wants the response.
+    var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
+    /// Its entry in the reactor's object table while registered.
+    private var id: ObjectID?
+    /// Names this connection to other threads.
+    private(set) var handle: ObjectHandle
+
+    init(connection: Connection, pool: Pool, active: Bool) {
+        self.connection = connection
+        self.pool = pool
+        self.active = active
+        let reactor = connection.reactor
+        handle = ObjectHandle(reactor: reactor, id: ObjectID(slot: 0, generation: 0))  // replaced below
+        let id = reactor.register(self)
+        self.id = id
+        handle = ObjectHandle(reactor: reactor, id: id)
+    }
+
+    /// Takes part in the pool's messages from now on, or only once the handshake completes.
+    var takesPoolMessages: Bool { active && handshaken }
+
+    /// Leaves the reactor's table: events posted to the handle afterwards fail with `peerGone`.
+    func unregister() {
+        if let id { _ = connection.reactor.unregister(id) }
+        id = nil
+    }
+
+    func handle(_ event: ReactorEvent) {
+        guard let pool else { return event.undeliverable(.targetGone) }
+        pool.linkEvent(event, on: self)
+    }
+
+    func reactorStopping() { connection.close() }
+}

@@ -1,0 +1,111 @@
+public import SolidEngine
+public import SolidReactor
+import Synchronization
+
+/// The part of the API that names one connection: the handle from ``ConnectionInfo`` (lifecycle hooks)
+/// or from a handler's ``MessageContext``. Works for a pool's connections and for accepted ones alike.
+extension Service {
+    /// Answers the request described by `context` (or sends a message back on that connection).
+    /// `last: false` sends a response part; more may follow, then one with `last: true`.
+    public func sendResponse<M: WireMessage & Sendable>(
+        _ response: M, for context: MessageContext, last: Bool = true,
+        completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        let requestID = context.header.requestID
+        let flags: MessageFlags = last || requestID == 0 ? [] : [.responsePart]
+        try post(response, on: context.connection, flags: flags, responseTo: requestID, completion: completion)
+    }
+
+    /// Sends `message` on one connection only — also a passive one (see ``ConnectionStartState``). It is
+    /// never moved to another connection: if this one closes first, the completion reports
+    /// ``SendError/connectionClosed(_:progress:)``.
+    /// - Throws: ``SendError/peerGone`` when the connection is gone, ``SendError/unregisteredType(_:)``.
+    public func send<M: WireMessage & Sendable>(
+        _ message: M, on connection: ObjectHandle, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        try post(message, on: connection, flags: [], responseTo: 0, completion: completion)
+    }
+
+    /// Sends a request on one connection only (also a passive one, for an application handshake) and calls
+    /// `onResponse` once with the response, or once per part. Not moved to another connection nor resent.
+    /// - Throws: ``SendError/peerGone`` when the connection is gone, ``SendError/unregisteredType(_:)``.
+    public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
+        _ request: Request, on connection: ObjectHandle, flags: MessageFlags = [],
+        expecting: Response.Type = Response.self,
+        onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
+    ) throws(SendError) {
+        guard configuration.registry.typeID(of: Request.self) != nil else { throw .unregisteredType("\(Request.self)") }
+        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
+        var item = PoolItem(
+            serial: serial, oneShot: false, idempotent: false, timeout: nil,
+            send: { connection, requestID, done throws(WireError) in
+                try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
+            }, complete: nil, onResponse: Self.typedResponse(onResponse))
+        item.addressed = true
+        try deliver(DirectRequestEvent(item: item), to: connection)
+    }
+
+    /// Lets a passive pool connection take messages from its pool's queue (see ``ConnectionStartState``);
+    /// typically called from ``ServiceConfiguration/onConnectionStart`` once an application handshake is
+    /// done. `completion` gets ``SendError/alreadyActive`` for a connection that is active already
+    /// (accepted connections always are), ``SendError/peerGone`` when it is gone.
+    public func activateConnection(
+        _ connection: ObjectHandle, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        try deliver(ConnectionControlEvent(.activate, completion: completion), to: connection)
+    }
+
+    /// Stops reading from the connection (for example the one in a handler's ``MessageContext``); the peer's
+    /// messages wait in its queue, and its sends fail with ``SendError/queueFull(_:)`` once that fills.
+    public func pauseReading(_ connection: ObjectHandle) throws(SendError) {
+        try deliver(ConnectionControlEvent(.pauseReading), to: connection)
+    }
+
+    /// Reads again from a paused connection.
+    public func resumeReading(_ connection: ObjectHandle) throws(SendError) {
+        try deliver(ConnectionControlEvent(.resumeReading), to: connection)
+    }
+
+    /// Closes one connection; its messages complete as the pool's rules say.
+    public func closeConnection(_ connection: ObjectHandle) throws(SendError) {
+        try deliver(ConnectionControlEvent(.close), to: connection)
+    }
+
+    private func post<M: WireMessage & Sendable>(
+        _ message: M, on connection: ObjectHandle, flags: MessageFlags, responseTo: UInt64,
+        completion: (@Sendable (Result<Void, SendError>) -> Void)?
+    ) throws(SendError) {
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        let event = PeerSendEvent(
+            send: { connection, done throws(WireError) in
+                try connection.send(message, flags: flags, responseTo: responseTo, completion: done)
+            }, complete: completion)
+        try deliver(event, to: connection)
+    }
+
+    private func deliver(_ event: ReactorEvent, to connection: ObjectHandle) throws(SendError) {
+        switch connection.post(event) {
+        case .posted: return
+        case .targetGone: throw .peerGone
+        case .reactorStopped: throw .serviceStopped
+        }
+    }
+
+    /// Adapts a typed response callback to the pools' untyped one.
+    static func typedResponse<Response: WireMessage>(
+        _ onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
+    ) -> @Sendable (Result<any WireMessage, SendError>) -> Void {
+        { result in
+            switch result {
+            case .success(let message):
+                if let typed = message as? Response {
+                    onResponse(.success(typed))
+                } else {
+                    onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
+                }
+            case .failure(let error):
+                onResponse(.failure(error))
+            }
+        }
+    }
+}
