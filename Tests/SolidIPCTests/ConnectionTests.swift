@@ -24,7 +24,7 @@ struct Upload: WireMessage {
 
 func noteRegistry() throws -> MessageRegistry {
     let registry = MessageRegistry()
-    try registry.register(protocol: 1, [Note.self, Upload.self, SendableUpload.self])
+    try registry.register(protocol: 1, [Note.self, Upload.self, SendableUpload.self, Blob.self])
     return registry
 }
 

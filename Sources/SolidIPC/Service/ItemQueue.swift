@@ -7,6 +7,9 @@ struct ItemQueue {
 
     var isEmpty: Bool { head == items.count }
 
+    /// The next item, left in place.
+    var first: PoolItem? { head < items.count ? items[head] : nil }
+
     mutating func append(_ item: PoolItem) { items.append(item) }
 
     /// Puts `front` ahead of everything queued, in its order.

@@ -29,6 +29,8 @@ final class Pool: ReactorObject {
     var closeWhenDrained: (() -> Void)?
     var queue = ItemQueue()
     var links: [PoolLink] = []
+    /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
+    private weak var synchronousLink: PoolLink?
     var connecting = 0
     var resolving = false
     private var addresses: [SocketAddress] = []
@@ -178,6 +180,7 @@ final class Pool: ReactorObject {
 
     private func detach(_ link: PoolLink, reason: String) {
         links.removeAll { $0 === link }
+        if synchronousLink === link { synchronousLink = nil }
         let waiting = link.awaiting
         link.awaiting.removeAll()
         for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
@@ -192,7 +195,8 @@ final class Pool: ReactorObject {
             awaiting.waiter(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
         if !givenBack.isEmpty {
-            queue.prepend(givenBack)
+            // Back in the order they were first sent (serials grow with each send), ahead of the rest.
+            queue.prepend(givenBack.sorted { $0.serial < $1.serial })
             givenBack.removeAll()
             dispatch()
         }
@@ -220,15 +224,33 @@ final class Pool: ReactorObject {
     // MARK: sending
 
     /// Hands queued messages to the least loaded active connections that have room.
+    ///
+    /// Synchronous messages all go to one connection (``synchronousLink``), whose writer sends them one
+    /// after another in queue order, whatever its load; when that connection drops, the ones it had not
+    /// started come back to the front of the queue in order and go to the next connection chosen.
     func dispatch() {
-        while !queue.isEmpty {
-            var best: PoolLink?
-            for link in links where link.takesPoolMessages && link.inFlight < link.capacity {
-                if best == nil || link.inFlight < best!.inFlight { best = link }
+        while let head = queue.first {
+            let link: PoolLink
+            if head.synchronous {
+                if synchronousLink == nil { synchronousLink = leastLoaded(needingRoom: false) }
+                guard let chosen = synchronousLink else { return }
+                link = chosen
+            } else {
+                guard let chosen = leastLoaded(needingRoom: true) else { return }
+                link = chosen
             }
-            guard let link = best, let item = queue.popFirst() else { return }
-            send(item, on: link)
+            _ = queue.popFirst()
+            send(head, on: link)
         }
+    }
+
+    /// The active connection with the fewest messages in flight (among those with a free slot).
+    private func leastLoaded(needingRoom: Bool) -> PoolLink? {
+        var best: PoolLink?
+        for link in links where link.takesPoolMessages && (!needingRoom || link.inFlight < link.capacity) {
+            if best == nil || link.inFlight < best!.inFlight { best = link }
+        }
+        return best
     }
 
     func send(_ item: PoolItem, on link: PoolLink) {

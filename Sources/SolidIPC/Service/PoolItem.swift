@@ -23,6 +23,9 @@ struct PoolItem: Sendable {
     /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
     /// to another connection of the pool.
     var addressed = false
+    /// Written after the pool's previous synchronous message, on the same connection
+    /// (``MessageFlags/synchronous``).
+    var synchronous = false
 
     /// Completes the item with `error`, whichever kind it is.
     func fail(_ error: SendError) {

@@ -20,6 +20,7 @@ final class ServerPeer: ReactorObject {
         let id = reactor.register(self)
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)
+        let accepted = core.peerStarted(handle)
         let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: nil)
         connection.onActive = { _ in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
@@ -35,9 +36,11 @@ final class ServerPeer: ReactorObject {
                 waiter(.failure(.connectionClosed("\(error)", progress: .sentAwaitingResponse)))
             }
             core.configuration.onConnectionStop?(info, error)
+            core.peerStopped(handle)
             if let id = self.id { reactor.unregister(id) }
             self.id = nil
         }
+        if !accepted { connection.close() }  // the service is stopping
     }
 
     /// Passes a response to the request waiting for it; `false` when none waits.

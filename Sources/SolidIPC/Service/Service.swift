@@ -107,11 +107,12 @@ public final class Service: Sendable {
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let item = PoolItem(
+        var item = PoolItem(
             serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
             send: { connection, _, done throws(WireError) in
                 try connection.send(message, flags: flags.subtracting(.request), completion: done)
             }, complete: completion ?? { _ in }, onResponse: nil)
+        item.synchronous = flags.contains(.synchronous)
         try post(item, type: M.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -126,11 +127,12 @@ public final class Service: Sendable {
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let item = PoolItem(
+        var item = PoolItem(
             serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil, onResponse: Self.typedResponse(onResponse))
+        item.synchronous = flags.contains(.synchronous)
         try post(item, type: Request.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -244,10 +246,10 @@ public final class Service: Sendable {
     /// must not be called on a reactor thread.
     public func stop() {
         precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop() called on a reactor thread")
-        let (pools, listener) = state.withLock { state -> ([PoolEntry], ObjectHandle?) in
+        let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.stopped = true
             defer { state.pools.removeAll() }
-            return (Array(state.pools.values), state.listener)
+            return (Array(state.pools.values), state.listener, state.core)
         }
         let latch = Latch()
         var expected = 0
@@ -255,6 +257,15 @@ public final class Service: Sendable {
             expected += 1
             if listener.reactor.execute({
                 (listener.reactor.object(listener.id) as? TCPListener)?.close()
+                latch.open()
+            }) != .posted { latch.open() }
+        }
+        // Accepted connections close too (after the listener, so no new one slips in unnoticed: a peer
+        // created after this point sees the service stopping and closes itself).
+        for peer in core?.takePeersForStop() ?? [] {
+            expected += 1
+            if peer.reactor.execute({
+                (peer.reactor.object(peer.id) as? ServerPeer)?.close()
                 latch.open()
             }) != .posted { latch.open() }
         }

@@ -13,6 +13,26 @@ final class ServiceCore: Sendable {
     let handlers: [MessageTypeID: MessageHandler]
     let counters = ServiceCounters()
     let logger: Logger
+    /// Accepted connections alive now, so ``Service/stop()`` can close them; `nil` once stopping.
+    private let acceptedPeers = Lock<Set<ObjectHandle>?>([])
+
+    /// Records an accepted connection; `false` when the service is stopping (then close it).
+    func peerStarted(_ handle: ObjectHandle) -> Bool {
+        acceptedPeers.withLock { peers in peers?.insert(handle) != nil }
+    }
+
+    /// Forgets an accepted connection that closed.
+    func peerStopped(_ handle: ObjectHandle) {
+        acceptedPeers.withLock { peers in _ = peers?.remove(handle) }
+    }
+
+    /// Refuses new accepted connections and returns the live ones.
+    func takePeersForStop() -> Set<ObjectHandle> {
+        acceptedPeers.withLock { peers in
+            defer { peers = nil }
+            return peers ?? []
+        }
+    }
 
     init(configuration: ServiceConfigurationSnapshot, handlers: [MessageTypeID: MessageHandler], logger: Logger) {
         self.configuration = configuration
