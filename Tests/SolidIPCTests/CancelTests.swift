@@ -119,6 +119,72 @@ struct CancelTests {
     }
 }
 
+/// SolidFrame's cancel table (test_clientserver_cancel_client), sizes halved.
+@Suite("Service cancel table", .serialized)
+struct CancelTableTests {
+    @Test("cancel_client: 15 messages, 10 cancelled when the first is written; none of them reaches the peer")
+    func cancelTable() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let received = EventLog()
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Blob.self) { blob, _ in received.add(blob.isIntact ? "\(blob.id)" : "damaged \(blob.id)") }
+        }
+        defer { server.stop() }
+        let kilobyte = 1024
+        // (size, synchronous, cancel)
+        let table: [(Int, Bool, Bool)] = [
+            (50 * kilobyte, false, false), (8192 * kilobyte, false, true), (4096 * kilobyte, true, true),
+            (2048 * kilobyte, false, true), (1024 * kilobyte, false, true), (5120 * kilobyte, false, true),
+            (256 * kilobyte, true, false), (1280 * kilobyte, false, true), (640 * kilobyte, false, false),
+            (3200 * kilobyte, false, true), (16 * kilobyte, false, false), (800 * kilobyte, false, true),
+            (4096 * kilobyte, false, true), (2048 * kilobyte, false, true), (100 * kilobyte, false, false),
+        ]
+        let blobs = table.enumerated().map { Blob(id: UInt64($0.offset), size: $0.element.0) }
+        // Passive start: the connection takes the queue only once all 15 are in it, as six at a time
+        // (the table's multiplex); the first completion then cancels the ten from the reactor thread.
+        let firstConnection = Lock<ObjectHandle?>(nil)
+        let client = try startClient(group: group) { configuration in
+            configuration.connectionStartState = .passive
+            configuration.connection.hello.slots = 6
+            configuration.onConnectionStart = { info in firstConnection.withLock { $0 = info.handle } }
+        }
+        defer { client.stop() }
+        let ids = Lock<[MessageID]>([])
+        let outcomes = Lock<[Int: [String]]>([:])
+        let done = EventLog()
+        for (index, (_, synchronous, _)) in table.enumerated() {
+            let id = try client.send(blobs[index], to: destination, flags: synchronous ? .synchronous : []) { result in
+                if index == 0 {
+                    for (other, entry) in table.enumerated() where entry.2 {
+                        try? client.cancel(ids.withLock { $0[other] })
+                    }
+                }
+                outcomes.withLock { $0[index, default: []].append("\(result)") }
+                done.add("\(index)")
+            }
+            ids.withLock { $0.append(id) }
+        }
+        #expect(waitUntil { firstConnection.withLock { $0 } != nil })
+        try client.activateConnection(firstConnection.withLock { $0 }!)
+        #expect(done.wait { $0.count == 15 })
+        let kept = table.indices.filter { !table[$0].2 }.map { "\($0)" }
+        #expect(received.wait { $0.count == kept.count })
+        #expect(Set(received.all) == Set(kept), "exactly the five kept ones arrived, intact")
+        let final = outcomes.withLock { $0 }
+        for (index, entry) in table.enumerated() {
+            #expect(final[index]?.count == 1, "message \(index) completed once")
+            if entry.2 {
+                let canceled = ["\(Result<Void, SendError>.failure(.canceled(progress: .partlySent)))",
+                    "\(Result<Void, SendError>.failure(.canceled(progress: .notSent)))"]
+                #expect(canceled.contains(final[index]?.first ?? ""), "message \(index): \(final[index] ?? [])")
+            } else {
+                #expect(final[index] == ["success()"], "message \(index)")
+            }
+        }
+    }
+}
+
 /// An upload message for tests. `@unchecked Sendable`: its source is created on the test thread and then
 /// used only by the pool's reactor thread that writes the message.
 struct SendableUpload: WireMessage, @unchecked Sendable {

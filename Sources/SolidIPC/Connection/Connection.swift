@@ -59,6 +59,8 @@ public final class Connection {
     var keepAliveWindowTimer: TimerID?
     var keepAlivesInWindow = 0
     private var pumpScheduled = false
+    /// `true` while ``pump()`` runs (it is not re-entered).
+    private var pumping = false
     /// Where the writer builds each packet before it is handed to the stream.
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
@@ -219,14 +221,29 @@ public final class Connection {
         }
     }
 
-    /// Hands packets to the stream while fewer than `packetsInFlight` wait in it.
+    /// Packets one pump hands to the stream before it lets the reactor's other work run (a cancel, other
+    /// connections): 64 packets are 1 MiB at the default packet size.
+    static let packetsPerTurn = 64
+
+    /// Hands packets to the stream while fewer than `packetsInFlight` wait in it, at most
+    /// ``packetsPerTurn`` per reactor turn. Never re-entered: a write that completes at once (the socket
+    /// took it) only makes room for the loop that is already running.
     private func pump() {
-        guard let writer, case .active = state else { return }
+        guard let writer, case .active = state, !pumping else { return }
+        pumping = true
+        defer { pumping = false }
         if scratch.count < writer.packetSize {
             scratch.deallocate()
             scratch = .allocate(byteCount: writer.packetSize, alignment: 16)
         }
+        var budget = Self.packetsPerTurn
         while inFlight < configuration.packetsInFlight && writer.hasWork {
+            guard case .active = state else { return }  // a completion closed the connection
+            guard budget > 0 else {
+                schedulePump()  // the rest next turn
+                return
+            }
+            budget -= 1
             let length = writer.nextPacket(into: scratch)
             guard length > 0 else { return }
             // A packet-sized copy: small messages cost a small allocation, not a full packet's.
@@ -242,7 +259,7 @@ public final class Connection {
         stream.write(packet) { [weak self] error in
             guard let self else { return }
             self.inFlight -= 1
-            if error == nil { self.pump() }
+            if error == nil && !self.pumping { self.pump() }
         }
     }
 
