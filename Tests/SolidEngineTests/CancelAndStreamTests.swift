@@ -20,6 +20,26 @@ struct CancelAndStreamTests {
         #expect(!loop.writer.cancel(999), "unknown ids cannot be cancelled")
     }
 
+    @Test("cancelResponses(to:): responses to that request end canceledByPeer (queued and partly written); others go on")
+    func cancelResponsesToRequest() throws {
+        let registry = try sampleRegistry()
+        let loop = WireLoop(packetSize: 4096, slots: 2, registry: registry)
+        let big = try loop.writer.enqueue(
+            Ping(id: 1, text: String(repeating: "a", count: 50_000)), registry: registry, responseTo: 7)
+        let other = try loop.writer.enqueue(Ping(id: 2, text: "other"), registry: registry, responseTo: 8)
+        let queued = try loop.writer.enqueue(Ping(id: 3, text: "part 2"), registry: registry, responseTo: 7)
+        try loop.step()  // the big one and the other start; the third waits for a slot
+        #expect(loop.writer.cancelResponses(to: 7) == 2)
+        #expect(loop.writer.cancelResponses(to: 7) == 0, "nothing left for that request")
+        #expect(loop.writer.cancelResponses(to: 0) == 0, "0 is no request")
+        try loop.drain()
+        let outcomes = Dictionary(uniqueKeysWithValues: loop.outcomes)
+        #expect(outcomes[big] == .canceledByPeer(partlySent: true))
+        #expect(outcomes[queued] == .canceledByPeer(partlySent: false))
+        #expect(outcomes[other] == .written)
+        #expect(loop.messages.map { ($0.1 as! Ping).id } == [2])
+    }
+
     @Test("cancel mid-message: the peer drops the partial message and the slot is reused cleanly")
     func cancelPartlyWritten() throws {
         let registry = try sampleRegistry()

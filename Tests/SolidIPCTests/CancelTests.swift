@@ -119,6 +119,53 @@ struct CancelTests {
     }
 }
 
+/// A cancel from the requester reaches the responder.
+@Suite("Service cancel by peer", .serialized)
+struct CancelByPeerTests {
+    @Test("the requester cancels while the response is being written: the responder's send ends canceledByPeer")
+    func responseCanceledByPeer() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let responses = EventLog()
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Blob.self) { blob, context in
+                let size = blob.id == 1 ? 32 << 20 : 16  // the first answer is too big for the socket buffers
+                try? server.sendResponse(Blob(id: blob.id, size: size), for: context) { responses.add("\(blob.id): \($0)") }
+            }
+        }
+        defer { server.stop() }
+        // The client stops reading, so the big response stays partly written on the server.
+        let clientConnection = Lock<ObjectHandle?>(nil)
+        let clientBox = Lock<Service?>(nil)
+        let client = try startClient(group: group) { configuration in
+            configuration.onConnectionStart = { info in
+                clientConnection.withLock { $0 = info.handle }
+                try? clientBox.withLock { $0 }?.pauseReading(info.handle)
+            }
+        }
+        clientBox.withLock { $0 = client }
+        defer { client.stop() }
+        let answers = EventLog()
+        let id = try client.sendRequest(Blob(id: 1, size: 10), to: destination, expecting: Blob.self) { result in
+            answers.add("1: \(result.map(\.id))")
+        }
+        #expect(waitUntil { server.statistics.bytesSent > 1 << 20 }, "the response is under way")
+        try client.cancel(id)
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["1: \(Result<UInt64, SendError>.failure(.canceled(progress: .sentAwaitingResponse)))"])
+        #expect(responses.wait { !$0.isEmpty })
+        #expect(responses.all == ["1: \(Result<Void, SendError>.failure(.canceledByPeer(progress: .partlySent)))"])
+        // The connection stays healthy: reading resumes, the partial response is dropped, the next request works.
+        try client.resumeReading(clientConnection.withLock { $0 }!)
+        try client.sendRequest(Blob(id: 2, size: 10), to: destination, expecting: Blob.self) { result in
+            answers.add("2: \((try? result.get())?.isIntact == true ? "intact" : "\(result)")")
+        }
+        #expect(answers.wait { $0.count == 2 })
+        #expect(answers.all.last == "2: intact")
+        #expect(client.statistics.connectionsOpened == 1 && client.statistics.connectionsClosed == 0)
+    }
+}
+
 /// SolidFrame's cancel table (test_clientserver_cancel_client), sizes halved.
 @Suite("Service cancel table", .serialized)
 struct CancelTableTests {

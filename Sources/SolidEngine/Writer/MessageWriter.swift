@@ -20,6 +20,9 @@ public final class MessageWriter {
         case canceled(partlySent: Bool)
         /// A stream source failed; the peer was told to drop the message if it had started.
         case failed(WireError, partlySent: Bool)
+        /// A response the peer no longer wants (``cancelResponses(to:)``, after its cancel-request record);
+        /// `partlySent` as for ``canceled(partlySent:)``.
+        case canceledByPeer(partlySent: Bool)
     }
 
     /// Called once per message when it was written, cancelled or failed.
@@ -110,10 +113,28 @@ public final class MessageWriter {
     /// Cancels a queued or partly written message. Returns `false` when it is unknown or finished.
     @discardableResult
     public func cancel(_ id: UInt64) -> Bool {
+        cancel(id, byPeer: false)
+    }
+
+    /// Cancels every queued or partly written response to the peer's request `requestID` (the peer sent
+    /// a cancel-request record for it); each completes with ``Outcome/canceledByPeer(partlySent:)``.
+    /// Returns how many there were.
+    @discardableResult
+    public func cancelResponses(to requestID: UInt64) -> Int {
+        guard requestID != 0 else { return 0 }
+        var ids: [UInt64] = []
+        for message in active where message.responseTo == requestID { ids.append(message.id) }
+        waiting.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
+        waitingSynchronous.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
+        for id in ids.sorted() { cancel(id, byPeer: true) }
+        return ids.count
+    }
+
+    private func cancel(_ id: UInt64, byPeer: Bool) -> Bool {
         if let message = waiting.remove(where: { $0.id == id })
             ?? waitingSynchronous.remove(where: { $0.id == id })
         {
-            onOutcome?(message.id, .canceled(partlySent: false))
+            onOutcome?(message.id, byPeer ? .canceledByPeer(partlySent: false) : .canceled(partlySent: false))
             return true
         }
         guard let index = active.firstIndex(where: { $0.id == id }) else { return false }
@@ -121,7 +142,7 @@ public final class MessageWriter {
         let partly = message.started
         retire(at: index, releaseSlot: !partly)
         if partly { cancelRecords.append(message.slot) }
-        onOutcome?(message.id, .canceled(partlySent: partly))
+        onOutcome?(message.id, byPeer ? .canceledByPeer(partlySent: partly) : .canceled(partlySent: partly))
         return true
     }
 
@@ -266,6 +287,11 @@ struct FIFO<Element> {
             head = 0
         }
         return item
+    }
+
+    /// Calls `body` for each element, in order.
+    func forEach(_ body: (Element) -> Void) {
+        for index in head..<items.count { body(items[index]) }
     }
 
     mutating func remove(where predicate: (Element) -> Bool) -> Element? {

@@ -5,6 +5,8 @@
 final class OutgoingMessage {
     let id: UInt64
     let synchronous: Bool
+    /// The request this message answers (0 when it is not a response).
+    let responseTo: UInt64
     @exclusivity(unchecked) var slot = -1
     /// Header and body bytes, from `preambleOffset` on.
     private let preamble: [UInt8]
@@ -19,6 +21,7 @@ final class OutgoingMessage {
     init(id: UInt64, header: MessageHeader, buffer: consuming [UInt8], headerRoom: Int, streams: [any ByteSource]) {
         self.id = id
         self.synchronous = header.flags.contains(.synchronous)
+        self.responseTo = header.responseTo
         self.streams = streams
         if headerRoom >= MessageHeader.maxEncodedSize {
             var bytes = buffer  // the last use of a consumed buffer: no copy

@@ -61,6 +61,8 @@ public final class Connection {
     private var pumpScheduled = false
     /// `true` while ``pump()`` runs (it is not re-entered).
     private var pumping = false
+    /// Set by ``closeWhenWritten()``.
+    private var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
@@ -164,6 +166,20 @@ public final class Connection {
     /// Closes the connection; queued messages complete as cancelled.
     public func close() { finish(.closedLocally) }
 
+    /// Closes the connection (``ConnectionError/closedLocally``) once everything queued so far, and
+    /// anything sent meanwhile, has been handed to the socket.
+    public func closeWhenWritten() {
+        closeOnceWritten = true
+        closeIfWritten()
+    }
+
+    private func closeIfWritten() {
+        guard closeOnceWritten, inFlight == 0, !pumpScheduled, waitingForHandshake.isEmpty,
+            !(writer?.hasWork ?? false)
+        else { return }
+        finish(.closedLocally)
+    }
+
     // MARK: reading
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
@@ -185,6 +201,10 @@ public final class Connection {
         case .keepAlive:
             counters?.keepAlivesReceived.add(1, ordering: .relaxed)
             keepAliveReceived()
+            onEvent?(event)
+        case .cancelRequest(let requestID):
+            // The peer gave up on its request: drop our response to it if it has not gone out yet.
+            if let writer, writer.cancelResponses(to: requestID) > 0 { schedulePump() }
             onEvent?(event)
         default:
             onEvent?(event)
@@ -231,7 +251,10 @@ public final class Connection {
     private func pump() {
         guard let writer, case .active = state, !pumping else { return }
         pumping = true
-        defer { pumping = false }
+        defer {
+            pumping = false
+            if closeOnceWritten { closeIfWritten() }
+        }
         if scratch.count < writer.packetSize {
             scratch.deallocate()
             scratch = .allocate(byteCount: writer.packetSize, alignment: 16)
@@ -260,6 +283,7 @@ public final class Connection {
             guard let self else { return }
             self.inFlight -= 1
             if error == nil && !self.pumping { self.pump() }
+            if self.closeOnceWritten && !self.pumping { self.closeIfWritten() }
         }
     }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// A request about one connection: pause or resume reading, close, or activate.
 final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
-    enum Action { case pauseReading, resumeReading, close, activate }
+    enum Action { case pauseReading, resumeReading, close, closeGracefully, activate }
     let action: Action
     /// Told whether the request was carried out (activation only).
     let completion: (@Sendable (Result<Void, SendError>) -> Void)?
@@ -24,7 +24,7 @@ final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
         case .pauseReading: connection.pauseReading()
         case .resumeReading: connection.resumeReading()
         case .close: connection.close()
-        case .activate: return false
+        case .activate, .closeGracefully: return false
         }
         completion?(.success(()))
         return true
@@ -97,6 +97,9 @@ struct ResponseTable {
 
     /// Removes and returns the waiter for request `id`.
     mutating func take(_ id: UInt64) -> Waiter? { waiting.removeValue(forKey: id) }
+
+    /// `true` when no request waits.
+    var isEmpty: Bool { waiting.isEmpty }
 
     /// Removes every waiter, in request order.
     mutating func takeAll() -> [Waiter] {

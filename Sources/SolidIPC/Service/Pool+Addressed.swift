@@ -7,7 +7,13 @@ extension Pool {
     /// An event posted to `link`'s handle: control, activation, a message or a request for it alone.
     func linkEvent(_ event: ReactorEvent, on link: PoolLink) {
         if let control = event as? ConnectionControlEvent {
-            if !control.apply(to: link.connection) { activate(link, completion: control.completion) }
+            if control.apply(to: link.connection) { return }
+            if control.action == .activate {
+                activate(link, completion: control.completion)
+            } else {
+                link.draining = true
+                closeDrainedLinks()
+            }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: link.connection, counters: core.counters)
         } else if let request = event as? DirectRequestEvent {
@@ -29,6 +35,11 @@ extension Pool {
             dispatch()
             scale()
         }
+    }
+
+    /// Closes (once written) the gracefully closing connections that carry nothing any more.
+    func closeDrainedLinks() {
+        for link in links where link.draining && link.inFlight == 0 { link.connection.closeWhenWritten() }
     }
 
     /// Sends a request addressed to `link`'s connection: never queued for another connection and never

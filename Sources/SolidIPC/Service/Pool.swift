@@ -85,7 +85,7 @@ final class Pool: ReactorObject {
     // MARK: connections
 
     /// Connections on their way: connecting, in the handshake, or passive (not yet activated).
-    private var pending: Int { connecting + links.filter { !$0.takesPoolMessages }.count }
+    private var pending: Int { connecting + links.filter { !$0.takesPoolMessages && !$0.draining }.count }
 
     /// Opens one more connection when messages wait and the limits allow.
     func scale() {
@@ -324,6 +324,7 @@ final class Pool: ReactorObject {
         if let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
         if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
         if links.isEmpty { entry.reactor.runSoon { [weak self] in self?.retireIfIdle() } }
+        if links.contains(where: \.draining) { entry.reactor.runSoon { [weak self] in self?.closeDrainedLinks() } }
     }
 
     /// A message's timeout passed: fail it if it still waits in the queue or for its response (a message

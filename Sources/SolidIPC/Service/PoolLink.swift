@@ -16,6 +16,8 @@ final class PoolLink: ReactorObject {
     var active: Bool
     /// The handshake completed.
     var handshaken = false
+    /// Closing gracefully: takes no pool messages, closes once nothing it carries is left.
+    var draining = false
     /// Messages the connection takes at once (the agreed slot count).
     var capacity = 1
     /// Messages handed to it and not completed (requests until their response).
@@ -39,7 +41,7 @@ final class PoolLink: ReactorObject {
     }
 
     /// Takes part in the pool's messages from now on, or only once the handshake completes.
-    var takesPoolMessages: Bool { active && handshaken }
+    var takesPoolMessages: Bool { active && handshaken && !draining }
 
     /// Leaves the reactor's table: events posted to the handle afterwards fail with `peerGone`.
     func unregister() {

@@ -38,6 +38,9 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case poolClosed(Destination)
     /// The message's timeout passed while it waited for a connection or for its response.
     case timeout(progress: SendProgress)
+    /// The peer gave up on the request this response answers (it cancelled it) before the response was
+    /// written.
+    case canceledByPeer(progress: SendProgress)
     /// ``Service/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
 
@@ -45,6 +48,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     public var progress: SendProgress {
         switch self {
         case .connectionClosed(_, let progress), .canceled(let progress), .encodingFailed(_, let progress),
+            .canceledByPeer(let progress),
             .timeout(let progress):
             progress
         case .unexpectedResponse: .sentAwaitingResponse
@@ -68,6 +72,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownMessage: "no such message (already completed or never sent)"
         case .poolClosed(let destination): "the pool for \(destination) was closed"
         case .timeout(let progress): "timed out; \(progress)"
+        case .canceledByPeer(let progress): "canceled by the peer; \(progress)"
         case .alreadyActive: "the connection is already active"
         }
     }
@@ -88,6 +93,8 @@ extension SendError {
             return .failure(.canceled(progress: progress))
         case .failed(let error, let partly):
             return .failure(.encodingFailed(error, progress: partly ? .partlySent : .notSent))
+        case .canceledByPeer(let partly):
+            return .failure(.canceledByPeer(progress: partly ? .partlySent : .notSent))
         }
     }
 }

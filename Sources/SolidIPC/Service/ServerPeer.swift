@@ -12,6 +12,8 @@ final class ServerPeer: ReactorObject {
     let reactor: Reactor
     /// Requests this side sent on the connection, waiting for their responses.
     private var requests = ResponseTable()
+    /// Closing gracefully: closes once no request waits and everything queued is written.
+    private var draining = false
 
     init(stream: TCPStream, core: ServiceCore) {
         reactor = stream.reactor
@@ -50,12 +52,19 @@ final class ServerPeer: ReactorObject {
         guard let waiter else { return false }
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         waiter(.success(message))
+        closeIfDrained()
         return true
     }
 
     func handle(_ event: ReactorEvent) {
         if let control = event as? ConnectionControlEvent {
-            if !control.apply(to: connection) { control.completion?(.failure(.alreadyActive)) }
+            if control.apply(to: connection) { return }
+            if control.action == .activate {
+                control.completion?(.failure(.alreadyActive))
+            } else {
+                draining = true
+                closeIfDrained()
+            }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: connection, counters: core.counters)
         } else if let request = event as? DirectRequestEvent {
@@ -76,11 +85,16 @@ final class ServerPeer: ReactorObject {
                     counters.messagesSent.add(1, ordering: .relaxed)
                 } else if case .failure(let error) = SendError.from(outcome, on: connection) {
                     self?.requests.take(requestID)?(.failure(error))
+                    self?.closeIfDrained()
                 }
             }
         } catch {
             requests.take(requestID)?(.failure(.encodingFailed(error, progress: .notSent)))
         }
+    }
+
+    private func closeIfDrained() {
+        if draining && requests.isEmpty { connection.closeWhenWritten() }
     }
 
     func close() { connection.close() }

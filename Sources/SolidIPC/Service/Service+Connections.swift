@@ -66,9 +66,12 @@ extension Service {
         try deliver(ConnectionControlEvent(.resumeReading), to: connection)
     }
 
-    /// Closes one connection; its messages complete as the pool's rules say.
-    public func closeConnection(_ connection: ObjectHandle) throws(SendError) {
-        try deliver(ConnectionControlEvent(.close), to: connection)
+    /// Closes one connection. `.force` (the default) closes it now: its messages complete, or go back to
+    /// the pool, as the resend rule says. `.graceful` stops giving it pool messages, lets the messages it
+    /// carries be written and the responses it awaits arrive, writes what is queued, then closes it
+    /// (``ConnectionError/closedLocally``).
+    public func closeConnection(_ connection: ObjectHandle, mode: CloseMode = .force) throws(SendError) {
+        try deliver(ConnectionControlEvent(mode == .force ? .close : .closeGracefully), to: connection)
     }
 
     private func post<M: WireMessage & Sendable>(

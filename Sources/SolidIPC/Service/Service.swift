@@ -191,12 +191,15 @@ public final class Service: Sendable {
         }
     }
 
-    /// How ``closePool(_:mode:)`` treats what is still queued or in flight.
-    public enum PoolCloseMode: Sendable {
-        /// Let queued and in-flight messages (and awaited responses) complete, then close.
+    /// How ``closePool(_:mode:completion:)`` and ``closeConnection(_:mode:)`` treat what is still queued
+    /// or in flight.
+    public enum CloseMode: Sendable {
+        /// Let what started complete first: a pool's queued and in-flight messages and awaited responses;
+        /// a connection's messages in flight and awaited responses (it takes no new pool messages).
         case graceful
-        /// Close now: everything still queued fails with ``SendError/poolClosed(_:)``; messages inside the
-        /// connection fail with ``SendError/connectionClosed(_:progress:)`` saying how far they got.
+        /// Close now: a pool's queued messages fail with ``SendError/poolClosed(_:)``; messages inside the
+        /// connection fail with ``SendError/connectionClosed(_:progress:)`` saying how far they got (or go
+        /// back to the pool's queue, as the resend rule says, when only a connection closes).
         case force
     }
 
@@ -205,7 +208,7 @@ public final class Service: Sendable {
     /// the pool is closed.
     /// - Throws: ``SendError/unknownMessage`` when there is no pool for `destination`.
     public func closePool(
-        _ destination: Destination, mode: PoolCloseMode, completion: (@Sendable () -> Void)? = nil
+        _ destination: Destination, mode: CloseMode, completion: (@Sendable () -> Void)? = nil
     ) throws(SendError) {
         guard let entry = state.withLock({ $0.pools[destination] }) else { throw .unknownMessage }
         entry.closing.store(true, ordering: .releasing)
