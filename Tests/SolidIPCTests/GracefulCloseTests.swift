@@ -14,12 +14,12 @@ struct GracefulCloseTests {
         let arrivals = EventLog()
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
-                arrivals.add("\(note.id) on \(context.connection)")
                 if note.id == 1 {
                     held.withLock { $0 = context }  // answered later, by the test
                 } else {
                     try? server.sendResponse(note, for: context)
                 }
+                arrivals.add("\(note.id) on \(context.connection)")
             }
         }
         defer { server.stop() }
