@@ -20,6 +20,18 @@ struct CancelAndStreamTests {
         #expect(!loop.writer.cancel(999), "unknown ids cannot be cancelled")
     }
 
+    @Test("a body above the writer's limit is refused at enqueue with messageTooLarge")
+    func bodyTooLarge() throws {
+        let registry = try sampleRegistry()
+        let writer = MessageWriter(packetSize: 4096, slots: 4, maxBodyBytes: 1000)
+        #expect(throws: WireError.messageTooLarge(length: 2003, limit: 1000)) {
+            try writer.enqueue(Ping(id: 1, text: String(repeating: "x", count: 2000)), registry: registry)
+        }
+        #expect(writer.pendingCount == 0)
+        _ = try writer.enqueue(Ping(id: 2, text: "small"), registry: registry)
+        #expect(writer.pendingCount == 1)
+    }
+
     @Test("cancelResponses(to:): responses to that request end canceledByPeer (queued and partly written); others go on")
     func cancelResponsesToRequest() throws {
         let registry = try sampleRegistry()

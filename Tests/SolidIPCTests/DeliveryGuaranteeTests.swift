@@ -128,6 +128,31 @@ struct DeliveryGuaranteeTests {
         #expect(final[1] == ["answered"] && final[3] == ["answered"] && final[4] == ["answered"])
     }
 
+    @Test("a message above maxBodyBytes fails at once with messageTooLarge (not sent); the connection goes on")
+    func messageTooLarge() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Blob.self) { blob, context in try? server.sendResponse(blob, for: context) }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group) { $0.connection.maxBodyBytes = 1 << 20 }
+        defer { client.stop() }
+        let log = EventLog()
+        try client.sendRequest(Blob(id: 1, size: 2 << 20), to: destination, expecting: Blob.self) { result in
+            if case .failure(.encodingFailed(.messageTooLarge(_, let limit), let progress)) = result {
+                log.add("too large \(limit) \(progress)")
+            } else {
+                log.add("\(result)")
+            }
+        }
+        try client.sendRequest(Blob(id: 2, size: 1000), to: destination, expecting: Blob.self) { result in
+            log.add((try? result.get().isIntact) == true ? "small ok" : "\(result)")
+        }
+        #expect(log.wait { $0.count == 2 })
+        #expect(Set(log.all) == ["too large 1048576 notSent", "small ok"])
+    }
+
     @Test("clientServerStop: the server drops the connection every 30th message; 150 idempotent requests all answered")
     func idempotentThroughDrops() throws {
         let group = try ReactorGroup(threads: 2)

@@ -32,6 +32,8 @@ public final class MessageWriter {
     public let packetSize: Int
     /// The agreed number of slots.
     public let slots: Int
+    /// Largest body ``enqueue(_:registry:flags:requestID:responseTo:)`` accepts.
+    public let maxBodyBytes: Int
     private let codec: (any PacketCodec)?
     private var scratch: UnsafeMutableRawBufferPointer
 
@@ -50,9 +52,13 @@ public final class MessageWriter {
     @exclusivity(unchecked) private var lastTypeID: MessageTypeID?
 
     /// Creates a writer for agreed parameters; `codec` compresses packets when given.
-    public init(packetSize: Int, slots: Int, codec: (any PacketCodec)? = nil) {
+    ///
+    /// `maxBodyBytes` refuses, at enqueue, a message whose body (its fields, streams not counted) is larger
+    /// than a reader with the same limit accepts, so the message fails here instead of being dropped by the peer.
+    public init(packetSize: Int, slots: Int, codec: (any PacketCodec)? = nil, maxBodyBytes: Int = .max) {
         precondition((PacketFormat.minPacketSize...PacketFormat.maxPacketSize).contains(packetSize))
         precondition((1...Hello.maxSlots).contains(slots))
+        self.maxBodyBytes = maxBodyBytes
         self.packetSize = packetSize
         self.slots = slots
         self.codec = codec
@@ -70,7 +76,8 @@ public final class MessageWriter {
 
     /// Queues a message already encoded (see ``WireEncoder``); returns its local id.
     @discardableResult
-    public func enqueue(header: MessageHeader, body: [UInt8], streams: [any ByteSource]) -> UInt64 {
+    public func enqueue(header: MessageHeader, body: [UInt8], streams: [any ByteSource]) throws(WireError) -> UInt64 {
+        guard body.count <= maxBodyBytes else { throw .messageTooLarge(length: UInt64(body.count), limit: maxBodyBytes) }
         var header = header
         header.bodyLength = UInt64(body.count)
         header.streamCount = streams.count
@@ -99,6 +106,9 @@ public final class MessageWriter {
         }
         let room = MessageHeader.maxEncodedSize
         let (buffer, streams) = try M.encodeBody(message, headerRoom: room)
+        guard buffer.count - room <= maxBodyBytes else {
+            throw .messageTooLarge(length: UInt64(buffer.count - room), limit: maxBodyBytes)
+        }
         let header = MessageHeader(
             typeID: typeID, version: M.version, flags: flags, requestID: requestID, responseTo: responseTo,
             bodyLength: UInt64(buffer.count - room), streamCount: streams.count)

@@ -213,7 +213,8 @@ public final class Connection {
 
     private func activate(_ agreed: AgreedParameters) {
         let codec = configuration.codecs.first { $0.maskBit == agreed.codecBit && agreed.codecBit != 0 }
-        let writer = MessageWriter(packetSize: agreed.packetSize, slots: agreed.slots, codec: codec)
+        let writer = MessageWriter(
+            packetSize: agreed.packetSize, slots: agreed.slots, codec: codec, maxBodyBytes: configuration.maxBodyBytes)
         writer.onOutcome = { [unowned self] id, outcome in completions.removeValue(forKey: id)?(outcome) }
         self.writer = writer
         state = .active(agreed)

@@ -11,7 +11,9 @@ public struct ConnectionConfiguration {
     public var codecs: [any PacketCodec] = []
     /// Field limits for incoming messages.
     public var limits = DecodingLimits()
-    /// Largest incoming message body (streams are not counted).
+    /// Largest message body (fields, streams not counted) this side accepts from the peer, and sends: a
+    /// bigger message fails at once with ``WireError/messageTooLarge(length:limit:)`` (not sent) instead of
+    /// being dropped by a peer with the same limit.
     public var maxBodyBytes = 256 * 1024 * 1024
     /// When set, a keep-alive packet goes out after this long without any other packet.
     public var keepAliveInterval: Duration?
