@@ -38,8 +38,8 @@ struct TypedDecoder<M: WireMessage>: MessageDecoding {
 /// Register everything before the registry is shared; afterwards it is read-only (and `Sendable`).
 public final class MessageRegistry: @unchecked Sendable {
     // @unchecked: mutated only during setup by one thread (documented); read-only once shared.
-    private var decoders: [MessageTypeID: any MessageDecoding] = [:]
-    private var ids: [ObjectIdentifier: MessageTypeID] = [:]
+    @exclusivity(unchecked) private var decoders: [MessageTypeID: any MessageDecoding] = [:]
+    @exclusivity(unchecked) private var ids: [ObjectIdentifier: MessageTypeID] = [:]
 
     /// Creates an empty registry.
     public init() {}

@@ -90,9 +90,11 @@ public final class MessageWriter {
 
     /// Encodes and queues `message` with its registered type id.
     @discardableResult
+    ///
+    /// `completion`, when given, is called once with the message's outcome (after ``onOutcome``).
     public func enqueue<M: WireMessage>(
         _ message: M, registry: MessageRegistry, flags: MessageFlags = [], requestID: UInt64 = 0,
-        responseTo: UInt64 = 0
+        responseTo: UInt64 = 0, completion: ((Outcome) -> Void)? = nil
     ) throws(WireError) -> UInt64 {
         let typeID: MessageTypeID
         if lastType == ObjectIdentifier(M.self), lastRegistry === registry, let cached = lastTypeID {
@@ -116,6 +118,7 @@ public final class MessageWriter {
         let id = nextID
         nextID += 1
         let outgoing = OutgoingMessage(id: id, header: header, buffer: consume buffer, headerRoom: room, streams: streams)
+        outgoing.completion = completion
         if outgoing.synchronous { waitingSynchronous.append(outgoing) } else { waiting.append(outgoing) }
         return id
     }
@@ -124,6 +127,25 @@ public final class MessageWriter {
     @discardableResult
     public func cancel(_ id: UInt64) -> Bool {
         cancel(id, byPeer: false)
+    }
+
+    /// Cancels everything queued or partly written, in the order it was queued (the connection is closing).
+    public func cancelAll() {
+        var ids: [UInt64] = []
+        for message in active { ids.append(message.id) }
+        waiting.forEach { ids.append($0.id) }
+        waitingSynchronous.forEach { ids.append($0.id) }
+        for id in ids.sorted() { _ = cancel(id, byPeer: false) }
+    }
+
+    /// Tells the owner and the message's own completion how it ended, once.
+    @inline(__always)
+    private func report(_ message: OutgoingMessage, _ outcome: Outcome) {
+        onOutcome?(message.id, outcome)
+        if let completion = message.completion {
+            message.completion = nil
+            completion(outcome)
+        }
     }
 
     /// Cancels every queued or partly written response to the peer's request `requestID` (the peer sent
@@ -136,7 +158,7 @@ public final class MessageWriter {
         for message in active where message.responseTo == requestID { ids.append(message.id) }
         waiting.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
         waitingSynchronous.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
-        for id in ids.sorted() { cancel(id, byPeer: true) }
+        for id in ids.sorted() { _ = cancel(id, byPeer: true) }
         return ids.count
     }
 
@@ -144,7 +166,7 @@ public final class MessageWriter {
         if let message = waiting.remove(where: { $0.id == id })
             ?? waitingSynchronous.remove(where: { $0.id == id })
         {
-            onOutcome?(message.id, byPeer ? .canceledByPeer(partlySent: false) : .canceled(partlySent: false))
+            report(message, byPeer ? .canceledByPeer(partlySent: false) : .canceled(partlySent: false))
             return true
         }
         guard let index = active.firstIndex(where: { $0.id == id }) else { return false }
@@ -152,7 +174,7 @@ public final class MessageWriter {
         let partly = message.started
         retire(at: index, releaseSlot: !partly)
         if partly { cancelRecords.append(message.slot) }
-        onOutcome?(message.id, byPeer ? .canceledByPeer(partlySent: partly) : .canceled(partlySent: partly))
+        report(message, byPeer ? .canceledByPeer(partlySent: partly) : .canceled(partlySent: partly))
         return true
     }
 
@@ -221,7 +243,7 @@ public final class MessageWriter {
                 let partly = message.started || !first
                 retire(at: cursor, releaseSlot: !partly)
                 if partly { cancelRecords.append(message.slot) }
-                onOutcome?(message.id, .failed(error, partlySent: partly))
+                report(message, .failed(error, partlySent: partly))
                 continue
             }
             if count == 0 {
@@ -241,7 +263,7 @@ public final class MessageWriter {
             used += recordHeader + count
             if finished {
                 retire(at: cursor)
-                onOutcome?(message.id, .written)
+                report(message, .written)
                 admit()
             } else {
                 cursor += 1

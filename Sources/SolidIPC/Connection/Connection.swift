@@ -19,15 +19,15 @@ public final class Connection {
     }
 
     /// The current state.
-    public private(set) var state: State = .handshaking
+    @exclusivity(unchecked) public private(set) var state: State = .handshaking
     /// Called once when the handshake completes.
-    public var onActive: ((AgreedParameters) -> Void)?
+    @exclusivity(unchecked) public var onActive: ((AgreedParameters) -> Void)?
     /// Called for every complete incoming message.
-    public var onMessage: ((MessageHeader, any WireMessage) -> Void)?
+    @exclusivity(unchecked) public var onMessage: ((MessageHeader, any WireMessage) -> Void)?
     /// Called for every other reader event (rejected messages, peer cancels, cancel requests, keep-alives).
-    public var onEvent: ((ReaderEvent) -> Void)?
+    @exclusivity(unchecked) public var onEvent: ((ReaderEvent) -> Void)?
     /// Called once when the connection closes.
-    public var onClose: ((ConnectionError) -> Void)?
+    @exclusivity(unchecked) public var onClose: ((ConnectionError) -> Void)?
     /// Provides sinks for incoming stream fields.
     public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] {
         get { reader.makeSinks }
@@ -37,34 +37,33 @@ public final class Connection {
     /// The reactor the connection lives on.
     public let reactor: Reactor
     /// Packets sent so far (data and keep-alive, not the hello).
-    public private(set) var packetsSent = 0
+    @exclusivity(unchecked) public private(set) var packetsSent = 0
     /// Keep-alive packets sent so far.
-    public private(set) var keepAlivesSent = 0
+    @exclusivity(unchecked) public private(set) var keepAlivesSent = 0
 
     private let stream: TCPStream
     /// The service's traffic counters, when a service owns the connection.
     private let counters: ServiceCounters?
     let configuration: ConnectionConfiguration
     private let reader: PacketReader
-    private var writer: MessageWriter?
+    @exclusivity(unchecked) private var writer: MessageWriter?
     /// Messages sent before the handshake finished: they go to the writer once it exists.
-    private var waitingForHandshake: [PendingSend] = []
-    private var completions: [UInt64: (MessageWriter.Outcome) -> Void] = [:]
-    private var inFlight = 0
-    private var keepAliveTimer: TimerID?
-    private var sentSinceTick = false
+    @exclusivity(unchecked) private var waitingForHandshake: [PendingSend] = []
+    @exclusivity(unchecked) private var inFlight = 0
+    @exclusivity(unchecked) private var keepAliveTimer: TimerID?
+    @exclusivity(unchecked) private var sentSinceTick = false
     /// Receive-side limits (see Connection+Limits.swift).
-    var receivedSinceCheck = false
-    var inactivityTimer: TimerID?
-    var keepAliveWindowTimer: TimerID?
-    var keepAlivesInWindow = 0
-    private var pumpScheduled = false
+    @exclusivity(unchecked) var receivedSinceCheck = false
+    @exclusivity(unchecked) var inactivityTimer: TimerID?
+    @exclusivity(unchecked) var keepAliveWindowTimer: TimerID?
+    @exclusivity(unchecked) var keepAlivesInWindow = 0
+    @exclusivity(unchecked) private var pumpScheduled = false
     /// `true` while ``pump()`` runs (it is not re-entered).
-    private var pumping = false
+    @exclusivity(unchecked) private var pumping = false
     /// Set by ``closeWhenWritten()``.
-    private var closeOnceWritten = false
+    @exclusivity(unchecked) private var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
-    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
+    @exclusivity(unchecked) private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello.
     public convenience init(stream: TCPStream, configuration: ConnectionConfiguration) {
@@ -106,21 +105,32 @@ public final class Connection {
         completion: ((MessageWriter.Outcome) -> Void)? = nil
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
+        if let writer, case .active = state {
+            // The common case, with no closure to allocate: the writer checks the type (cached) itself.
+            do {
+                let id = try writer.enqueue(
+                    message, registry: configuration.registry, flags: flags, requestID: requestID,
+                    responseTo: responseTo, completion: completion)
+                schedulePump()
+                return id
+            } catch .unregisteredType(let name) {
+                throw .unregisteredType(name)
+            } catch {
+                completion?(.failed(error, partlySent: false))
+                return nil
+            }
+        }
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
         if case .closed = state {
             completion?(.canceled(partlySent: false))
             return nil
         }
         let registry = configuration.registry
-        let pending = PendingSend(completion: completion) { writer throws(WireError) in
-            try writer.enqueue(message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo)
-        }
-        if let writer {
-            let id = enqueue(pending, into: writer)
-            schedulePump()
-            return id
-        }
-        waitingForHandshake.append(pending)
+        waitingForHandshake.append(PendingSend(completion: completion) { writer, completion throws(WireError) in
+            try writer.enqueue(
+                message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo,
+                completion: completion)
+        })
         return nil
     }
 
@@ -143,9 +153,7 @@ public final class Connection {
     @discardableResult
     private func enqueue(_ pending: PendingSend, into writer: MessageWriter) -> UInt64? {
         do {
-            let id = try pending.enqueue(writer)
-            if let completion = pending.completion { completions[id] = completion }
-            return id
+            return try pending.enqueue(writer, pending.completion)
         } catch {
             pending.completion?(.failed(error, partlySent: false))
             return nil
@@ -215,7 +223,6 @@ public final class Connection {
         let codec = configuration.codecs.first { $0.maskBit == agreed.codecBit && agreed.codecBit != 0 }
         let writer = MessageWriter(
             packetSize: agreed.packetSize, slots: agreed.slots, codec: codec, maxBodyBytes: configuration.maxBodyBytes)
-        writer.onOutcome = { [unowned self] id, outcome in completions.removeValue(forKey: id)?(outcome) }
         self.writer = writer
         state = .active(agreed)
         if let interval = configuration.keepAliveInterval {
@@ -313,13 +320,8 @@ public final class Connection {
         let neverQueued = waitingForHandshake
         waitingForHandshake.removeAll()
         for pending in neverQueued { pending.completion?(.canceled(partlySent: false)) }
-        if let writer {
-            // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
-            for id in Array(completions.keys).sorted() { writer.cancel(id) }
-        }
-        let remaining = completions
-        completions.removeAll()
-        for (_, completion) in remaining.sorted(by: { $0.key < $1.key }) { completion(.canceled(partlySent: false)) }
+        // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
+        writer?.cancelAll()
         stream.close()
         let onClose = self.onClose
         self.onClose = nil
@@ -333,5 +335,5 @@ public final class Connection {
 /// A message waiting for the handshake, with its completion.
 private struct PendingSend {
     let completion: ((MessageWriter.Outcome) -> Void)?
-    let enqueue: (MessageWriter) throws(WireError) -> UInt64
+    let enqueue: (MessageWriter, ((MessageWriter.Outcome) -> Void)?) throws(WireError) -> UInt64
 }

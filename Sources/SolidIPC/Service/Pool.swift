@@ -22,28 +22,28 @@ final class Pool: ReactorObject {
     let entry: PoolEntry
     var core: ServiceCore { entry.core }
     var settings: ServiceConfigurationSnapshot { entry.core.configuration }
-    var stopped = false
+    @exclusivity(unchecked) var stopped = false
     /// What messages still waiting get once stopped (service stop or pool close).
-    var stopError = SendError.serviceStopped
+    @exclusivity(unchecked) var stopError = SendError.serviceStopped
     /// Set by a graceful close: called once the pool has drained.
-    var closeWhenDrained: (() -> Void)?
-    var queue = ItemQueue()
-    var links: [PoolLink] = []
+    @exclusivity(unchecked) var closeWhenDrained: (() -> Void)?
+    @exclusivity(unchecked) var queue = ItemQueue()
+    @exclusivity(unchecked) var links: [PoolLink] = []
     /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
     private weak var synchronousLink: PoolLink?
-    var connecting = 0
-    var resolving = false
-    private var addresses: [SocketAddress] = []
-    private var nextAddress = 0
-    private var failedInARow = 0
-    private var failedThisRound = 0
+    @exclusivity(unchecked) var connecting = 0
+    @exclusivity(unchecked) var resolving = false
+    @exclusivity(unchecked) private var addresses: [SocketAddress] = []
+    @exclusivity(unchecked) private var nextAddress = 0
+    @exclusivity(unchecked) private var failedInARow = 0
+    @exclusivity(unchecked) private var failedThisRound = 0
     /// Timers of messages with a timeout, by serial.
-    private var timeouts: [UInt64: TimerID] = [:]
-    var retryTimer: TimerID?
-    private var nextRequestID: UInt64 = 1
-    private var id: ObjectID?
+    @exclusivity(unchecked) private var timeouts: [UInt64: TimerID] = [:]
+    @exclusivity(unchecked) var retryTimer: TimerID?
+    @exclusivity(unchecked) private var nextRequestID: UInt64 = 1
+    @exclusivity(unchecked) private var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
-    var inFlightMessages: [UInt64: Sent] = [:]
+    @exclusivity(unchecked) var inFlightMessages: [UInt64: Sent] = [:]
 
     struct Sent {
         weak var link: PoolLink?
@@ -55,7 +55,7 @@ final class Pool: ReactorObject {
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
-    private var givenBack: [PoolItem] = []
+    @exclusivity(unchecked) private var givenBack: [PoolItem] = []
 
     init(entry: PoolEntry) {
         self.entry = entry

@@ -13,17 +13,17 @@ final class PoolLink: ReactorObject {
     let connection: Connection
     private weak var pool: Pool?
     /// Takes messages from the pool's queue.
-    var active: Bool
+    @exclusivity(unchecked) var active: Bool
     /// The handshake completed.
-    var handshaken = false
+    @exclusivity(unchecked) var handshaken = false
     /// Closing gracefully: takes no pool messages, closes once nothing it carries is left.
-    var draining = false
+    @exclusivity(unchecked) var draining = false
     /// Messages the connection takes at once (the agreed slot count).
-    var capacity = 1
+    @exclusivity(unchecked) var capacity = 1
     /// Messages handed to it and not completed (requests until their response).
-    var inFlight = 0
+    @exclusivity(unchecked) var inFlight = 0
     /// Requests sent on it, by request id: the message's serial and who wants the response.
-    var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
+    @exclusivity(unchecked) var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
     /// Its entry in the reactor's object table while registered.
     private var id: ObjectID?
     /// Names this connection to other threads.

@@ -11,9 +11,9 @@ final class ServerPeer: ReactorObject {
     private(set) var id: ObjectID?
     let reactor: Reactor
     /// Requests this side sent on the connection, waiting for their responses.
-    private var requests = ResponseTable()
+    @exclusivity(unchecked) private var requests = ResponseTable()
     /// Closing gracefully: closes once no request waits and everything queued is written.
-    private var draining = false
+    @exclusivity(unchecked) private var draining = false
 
     init(stream: TCPStream, core: ServiceCore) {
         reactor = stream.reactor
