@@ -45,12 +45,24 @@ final class Pool: ReactorObject {
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages: [UInt64: Sent] = [:]
 
-    struct Sent {
-        weak var link: PoolLink?
-        var writerID: UInt64?
-        let requestID: UInt64
-        var written = false
+    /// A message handed to a connection: where it went and how far it got. A class, so the write
+    /// completion and the awaiting table update it without looking it up again.
+    final class Sent {
         let item: PoolItem
+        let link: PoolLink
+        let requestID: UInt64
+        @exclusivity(unchecked) var writerID: UInt64?
+        /// Written completely (a request now awaits its response).
+        @exclusivity(unchecked) var written = false
+
+        init(item: PoolItem, link: PoolLink, requestID: UInt64) {
+            self.item = item
+            self.link = link
+            self.requestID = requestID
+        }
+
+        /// Hands the response (or the failure) to the requester.
+        func answer(_ result: Result<any WireMessage, SendError>) { item.onResponse?(result) }
     }
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
@@ -183,16 +195,15 @@ final class Pool: ReactorObject {
         if synchronousLink === link { synchronousLink = nil }
         let waiting = link.awaiting
         link.awaiting.removeAll()
-        for (_, awaiting) in waiting.sorted(by: { $0.key < $1.key }) {
+        for (_, sent) in waiting.sorted(by: { $0.key < $1.key }) {
+            inFlightMessages.removeValue(forKey: sent.item.serial)
             // An idempotent request is asked again until its response arrives.
-            if !stopped, let sent = inFlightMessages[awaiting.serial], sent.item.idempotent, !sent.item.addressed {
-                inFlightMessages.removeValue(forKey: awaiting.serial)
+            if !stopped, sent.item.idempotent, !sent.item.addressed {
                 givenBack.append(sent.item)
                 continue
             }
-            inFlightMessages.removeValue(forKey: awaiting.serial)
-            finish(awaiting.serial)
-            awaiting.waiter(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+            finish(sent.item.serial)
+            sent.answer(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
         if !givenBack.isEmpty {
             // Back in the order they were first sent (serials grow with each send), ahead of the rest.
@@ -255,57 +266,60 @@ final class Pool: ReactorObject {
 
     func send(_ item: PoolItem, on link: PoolLink) {
         var requestID: UInt64 = 0
-        if let onResponse = item.onResponse {
+        if item.onResponse != nil {
             requestID = nextRequestID
             nextRequestID += 1
-            link.awaiting[requestID] = (item.serial, onResponse)
         }
-        let entry = self.entry
-        let counters = core.counters
-        let connection = link.connection
-        let serial = item.serial
+        let sent = Sent(item: item, link: link, requestID: requestID)
+        if requestID != 0 { link.awaiting[requestID] = sent }
         link.inFlight += 1
-        inFlightMessages[serial] = Sent(link: link, writerID: nil, requestID: requestID, item: item)
+        inFlightMessages[item.serial] = sent
         do {
-            let writerID = try item.send(connection, requestID) { [weak self, weak link] outcome in
-                if let self, self.givesBack(outcome, on: connection, item) {
-                    self.inFlightMessages.removeValue(forKey: serial)
-                    if requestID != 0 { link?.awaiting.removeValue(forKey: requestID) }
-                    link?.inFlight -= 1
-                    self.givenBack.append(item)
-                    return
-                }
-                entry.released()
-                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                let result = SendError.from(outcome, on: connection)
-                if let complete = item.complete {
-                    self?.inFlightMessages.removeValue(forKey: serial)
-                    self?.finish(serial)
-                    complete(result)
-                    if let link {
-                        link.inFlight -= 1
-                        self?.dispatch()
-                    }
-                } else if case .failure(let error) = result {
-                    self?.inFlightMessages.removeValue(forKey: serial)
-                    if let awaiting = link?.awaiting.removeValue(forKey: requestID) {
-                        self?.finish(serial)
-                        awaiting.waiter(.failure(error))
-                        link?.inFlight -= 1
-                        self?.dispatch()
-                    }
-                } else {
-                    self?.inFlightMessages[serial]?.written = true  // now awaiting its response
-                }
+            // The pool outlives every completion: stopping it closes its connections first, and a closing
+            // connection reports every message before it lets go of them.
+            sent.writerID = try item.send(link.connection, requestID) { [unowned(unsafe) self] outcome in
+                self.written(sent, outcome)
             }
-            inFlightMessages[serial]?.writerID = writerID
         } catch {
             link.inFlight -= 1
             entry.released()
-            inFlightMessages.removeValue(forKey: serial)
+            inFlightMessages.removeValue(forKey: item.serial)
             if requestID != 0 { link.awaiting.removeValue(forKey: requestID) }
-            finish(serial)
+            finish(item.serial)
             item.fail(.encodingFailed(error, progress: .notSent))
+        }
+    }
+
+    /// The writer is done with `sent`: written, cancelled or failed.
+    private func written(_ sent: Sent, _ outcome: MessageWriter.Outcome) {
+        let item = sent.item
+        let link = sent.link
+        let connection = link.connection
+        if givesBack(outcome, on: connection, item) {
+            inFlightMessages.removeValue(forKey: item.serial)
+            if sent.requestID != 0 { link.awaiting.removeValue(forKey: sent.requestID) }
+            link.inFlight -= 1
+            givenBack.append(item)
+            return
+        }
+        entry.released()
+        if outcome == .written { core.counters.messagesSent.add(1, ordering: .relaxed) }
+        if let complete = item.complete {
+            inFlightMessages.removeValue(forKey: item.serial)
+            finish(item.serial)
+            complete(SendError.from(outcome, on: connection))
+            link.inFlight -= 1
+            dispatch()
+        } else if outcome == .written {
+            sent.written = true  // now awaiting its response
+        } else if case .failure(let error) = SendError.from(outcome, on: connection) {
+            inFlightMessages.removeValue(forKey: item.serial)
+            if link.awaiting.removeValue(forKey: sent.requestID) != nil {
+                finish(item.serial)
+                sent.answer(.failure(error))
+                link.inFlight -= 1
+                dispatch()
+            }
         }
     }
 
@@ -321,7 +335,7 @@ final class Pool: ReactorObject {
     /// The message left the pool's books: nothing of it remains to cancel.
     private func finish(_ serial: UInt64) {
         entry.finished(serial)
-        if let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
+        if !timeouts.isEmpty, let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
         if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
         if links.isEmpty { entry.reactor.runSoon { [weak self] in self?.retireIfIdle() } }
         if links.contains(where: \.draining) { entry.reactor.runSoon { [weak self] in self?.closeDrainedLinks() } }
@@ -337,14 +351,14 @@ final class Pool: ReactorObject {
             item.fail(.timeout(progress: .notSent))
             return
         }
-        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
-            let awaiting = link.awaiting.removeValue(forKey: sent.requestID)
+        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0,
+            sent.link.awaiting.removeValue(forKey: sent.requestID) != nil
         else { return }
         inFlightMessages.removeValue(forKey: serial)
-        link.inFlight -= 1
-        link.connection.cancelRequest(sent.requestID)
+        sent.link.inFlight -= 1
+        sent.link.connection.cancelRequest(sent.requestID)
         finish(serial)
-        awaiting.waiter(.failure(.timeout(progress: .sentAwaitingResponse)))
+        sent.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
         dispatch()
     }
 
@@ -358,28 +372,29 @@ final class Pool: ReactorObject {
             item.fail(.canceled(progress: .notSent))
             return
         }
-        guard let sent = inFlightMessages[serial], let link = sent.link else { return }
+        guard let sent = inFlightMessages[serial] else { return }
+        let link = sent.link
         if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
             return  // the write completion reports the cancel with how far it got
         }
-        guard sent.requestID != 0, let awaiting = link.awaiting.removeValue(forKey: sent.requestID) else { return }
+        guard sent.requestID != 0, link.awaiting.removeValue(forKey: sent.requestID) != nil else { return }
         inFlightMessages.removeValue(forKey: serial)
         link.inFlight -= 1
         link.connection.cancelRequest(sent.requestID)
         finish(serial)
-        awaiting.waiter(.failure(.canceled(progress: .sentAwaitingResponse)))
+        sent.answer(.failure(.canceled(progress: .sentAwaitingResponse)))
         dispatch()
     }
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         if header.flags.contains(.responsePart) {
-            link.awaiting[header.responseTo]?.waiter(.success(message))
-        } else if let awaiting = link.awaiting.removeValue(forKey: header.responseTo) {
+            link.awaiting[header.responseTo]?.answer(.success(message))
+        } else if let sent = link.awaiting.removeValue(forKey: header.responseTo) {
             link.inFlight -= 1
-            inFlightMessages.removeValue(forKey: awaiting.serial)
-            finish(awaiting.serial)
-            awaiting.waiter(.success(message))
+            inFlightMessages.removeValue(forKey: sent.item.serial)
+            finish(sent.item.serial)
+            sent.answer(.success(message))
             dispatch()
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])

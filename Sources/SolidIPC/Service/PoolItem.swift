@@ -2,8 +2,9 @@ import SolidEngine
 import SolidReactor
 
 /// A message on its way to a pool, type-erased so pools need no generics. Crosses from the sender's
-/// thread to the pool's reactor inside a ``PoolSendEvent``.
-struct PoolItem: Sendable {
+/// thread to the pool's reactor inside a ``PoolSendEvent``. A class: queues, resends and the books of
+/// messages in flight pass one reference around instead of copying three closures.
+final class PoolItem: Sendable {
     /// The service-wide number of the message (its ``MessageID``).
     let serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``MessageFlags/oneShot``).
@@ -22,10 +23,28 @@ struct PoolItem: Sendable {
     let onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
     /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
     /// to another connection of the pool.
-    var addressed = false
+    let addressed: Bool
     /// Written after the pool's previous synchronous message, on the same connection
     /// (``MessageFlags/synchronous``).
-    var synchronous = false
+    let synchronous: Bool
+
+    init(
+        serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool = false,
+        send: @escaping @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError)
+            -> UInt64?,
+        complete: (@Sendable (Result<Void, SendError>) -> Void)?,
+        onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
+    ) {
+        self.serial = serial
+        oneShot = flags.contains(.oneShot)
+        idempotent = flags.contains(.idempotent)
+        synchronous = flags.contains(.synchronous)
+        self.timeout = timeout
+        self.addressed = addressed
+        self.send = send
+        self.complete = complete
+        self.onResponse = onResponse
+    }
 
     /// Completes the item with `error`, whichever kind it is.
     func fail(_ error: SendError) {

@@ -8,8 +8,6 @@ import SolidReactor
 /// Passive (not ``active``): it sends only messages addressed to it. Active: it also takes messages from
 /// the pool's queue.
 final class PoolLink: ReactorObject {
-    typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
-
     let connection: Connection
     private weak var pool: Pool?
     /// Takes messages from the pool's queue.
@@ -22,8 +20,8 @@ final class PoolLink: ReactorObject {
     @exclusivity(unchecked) var capacity = 1
     /// Messages handed to it and not completed (requests until their response).
     @exclusivity(unchecked) var inFlight = 0
-    /// Requests sent on it, by request id: the message's serial and who wants the response.
-    @exclusivity(unchecked) var awaiting: [UInt64: (serial: UInt64, waiter: Waiter)] = [:]
+    /// Requests sent on it, by request id, until their response arrives.
+    @exclusivity(unchecked) var awaiting: [UInt64: Pool.Sent] = [:]
     /// Its entry in the reactor's object table while registered.
     private var id: ObjectID?
     /// Names this connection to other threads.

@@ -36,12 +36,12 @@ extension Service {
     ) throws(SendError) {
         guard configuration.registry.typeID(of: Request.self) != nil else { throw .unregisteredType("\(Request.self)") }
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        var item = PoolItem(
-            serial: serial, oneShot: false, idempotent: false, timeout: nil,
+        // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
+        let item = PoolItem(
+            serial: serial, flags: [], timeout: nil, addressed: true,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil, onResponse: Self.typedResponse(onResponse))
-        item.addressed = true
         try deliver(DirectRequestEvent(item: item), to: connection)
     }
 

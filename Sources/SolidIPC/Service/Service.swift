@@ -107,12 +107,11 @@ public final class Service: Sendable {
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        var item = PoolItem(
-            serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
+        let item = PoolItem(
+            serial: serial, flags: flags, timeout: timeout,
             send: { connection, _, done throws(WireError) in
                 try connection.send(message, flags: flags.subtracting(.request), completion: done)
             }, complete: completion ?? { _ in }, onResponse: nil)
-        item.synchronous = flags.contains(.synchronous)
         try post(item, type: M.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -127,12 +126,11 @@ public final class Service: Sendable {
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        var item = PoolItem(
-            serial: serial, oneShot: flags.contains(.oneShot), idempotent: flags.contains(.idempotent), timeout: timeout,
+        let item = PoolItem(
+            serial: serial, flags: flags, timeout: timeout,
             send: { connection, requestID, done throws(WireError) in
                 try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
             }, complete: nil, onResponse: Self.typedResponse(onResponse))
-        item.synchronous = flags.contains(.synchronous)
         try post(item, type: Request.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
