@@ -70,7 +70,9 @@ public protocol WireMessage: WireStruct, SendableMetatype {
     static var version: UInt8 { get }
     /// Encodes a message's body after `headerRoom` spare bytes. Provided; do not implement: the default
     /// is emitted in the message's own module, so the field code is specialised for the encoder.
-    static func encodeBody(_ message: Self, headerRoom: Int) throws(WireError) -> ([UInt8], [any ByteSource])
+    /// `capacity` is a guess of the body's size (one allocation when it is right).
+    static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError)
+        -> ([UInt8], [any ByteSource])
     /// Decodes a body written with layout `version`. Provided; do not implement (see ``encodeBody``).
     static func decodeBody(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
         -> (any WireMessage, Int)
@@ -81,8 +83,10 @@ extension WireMessage {
     public static var version: UInt8 { 0 }
 
     @inlinable
-    public static func encodeBody(_ message: Self, headerRoom: Int) throws(WireError) -> ([UInt8], [any ByteSource]) {
-        let (body, streams) = try WireEncoder.encode(message, headerRoom: headerRoom)
+    public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError)
+        -> ([UInt8], [any ByteSource])
+    {
+        let (body, streams) = try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity)
         return (body, streams)
     }
 

@@ -41,10 +41,10 @@ public struct WireEncoder: FieldCoder {
 
     /// Encodes a whole message after `headerRoom` reserved bytes.
     @inlinable
-    public static func encode<M: WireMessage>(_ message: M, headerRoom: Int) throws(WireError)
+    public static func encode<M: WireMessage>(_ message: M, headerRoom: Int, capacity: Int = 64) throws(WireError)
         -> (body: [UInt8], streams: [any ByteSource])
     {
-        var encoder = WireEncoder(version: M.version, headerRoom: headerRoom)
+        var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom)
         var copy = message
         try copy.describe(&encoder)
         return (encoder.storage, encoder.sources)

@@ -50,6 +50,8 @@ public final class MessageWriter {
     @exclusivity(unchecked) private var lastType: ObjectIdentifier?
     @exclusivity(unchecked) private weak var lastRegistry: MessageRegistry?
     @exclusivity(unchecked) private var lastTypeID: MessageTypeID?
+    /// Body size (plus an eighth) of the last message encoded, a capacity guess for the next of its type.
+    @exclusivity(unchecked) private var lastBodySize = 256
 
     /// Creates a writer for agreed parameters; `codec` compresses packets when given.
     ///
@@ -107,7 +109,11 @@ public final class MessageWriter {
             lastTypeID = found
         }
         let room = MessageHeader.maxEncodedSize
-        let (buffer, streams) = try M.encodeBody(message, headerRoom: room)
+        // Sized like the previous message of this type (messages of one type tend to be alike), so the
+        // body is usually encoded without growing its buffer.
+        let guess = lastType == ObjectIdentifier(M.self) ? lastBodySize : 256
+        let (buffer, streams) = try M.encodeBody(message, headerRoom: room, capacity: max(guess, 64))
+        lastBodySize = buffer.count - room + buffer.count / 8
         guard buffer.count - room <= maxBodyBytes else {
             throw .messageTooLarge(length: UInt64(buffer.count - room), limit: maxBodyBytes)
         }

@@ -223,6 +223,11 @@ public final class Connection {
         let codec = configuration.codecs.first { $0.maskBit == agreed.codecBit && agreed.codecBit != 0 }
         let writer = MessageWriter(
             packetSize: agreed.packetSize, slots: agreed.slots, codec: codec, maxBodyBytes: configuration.maxBodyBytes)
+        if let counters {
+            writer.onOutcome = { _, outcome in
+                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
+            }
+        }
         self.writer = writer
         state = .active(agreed)
         if let interval = configuration.keepAliveInterval {

@@ -35,34 +35,46 @@ final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
     }
 }
 
-/// A message (or response) for one connection (the seed's "NewConnectionMessage").
-final class PeerSendEvent: ReactorEvent, @unchecked Sendable {
+/// A message (or response) for one connection (the seed's "NewConnectionMessage"). The concrete event is
+/// ``AddressedMessageEvent``, which carries the message itself (no closure to allocate).
+class PeerSendEvent: ReactorEvent, @unchecked Sendable {
     // @unchecked: handed whole to the connection's reactor thread (see ReactorEvent).
-    let send: @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void
     let complete: (@Sendable (Result<Void, SendError>) -> Void)?
 
-    init(
-        send: @escaping @Sendable (Connection, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> Void,
-        complete: (@Sendable (Result<Void, SendError>) -> Void)?
-    ) {
-        self.send = send
-        self.complete = complete
-    }
+    init(complete: (@Sendable (Result<Void, SendError>) -> Void)?) { self.complete = complete }
 
     /// Queues the message on `connection`; the completion reports the outcome once.
-    func deliver(on connection: Connection, counters: ServiceCounters) {
-        do {
-            try send(connection) { [unowned connection, complete] outcome in
-                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
-                complete?(SendError.from(outcome, on: connection))
-            }
-        } catch {
-            complete?(.failure(.encodingFailed(error, progress: .notSent)))
-        }
-    }
+    func deliver(on connection: Connection) { preconditionFailure("subclass responsibility") }
 
     override func undeliverable(_ reason: PostFailure) {
         complete?(.failure(reason == .reactorStopped ? .serviceStopped : .peerGone))
+    }
+}
+
+/// A message of type `M` for one connection.
+final class AddressedMessageEvent<M: WireMessage & Sendable>: PeerSendEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed whole to the connection's reactor thread.
+    let message: M
+    let flags: MessageFlags
+    let responseTo: UInt64
+
+    init(_ message: M, flags: MessageFlags, responseTo: UInt64, complete: (@Sendable (Result<Void, SendError>) -> Void)?) {
+        self.message = message
+        self.flags = flags
+        self.responseTo = responseTo
+        super.init(complete: complete)
+    }
+
+    override func deliver(on connection: Connection) {
+        var outcome: ((MessageWriter.Outcome) -> Void)?
+        if let complete {
+            outcome = { [unowned(unsafe) connection] in complete(SendError.from($0, on: connection)) }
+        }
+        do {
+            try connection.send(message, flags: flags, responseTo: responseTo, completion: outcome)
+        } catch {
+            complete?(.failure(.encodingFailed(error, progress: .notSent)))
+        }
     }
 }
 

@@ -15,7 +15,7 @@ extension Pool {
                 closeDrainedLinks()
             }
         } else if let send = event as? PeerSendEvent {
-            send.deliver(on: link.connection, counters: core.counters)
+            send.deliver(on: link.connection)
         } else if let request = event as? DirectRequestEvent {
             sendAddressed(request.item, on: link)
         } else {

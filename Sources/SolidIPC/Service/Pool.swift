@@ -303,7 +303,6 @@ final class Pool: ReactorObject {
             return
         }
         entry.released()
-        if outcome == .written { core.counters.messagesSent.add(1, ordering: .relaxed) }
         if let complete = item.complete {
             inFlightMessages.removeValue(forKey: item.serial)
             finish(item.serial)

@@ -66,7 +66,7 @@ final class ServerPeer: ReactorObject {
                 closeIfDrained()
             }
         } else if let send = event as? PeerSendEvent {
-            send.deliver(on: connection, counters: core.counters)
+            send.deliver(on: connection)
         } else if let request = event as? DirectRequestEvent {
             sendRequest(request.item)
         } else {
@@ -77,13 +77,10 @@ final class ServerPeer: ReactorObject {
     private func sendRequest(_ item: PoolItem) {
         guard let onResponse = item.onResponse else { return }
         let requestID = requests.add(onResponse)
-        let counters = core.counters
         let connection = self.connection
         do {
             _ = try item.send(connection, requestID) { [weak self] outcome in
-                if outcome == .written {
-                    counters.messagesSent.add(1, ordering: .relaxed)
-                } else if case .failure(let error) = SendError.from(outcome, on: connection) {
+                if case .failure(let error) = SendError.from(outcome, on: connection) {
                     self?.requests.take(requestID)?(.failure(error))
                     self?.closeIfDrained()
                 }

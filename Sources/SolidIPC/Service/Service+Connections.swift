@@ -79,11 +79,7 @@ extension Service {
         completion: (@Sendable (Result<Void, SendError>) -> Void)?
     ) throws(SendError) {
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
-        let event = PeerSendEvent(
-            send: { connection, done throws(WireError) in
-                try connection.send(message, flags: flags, responseTo: responseTo, completion: done)
-            }, complete: completion)
-        try deliver(event, to: connection)
+        try deliver(AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection)
     }
 
     private func deliver(_ event: ReactorEvent, to connection: ObjectHandle) throws(SendError) {
