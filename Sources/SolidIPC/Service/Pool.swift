@@ -62,7 +62,7 @@ final class Pool: ReactorObject {
         }
 
         /// Hands the response (or the failure) to the requester.
-        func answer(_ result: Result<any WireMessage, SendError>) { item.onResponse?(result) }
+        func answer(_ result: Result<any WireMessage, SendError>) { item.answer(result) }
     }
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
@@ -266,7 +266,7 @@ final class Pool: ReactorObject {
 
     func send(_ item: PoolItem, on link: PoolLink) {
         var requestID: UInt64 = 0
-        if item.onResponse != nil {
+        if item.isRequest {
             requestID = nextRequestID
             nextRequestID += 1
         }
@@ -277,7 +277,7 @@ final class Pool: ReactorObject {
         do {
             // The pool outlives every completion: stopping it closes its connections first, and a closing
             // connection reports every message before it lets go of them.
-            sent.writerID = try item.send(link.connection, requestID) { [unowned(unsafe) self] outcome in
+            sent.writerID = try item.send(on: link.connection, requestID: requestID) { [unowned(unsafe) self] outcome in
                 self.written(sent, outcome)
             }
         } catch {
@@ -303,10 +303,10 @@ final class Pool: ReactorObject {
             return
         }
         entry.released()
-        if let complete = item.complete {
+        if !item.isRequest {
             inFlightMessages.removeValue(forKey: item.serial)
             finish(item.serial)
-            complete(SendError.from(outcome, on: connection))
+            item.complete(SendError.from(outcome, on: connection))
             link.inFlight -= 1
             dispatch()
         } else if outcome == .written {

@@ -1,10 +1,12 @@
 import SolidEngine
 import SolidReactor
 
-/// A message on its way to a pool, type-erased so pools need no generics. Crosses from the sender's
-/// thread to the pool's reactor inside a ``PoolSendEvent``. A class: queues, resends and the books of
-/// messages in flight pass one reference around instead of copying three closures.
-final class PoolItem: Sendable {
+/// A message on its way to a pool, type-erased so pools need no generics: ``MessageItem`` and
+/// ``RequestItem`` carry the typed message and callback. It is itself the event that carries it to the
+/// pool's reactor (the seed's "NewPoolMessage"), and then the one reference that queues, resends and the
+/// books of messages in flight pass around: one allocation per message on the sending side.
+class PoolItem: ReactorEvent, @unchecked Sendable {
+    // @unchecked: immutable once posted (`entry` is set before), then used on the pool's reactor only.
     /// The service-wide number of the message (its ``MessageID``).
     let serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``MessageFlags/oneShot``).
@@ -12,66 +14,120 @@ final class PoolItem: Sendable {
     /// Sent again after a connection failure even when it had started, or was awaiting its response
     /// (``MessageFlags/idempotent``).
     let idempotent: Bool
-    /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
-    let timeout: Duration?
-    /// Queues the message on a connection (reactor thread); `requestID` is 0 for plain sends. Returns the
-    /// connection writer's id for the message.
-    let send: @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError) -> UInt64?
-    /// For plain sends: called once with the outcome.
-    let complete: (@Sendable (Result<Void, SendError>) -> Void)?
-    /// For requests: called once with the response or the failure.
-    let onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
-    /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
-    /// to another connection of the pool.
-    let addressed: Bool
     /// Written after the pool's previous synchronous message, on the same connection
     /// (``MessageFlags/synchronous``).
     let synchronous: Bool
+    /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
+    let timeout: Duration?
+    /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
+    /// to another connection of the pool.
+    let addressed: Bool
+    /// The pool it is posted to (not set for one addressed to a connection).
+    var entry: PoolEntry?
 
-    init(
-        serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool = false,
-        send: @escaping @Sendable (Connection, UInt64, @escaping (MessageWriter.Outcome) -> Void) throws(WireError)
-            -> UInt64?,
-        complete: (@Sendable (Result<Void, SendError>) -> Void)?,
-        onResponse: (@Sendable (Result<any WireMessage, SendError>) -> Void)?
-    ) {
+    init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
         self.serial = serial
         oneShot = flags.contains(.oneShot)
         idempotent = flags.contains(.idempotent)
         synchronous = flags.contains(.synchronous)
         self.timeout = timeout
         self.addressed = addressed
-        self.send = send
-        self.complete = complete
-        self.onResponse = onResponse
     }
+
+    /// `true` for a request (it completes with ``answer(_:)``), `false` for a plain message.
+    var isRequest: Bool { false }
+
+    /// Queues the message on `connection` (reactor thread); `requestID` is 0 for plain messages. Returns
+    /// the connection writer's id for the message.
+    func send(on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void)
+        throws(WireError) -> UInt64?
+    { preconditionFailure("subclass responsibility") }
+
+    /// A plain message completed.
+    func complete(_ result: Result<Void, SendError>) {}
+
+    /// A request's response (or one part of it) arrived, or the request failed.
+    func answer(_ result: Result<any WireMessage, SendError>) {}
 
     /// Completes the item with `error`, whichever kind it is.
-    func fail(_ error: SendError) {
-        complete?(.failure(error))
-        onResponse?(.failure(error))
-    }
-}
-
-/// Carries one message to its pool's reactor (the seed's "NewPoolMessage").
-final class PoolSendEvent: ReactorEvent, @unchecked Sendable {
-    // @unchecked: handed whole from the sender to the pool's reactor thread (see ReactorEvent).
-    let entry: PoolEntry
-    let item: PoolItem
-
-    init(entry: PoolEntry, item: PoolItem) {
-        self.entry = entry
-        self.item = item
+    final func fail(_ error: SendError) {
+        if isRequest { answer(.failure(error)) } else { complete(.failure(error)) }
     }
 
     override func run(on reactor: Reactor) {
-        entry.pool(on: reactor).enqueue(item)
+        entry!.pool(on: reactor).enqueue(self)
     }
 
     override func undeliverable(_ reason: PostFailure) {
-        entry.released()
-        entry.finished(item.serial)
-        item.fail(.serviceStopped)
+        entry?.released()
+        entry?.finished(serial)
+        fail(reason == .reactorStopped || entry != nil ? .serviceStopped : .peerGone)
+    }
+}
+
+/// A plain message of type `M` and its completion.
+final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendable {
+    // @unchecked: immutable; see PoolItem.
+    let message: M
+    let flags: MessageFlags
+    let completion: (@Sendable (Result<Void, SendError>) -> Void)?
+
+    init(
+        _ message: M, serial: UInt64, flags: MessageFlags, timeout: Duration?,
+        completion: (@Sendable (Result<Void, SendError>) -> Void)?
+    ) {
+        self.message = message
+        self.flags = flags.subtracting(.request)
+        self.completion = completion
+        super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
+    }
+
+    override func send(
+        on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void
+    ) throws(WireError) -> UInt64? {
+        try connection.send(message, flags: flags, completion: completion)
+    }
+
+    override func complete(_ result: Result<Void, SendError>) { completion?(result) }
+}
+
+/// A request of type `Request` whose response is expected as `Response`.
+final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>: PoolItem, @unchecked Sendable {
+    // @unchecked: immutable; see PoolItem.
+    let request: Request
+    let flags: MessageFlags
+    let onResponse: @Sendable (Result<Response, SendError>) -> Void
+
+    init(
+        _ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool,
+        onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
+    ) {
+        self.request = request
+        self.flags = flags.union(.request)
+        self.onResponse = onResponse
+        // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
+        super.init(serial: serial, flags: addressed ? [] : flags, timeout: timeout, addressed: addressed)
+    }
+
+    override var isRequest: Bool { true }
+
+    override func send(
+        on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void
+    ) throws(WireError) -> UInt64? {
+        try connection.send(request, flags: flags, requestID: requestID, completion: completion)
+    }
+
+    override func answer(_ result: Result<any WireMessage, SendError>) {
+        switch result {
+        case .success(let message):
+            if let typed = message as? Response {
+                onResponse(.success(typed))
+            } else {
+                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
+            }
+        case .failure(let error):
+            onResponse(.failure(error))
+        }
     }
 }
 

@@ -75,11 +75,11 @@ final class ServerPeer: ReactorObject {
     }
 
     private func sendRequest(_ item: PoolItem) {
-        guard let onResponse = item.onResponse else { return }
-        let requestID = requests.add(onResponse)
+        guard item.isRequest else { return }
+        let requestID = requests.add { item.answer($0) }
         let connection = self.connection
         do {
-            _ = try item.send(connection, requestID) { [weak self] outcome in
+            _ = try item.send(on: connection, requestID: requestID) { [weak self] outcome in
                 if case .failure(let error) = SendError.from(outcome, on: connection) {
                     self?.requests.take(requestID)?(.failure(error))
                     self?.closeIfDrained()

@@ -36,12 +36,7 @@ extension Service {
     ) throws(SendError) {
         guard configuration.registry.typeID(of: Request.self) != nil else { throw .unregisteredType("\(Request.self)") }
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
-        let item = PoolItem(
-            serial: serial, flags: [], timeout: nil, addressed: true,
-            send: { connection, requestID, done throws(WireError) in
-                try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
-            }, complete: nil, onResponse: Self.typedResponse(onResponse))
+        let item = RequestItem(request, serial: serial, flags: flags, timeout: nil, addressed: true, onResponse: onResponse)
         try deliver(DirectRequestEvent(item: item), to: connection)
     }
 
@@ -87,24 +82,6 @@ extension Service {
         case .posted: return
         case .targetGone: throw .peerGone
         case .reactorStopped: throw .serviceStopped
-        }
-    }
-
-    /// Adapts a typed response callback to the pools' untyped one.
-    static func typedResponse<Response: WireMessage>(
-        _ onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
-    ) -> @Sendable (Result<any WireMessage, SendError>) -> Void {
-        { result in
-            switch result {
-            case .success(let message):
-                if let typed = message as? Response {
-                    onResponse(.success(typed))
-                } else {
-                    onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
-                }
-            case .failure(let error):
-                onResponse(.failure(error))
-            }
         }
     }
 }

@@ -107,11 +107,7 @@ public final class Service: Sendable {
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let item = PoolItem(
-            serial: serial, flags: flags, timeout: timeout,
-            send: { connection, _, done throws(WireError) in
-                try connection.send(message, flags: flags.subtracting(.request), completion: done)
-            }, complete: completion ?? { _ in }, onResponse: nil)
+        let item = MessageItem(message, serial: serial, flags: flags, timeout: timeout, completion: completion)
         try post(item, type: M.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -126,11 +122,8 @@ public final class Service: Sendable {
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let item = PoolItem(
-            serial: serial, flags: flags, timeout: timeout,
-            send: { connection, requestID, done throws(WireError) in
-                try connection.send(request, flags: flags.union(.request), requestID: requestID, completion: done)
-            }, complete: nil, onResponse: Self.typedResponse(onResponse))
+        let item = RequestItem(
+            request, serial: serial, flags: flags, timeout: timeout, addressed: false, onResponse: onResponse)
         try post(item, type: Request.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -158,7 +151,8 @@ public final class Service: Sendable {
             entry.released()  // the pool is being freed as idle: look the destination up again
         } while true
         entry.started(item.serial)
-        if entry.reactor.post(PoolSendEvent(entry: entry, item: item)) != .posted {
+        item.entry = entry
+        if entry.reactor.post(item) != .posted {
             entry.released()
             entry.finished(item.serial)
             throw .serviceStopped
