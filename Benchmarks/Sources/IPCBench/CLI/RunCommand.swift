@@ -1,6 +1,6 @@
 import ArgumentParser
 import CBenchSupport
-import Glibc
+import Foundation
 
 /// `ipc-bench [run]`: runs the workloads and prints the table (or JSON).
 struct RunCommand: ParsableCommand {
@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
     var pin: Switch = .on
     @Option(help: "Measured repetitions after the warm-up (default 3, 1 with --quick).")
     var repetitions: Int?
-    @Option(help: "Comma-separated workloads: w1, w1b, w2 (message and stream), w3.")
+    @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3.")
     var workloads = "w1,w1b,w2,w3"
     @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc.")
     var systems = "solidipc,raw,nio,grpc"
@@ -29,6 +29,8 @@ struct RunCommand: ParsableCommand {
     var threadStackMib = ThreadStacks.defaultMebibytes
     @Flag(help: "Print the results as JSON on stdout instead of the table.")
     var json = false
+    @Option(help: "Also write the results as JSON to this file.")
+    var jsonOutput: String?
 
     func validate() throws {
         guard processes == 1 || processes == 2 else { throw ValidationError("--processes is 1 or 2") }
@@ -94,10 +96,13 @@ struct RunCommand: ParsableCommand {
         let report = BenchReport(
             date: MachineFacts.now(), machine: MachineFacts.describe(),
             mode: "\(processes) process\(processes == 1 ? "" : "es")\(quick ? ", --quick" : ""); each side on a one-thread reactor / event loop",
-            placement: placement + [stacks], repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,
+            processes: processes, placement: placement + [stacks], repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,
             targets: Dictionary(uniqueKeysWithValues: WorkloadID.allCases.map { ($0.rawValue, Targets.notes($0)) }))
         printProgress("")
         printError("ipc-bench: finished in \(fixed(seconds(nowNanos() - start), 1)) s")
+        if let jsonOutput {
+            try report.json().write(toFile: jsonOutput, atomically: true, encoding: .utf8)
+        }
         print(json ? try report.json() : TableReport(report: report).render())
     }
 }

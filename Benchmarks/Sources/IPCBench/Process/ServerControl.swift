@@ -9,6 +9,8 @@ protocol ServerControl: AnyObject {
     func beginPhase() throws
     /// Stops counting; `nil` when the server shares the client's process.
     func endPhase() throws -> ServerPhaseReport?
+    /// `false` once a child server has exited (crashed).
+    var isAlive: Bool { get }
     func stop()
 }
 
@@ -21,6 +23,7 @@ final class ChildServer: ServerControl {
     private let process: Subprocess
     private let reader: LineReader
     private let system: SystemKind
+    private var exited = false
 
     init(system: SystemKind, cpu: Int?, threadStackMebibytes: Int) throws {
         self.system = system
@@ -56,9 +59,21 @@ final class ChildServer: ServerControl {
             startRSS: fields["start"].flatMap { Int($0) } ?? -1)
     }
 
+    var isAlive: Bool { kill(process.pid, 0) == 0 && !hasExited() }
+
+    private func hasExited() -> Bool {
+        var status: Int32 = 0
+        guard waitpid(process.pid, &status, WNOHANG) == process.pid else { return false }
+        printError("ipc-bench: \(system.rawValue) server child \(process.pid) exited with status \(status)")
+        process.closeStdout()
+        exited = true
+        return true
+    }
+
     /// Closes the child's stdin and waits up to 10 s for it to exit, then kills it.
     func stop() {
         process.closeStdin()
+        if exited { return }
         for _ in 0..<1000 {
             var status: Int32 = 0
             if waitpid(process.pid, &status, WNOHANG) != 0 {
@@ -95,5 +110,6 @@ final class InProcessServer: ServerControl {
 
     func beginPhase() throws {}
     func endPhase() throws -> ServerPhaseReport? { nil }
+    var isAlive: Bool { true }
     func stop() { server.stop() }
 }

@@ -5,6 +5,8 @@ struct BenchReport: Codable {
     var date: String
     var machine: String
     var mode: String
+    /// 2: server in a child process; 1: both sides in one process (client figures cover both).
+    var processes: Int
     var placement: [String]
     var repetitions: Int
     var plan: PlanSummary

@@ -33,14 +33,14 @@ struct TableReport {
         switch workload {
         case .w1, .w1b:
             table = TextTable(["system", "round trips/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs",
-                               "allocs/rt client", "server", "peak RSS client", "server", "note"])
+                               "allocs/rt \(side)", "server", "peak RSS \(side)", "server", "note"])
             for result in group {
                 table.add([result.benchCase.label, formatSpread(result.rate, formatCount),
                            micros(result.latency?.p50), micros(result.latency?.p99), micros(result.latency?.p999),
                            micros(result.latency?.max)] + costs(result) + [note(result)])
             }
         case .w2, .w2s:
-            table = TextTable(["system", "MB/s", "seconds", "allocs client", "server", "peak RSS client", "server", "note"])
+            table = TextTable(["system", "MB/s", "seconds", "allocs \(side)", "server", "peak RSS \(side)", "server", "note"])
             for result in group {
                 let secondsSpread = Spread(result.samples.map(\.seconds))
                 table.add([result.benchCase.label, formatSpread(result.rate) { fixed($0, 0) },
@@ -48,7 +48,7 @@ struct TableReport {
             }
         case .w3:
             table = TextTable(["system", "idle p50 µs", "p99", "max", "during bulk p50 µs", "p99", "p99.9", "max",
-                               "pings during", "bulk MB/s", "peak RSS client", "server", "note"])
+                               "pings during", "bulk MB/s", "peak RSS \(side)", "server", "note"])
             for result in group {
                 let pings = Spread(result.samples.compactMap { $0.busyPings.map(Double.init) })
                 table.add([result.benchCase.label, micros(result.idleLatency?.p50), micros(result.idleLatency?.p99),
@@ -88,6 +88,9 @@ struct TableReport {
                 + "message: alone (\(plan.idlePings) pings), then while the message awaits its reply"
         }
     }
+
+    /// The client columns cover the whole process in one-process mode.
+    private var side: String { report.processes == 1 ? "process" : "client" }
 
     private func costs(_ result: CaseResult) -> [String] {
         [result.clientAllocationsPerMessage.map(allocations) ?? "—", result.serverAllocationsPerMessage.map(allocations) ?? "—",

@@ -103,9 +103,14 @@ final class Runner {
         let text = "\(error)"
         printError("  failed: \(text)")
         state.result.failure = text
+        let system = state.result.benchCase.system
+        if let server = servers[system], !server.isAlive {
+            state.result.failure = text + " (the server process died)"
+            server.stop()
+            servers[system] = nil
+        }
         guard text.contains("hung") else { return }
         state.hung = true
-        let system = state.result.benchCase.system
         if processes == 2 { servers[system]?.stop() }  // an in-process server may be stuck: leave it
         servers[system] = nil
     }
