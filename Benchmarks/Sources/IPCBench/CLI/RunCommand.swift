@@ -82,6 +82,7 @@ struct RunCommand: ParsableCommand {
         let plan = Plan(quick: quick, repetitions: repetitions)
         let groups = plan.groups(workloads: try selectedWorkloads(), systems: try selectedSystems(), snappy: !noSnappy)
         let start = nowNanos()
+        let loadAtStart = MachineFacts.loadAverage()
         var limits: [LimitResult] = []
         if !skipLimits {
             limits += PingPongLimit.run(source: pingpongSource, pin: pinning, quick: quick)
@@ -95,6 +96,7 @@ struct RunCommand: ParsableCommand {
         }
         let report = BenchReport(
             date: MachineFacts.now(), machine: MachineFacts.describe(),
+            load: "\(loadAtStart) at the start, \(MachineFacts.loadAverage()) at the end",
             mode: "\(processes) process\(processes == 1 ? "" : "es")\(quick ? ", --quick" : ""); each side on a one-thread reactor / event loop",
             processes: processes, placement: placement + [stacks], repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,
             targets: Dictionary(uniqueKeysWithValues: WorkloadID.allCases.map { ($0.rawValue, Targets.notes($0)) }))

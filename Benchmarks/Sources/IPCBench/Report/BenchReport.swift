@@ -4,6 +4,8 @@ import Foundation
 struct BenchReport: Codable {
     var date: String
     var machine: String
+    /// 1-minute load average when the run started and when it ended.
+    var load: String
     var mode: String
     /// 2: server in a child process; 1: both sides in one process (client figures cover both).
     var processes: Int
@@ -62,6 +64,11 @@ enum MachineFacts {
         let memory = (readSmallFile("/proc/meminfo")?.split(separator: "\n").first { $0.hasPrefix("MemTotal") })
             .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }.map { formatBytes($0 * 1024) } ?? "?"
         return "\(ProcessInfo.processInfo.activeProcessorCount) CPUs (\(model)), \(memory), Linux \(kernel), release build"
+    }
+
+    /// The 1-minute load average (other work on the machine shows here).
+    static func loadAverage() -> String {
+        readSmallFile("/proc/loadavg")?.split(separator: " ").first.map(String.init) ?? "?"
     }
 
     /// Local date and time, `2026-11-25 20:31 UTC`-style.

@@ -11,6 +11,17 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     return sign + "\(whole)." + String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
 }
 
+/// An integer with thousands separators: `200,000`.
+func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var result = ""
+    for (index, character) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+        result.append(character)
+    }
+    return (value < 0 ? "-" : "") + result
+}
+
 /// A count or rate with a k/M suffix and three significant digits: `412 k`, `1.28 M`.
 func formatCount(_ value: Double) -> String {
     switch abs(value) {

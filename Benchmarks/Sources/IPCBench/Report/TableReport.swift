@@ -7,6 +7,7 @@ struct TableReport {
         var out: [String] = []
         out.append("ipc-bench — SolidIPC against raw TCP, SwiftNIO and grpc-swift 2 (\(report.date))")
         out.append("machine: \(report.machine)")
+        out.append("load average (1 min): \(report.load)")
         out.append("mode: \(report.mode)")
         for line in report.placement { out.append("placement: \(line)") }
         out.append("figures: median [min–max] over \(report.repetitions) repetition(s) after one shortened warm-up;")
@@ -74,10 +75,10 @@ struct TableReport {
         switch result.benchCase.workload {
         case .w1:
             return "W1 — pipelined echo: 64 B request → 64 B response, 1 connection × 64 in flight, "
-                + "\(plan.roundTrips) round trips per repetition (gRPC: \(plan.grpcRoundTrips))"
+                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC: \(grouped(plan.grpcRoundTrips)))"
         case .w1b:
             return "W1b — pipelined echo: 64 B, 4 connections × 64 in flight (256 in all), "
-                + "\(plan.roundTrips) round trips per repetition (gRPC: \(plan.grpcRoundTrips))"
+                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC: \(grouped(plan.grpcRoundTrips)))"
         case .w2:
             return "W2 — one \(formatBytes(result.benchCase.bytes ?? 0)) message client → server, received whole, small reply"
         case .w2s:
@@ -85,7 +86,7 @@ struct TableReport {
                 + "(SolidIPC: one StreamField; raw/NIO: 64 KiB frames)"
         case .w3:
             return "W3 — 64 B pings one at a time on the connection carrying one \(formatBytes(result.benchCase.bytes ?? 0)) "
-                + "message: alone (\(plan.idlePings) pings), then while the message awaits its reply"
+                + "message: alone (\(grouped(plan.idlePings)) pings), then while the message awaits its reply"
         }
     }
 
