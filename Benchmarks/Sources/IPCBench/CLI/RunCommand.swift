@@ -82,6 +82,7 @@ struct RunCommand: ParsableCommand {
         let plan = Plan(quick: quick, repetitions: repetitions)
         let groups = plan.groups(workloads: try selectedWorkloads(), systems: try selectedSystems(), snappy: !noSnappy)
         let start = nowNanos()
+        let startDate = MachineFacts.now()
         let loadAtStart = MachineFacts.loadAverage()
         var limits: [LimitResult] = []
         if !skipLimits {
@@ -95,7 +96,7 @@ struct RunCommand: ParsableCommand {
             if let line = runner.placements[system] { placement.append("\(system.label): \(line)") }
         }
         let report = BenchReport(
-            date: MachineFacts.now(), machine: MachineFacts.describe(),
+            date: startDate, machine: MachineFacts.describe(),
             load: "\(loadAtStart) at the start, \(MachineFacts.loadAverage()) at the end",
             mode: "\(processes) process\(processes == 1 ? "" : "es")\(quick ? ", --quick" : ""); each side on a one-thread reactor / event loop",
             processes: processes, placement: placement + [stacks], repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,

@@ -2,6 +2,7 @@ import Foundation
 
 /// Everything one `ipc-bench` run measured; the table is rendered from it and `--json` prints it.
 struct BenchReport: Codable {
+    /// When the run started.
     var date: String
     var machine: String
     /// 1-minute load average when the run started and when it ended.
