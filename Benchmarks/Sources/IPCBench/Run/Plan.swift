@@ -1,0 +1,111 @@
+/// The workloads of issue 6.
+enum WorkloadID: String, Codable, Sendable, CaseIterable {
+    /// Pipelined echo, 1 connection × 64 in flight.
+    case w1
+    /// Pipelined echo, 4 connections × 64 in flight (256 in all).
+    case w1b
+    /// One bulk message client → server, small reply.
+    case w2
+    /// One stream from a generator into a checksumming sink.
+    case w2s
+    /// Pings during a bulk message on the same connection.
+    case w3
+
+    /// The name in tables.
+    var title: String {
+        switch self {
+        case .w1: "W1"
+        case .w1b: "W1b"
+        case .w2: "W2"
+        case .w2s: "W2 stream"
+        case .w3: "W3"
+        }
+    }
+
+    /// Which systems take part: every one, except gRPC in the stream workload (issue 6 asks for unary
+    /// gRPC only).
+    func includes(_ system: SystemKind) -> Bool {
+        switch self {
+        case .w1, .w1b, .w2, .w3: true
+        case .w2s: system != .grpc
+        }
+    }
+}
+
+/// One row of a results table: a system (with or without Snappy) running a workload at one size.
+struct BenchCase: Codable, Sendable {
+    var workload: WorkloadID
+    var system: SystemKind
+    var snappy: Bool
+    /// W1/W1b: round trips per repetition.
+    var roundTrips: Int?
+    /// W2/W2s/W3: message or stream size.
+    var bytes: Int?
+
+    var label: String { system.label + (snappy ? " + Snappy" : "") }
+}
+
+/// Counts and sizes of a run (`--quick` shrinks them) and the cases in the order they run.
+struct Plan {
+    let quick: Bool
+    let repetitions: Int
+    let roundTrips: Int
+    /// gRPC makes a tenth of the round trips (it is ~30× slower; rates do not depend on the count).
+    let grpcRoundTrips: Int
+    let bulkBytes: Int
+    let streamSizes: [Int]
+    let headOfLineBytes: Int
+    let idlePings: Int
+    let pingSize = 64
+    let echoSize = 64
+
+    init(quick: Bool, repetitions: Int?) {
+        self.quick = quick
+        self.repetitions = repetitions ?? (quick ? 1 : 3)
+        roundTrips = quick ? 50_000 : 200_000
+        grpcRoundTrips = roundTrips / 10
+        bulkBytes = (quick ? 64 : 256) << 20
+        streamSizes = quick ? [64 << 20, 512 << 20] : [256 << 20, 4 << 30]
+        headOfLineBytes = (quick ? 64 : 256) << 20
+        idlePings = quick ? 1000 : 5000
+    }
+
+    /// Groups of cases that share a table; each group's repetitions are interleaved across its systems.
+    func groups(workloads: [WorkloadID], systems: [SystemKind], snappy: Bool) -> [[BenchCase]] {
+        var groups: [[BenchCase]] = []
+        for workload in WorkloadID.allCases where workloads.contains(workload) {
+            let sizes: [Int?] = switch workload {
+            case .w1, .w1b: [nil]
+            case .w2: [bulkBytes]
+            case .w2s: streamSizes
+            case .w3: [headOfLineBytes]
+            }
+            for (index, size) in sizes.enumerated() {
+                var group: [BenchCase] = []
+                for system in systems where workload.includes(system) {
+                    let count: Int? = size == nil ? (system == .grpc ? grpcRoundTrips : roundTrips) : nil
+                    group.append(BenchCase(workload: workload, system: system, snappy: false, roundTrips: count, bytes: size))
+                    // Snappy on the SolidIPC rows; for streams only at the smaller size (the 4 GiB case is long).
+                    if system == .solidipc && snappy && index == 0 {
+                        group.append(BenchCase(workload: workload, system: system, snappy: true, roundTrips: count, bytes: size))
+                    }
+                }
+                if !group.isEmpty { groups.append(group) }
+            }
+        }
+        return groups
+    }
+
+    /// The connections and depth of an echo workload.
+    func echoSpec(_ benchCase: BenchCase, warmUp: Bool) -> EchoSpec {
+        let connections = benchCase.workload == .w1b ? 4 : 1
+        let count = benchCase.roundTrips ?? roundTrips
+        return EchoSpec(roundTrips: warmUp ? max(count / 10, 1000) : count, size: echoSize, connections: connections, depth: 64)
+    }
+
+    /// A warm-up transfer is at most 64 MiB.
+    func transferBytes(_ benchCase: BenchCase, warmUp: Bool) -> Int {
+        let bytes = benchCase.bytes ?? bulkBytes
+        return warmUp ? min(bytes, 64 << 20) : bytes
+    }
+}

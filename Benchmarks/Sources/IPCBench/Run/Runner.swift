@@ -1,0 +1,164 @@
+/// Runs the plan: starts each system's server once (a child process pinned to its CPU, or inside this
+/// process), makes one client per case, runs one shortened warm-up, then the repetitions, interleaved
+/// across the systems of a group so that slow drifts of the machine hit every system alike.
+final class Runner {
+    private let plan: Plan
+    private let processes: Int
+    private let serverCPU: Int?
+    private let threadStackMebibytes: Int
+    private var servers: [SystemKind: any ServerControl] = [:]
+    /// Where each system's server ran (for the placement lines).
+    private(set) var placements: [SystemKind: String] = [:]
+    private var runNumber = 0
+    private var runCount = 0
+
+    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int) {
+        self.threadStackMebibytes = threadStackMebibytes
+        self.plan = plan
+        self.processes = processes
+        self.serverCPU = serverCPU
+    }
+
+    /// One case while its group runs.
+    private struct CaseState {
+        var result: CaseResult
+        var client: (any SystemClient)?
+        var latency = LatencyHistogram()
+        var idle = LatencyHistogram()
+        var busy = LatencyHistogram()
+        var hung = false
+    }
+
+    /// Runs every group; returns their results in order.
+    func run(_ groups: [[BenchCase]]) -> [[CaseResult]] {
+        runCount = groups.reduce(0) { $0 + $1.count * (1 + plan.repetitions) }
+        var results: [[CaseResult]] = []
+        for group in groups {
+            MessagePayloads.clear()  // a payload kept from the last group would count in this one's RSS
+            var states = group.map { CaseState(result: CaseResult(benchCase: $0)) }
+            for index in states.indices {
+                let benchCase = states[index].result.benchCase
+                do {
+                    let server = try server(benchCase.system)
+                    states[index].client = try benchCase.system.makeClient(endpoints: server.endpoints, snappy: benchCase.snappy)
+                    announce(benchCase, "warm-up")
+                    _ = try runOnce(benchCase, client: states[index].client!, server: server, warmUp: true)
+                } catch {
+                    fail(&states[index], error)
+                }
+            }
+            for repetition in 1...plan.repetitions {
+                for index in states.indices where states[index].result.failure == nil {
+                    let benchCase = states[index].result.benchCase
+                    announce(benchCase, "repetition \(repetition)/\(plan.repetitions)")
+                    do {
+                        let (sample, histograms) = try runOnce(
+                            benchCase, client: states[index].client!, server: try server(benchCase.system), warmUp: false)
+                        states[index].result.samples.append(sample)
+                        states[index].latency.merge(histograms.0)
+                        states[index].idle.merge(histograms.1)
+                        states[index].busy.merge(histograms.2)
+                        if sample.errors > 0 {
+                            states[index].result.failure = "\(sample.errors) failed round trips; first: \(sample.firstError ?? "?")"
+                        }
+                    } catch {
+                        fail(&states[index], error)
+                    }
+                }
+            }
+            for index in states.indices {
+                if !states[index].hung { states[index].client?.shutdown() }
+                states[index].result.summarise(latency: states[index].latency, idle: states[index].idle, busy: states[index].busy)
+            }
+            results.append(states.map(\.result))
+        }
+        return results
+    }
+
+    /// Stops every server.
+    func stopServers() {
+        for server in servers.values { server.stop() }
+        servers.removeAll()
+    }
+
+    private func server(_ system: SystemKind) throws -> any ServerControl {
+        if let existing = servers[system] { return existing }
+        let server: any ServerControl = processes == 1
+            ? try InProcessServer(system: system) : try ChildServer(system: system, cpu: serverCPU, threadStackMebibytes: threadStackMebibytes)
+        servers[system] = server
+        placements[system] = server.placement
+        return server
+    }
+
+    private func announce(_ benchCase: BenchCase, _ what: String) {
+        runNumber += 1
+        let size = benchCase.bytes.map { " \(formatBytes($0))" } ?? ""
+        printProgress("")
+        printError("[\(runNumber)/\(runCount)] \(benchCase.workload.title)\(size) \(benchCase.label): \(what)")
+    }
+
+    /// Records a failed case. After a hang its client is abandoned (its threads may be stuck) and its
+    /// server replaced, so later cases start clean.
+    private func fail(_ state: inout CaseState, _ error: any Error) {
+        let text = "\(error)"
+        printError("  failed: \(text)")
+        state.result.failure = text
+        let system = state.result.benchCase.system
+        if let server = servers[system], !server.isAlive {
+            state.result.failure = text + " (the server process died)"
+            server.stop()
+            servers[system] = nil
+        }
+        guard text.contains("hung") else { return }
+        state.hung = true
+        if processes == 2 { servers[system]?.stop() }  // an in-process server may be stuck: leave it
+        servers[system] = nil
+    }
+
+    /// One repetition (or the warm-up) of one case; returns the sample and the latency histograms
+    /// (echo, W3 idle, W3 busy).
+    private func runOnce(_ benchCase: BenchCase, client: any SystemClient, server: any ServerControl, warmUp: Bool)
+        throws -> (RunSample, (LatencyHistogram, LatencyHistogram, LatencyHistogram))
+    {
+        let phase = MeasuredPhase(server: server)
+        defer { phase.abandon() }
+        var sample: RunSample
+        var histograms = (LatencyHistogram(), LatencyHistogram(), LatencyHistogram())
+        switch benchCase.workload {
+        case .w1, .w1b:
+            let spec = plan.echoSpec(benchCase, warmUp: warmUp)
+            let outcome = try client.echo(spec, phase: phase)
+            let elapsed = seconds(outcome.elapsedNanos)
+            sample = RunSample(
+                seconds: elapsed, rate: Double(outcome.roundTrips) / elapsed, messages: spec.roundTrips,
+                errors: outcome.errors, firstError: outcome.firstError)
+            histograms.0 = outcome.latency
+        case .w2, .w2s:
+            let spec = TransferSpec(bytes: plan.transferBytes(benchCase, warmUp: warmUp))
+            let outcome = benchCase.workload == .w2 ? try client.bulk(spec, phase: phase) : try client.stream(spec, phase: phase)
+            let elapsed = seconds(outcome.elapsedNanos)
+            sample = RunSample(
+                seconds: elapsed, rate: Double(outcome.bytes) / 1e6 / elapsed, messages: 1,
+                errors: outcome.checksumOK == false ? 1 : 0,
+                firstError: outcome.checksumOK == false ? "checksum mismatch" : nil, checksumOK: outcome.checksumOK)
+        case .w3:
+            let spec = HeadOfLineSpec(
+                bulkBytes: plan.transferBytes(benchCase, warmUp: warmUp), idlePings: warmUp ? 100 : plan.idlePings,
+                pingSize: plan.pingSize)
+            let outcome = try client.headOfLine(spec, phase: phase)
+            let elapsed = seconds(outcome.bulkElapsedNanos)
+            sample = RunSample(
+                seconds: elapsed, rate: Double(spec.bulkBytes) / 1e6 / elapsed, messages: 1 + outcome.busy.count,
+                errors: 0, busyPings: outcome.busy.count)
+            histograms.1 = outcome.idle
+            histograms.2 = outcome.busy
+        }
+        sample.clientAllocations = phase.clientAllocations
+        sample.clientPeakRSS = phase.clientPeakRSS
+        sample.clientStartRSS = phase.clientStartRSS
+        sample.serverStartRSS = phase.serverReport?.startRSS
+        sample.serverAllocations = phase.serverReport?.allocations
+        sample.serverPeakRSS = phase.serverReport?.peakRSS
+        return (sample, histograms)
+    }
+}

@@ -1,0 +1,113 @@
+import SolidEngine
+import SolidIPC
+import Synchronization
+
+/// The SolidIPC client: fresh client ``Service``s per repetition on a one-thread ``ReactorGroup``, so
+/// every response callback runs on that one thread.
+final class SolidSystemClient: SystemClient {
+    let group: ReactorGroup
+    let destination: Destination
+    let streamDestination: Destination?
+    let snappy: Bool
+
+    init(endpoints: ServerEndpoints, snappy: Bool) throws {
+        group = try ReactorGroup(threads: 1, name: "solid-client")
+        destination = try Destination(host: "127.0.0.1", port: endpoints.port)
+        streamDestination = try endpoints.streamPort.map { try Destination(host: "127.0.0.1", port: $0) }
+        self.snappy = snappy
+    }
+
+    /// The client group's only reactor: where every callback runs.
+    var reactor: Reactor { group.reactors[0] }
+
+    func shutdown() { group.shutdown() }
+
+    /// A started client service (Snappy offered when this client is the Snappy variant).
+    func makeService() throws -> Service {
+        var configuration = ServiceConfiguration(registry: benchRegistry())
+        configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: snappy)
+        let service = try Service(configuration: configuration, group: group)
+        try service.start()
+        return service
+    }
+
+    /// Sends one request and waits for its response (opens and warms the pool's connection).
+    func roundTrip<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
+        _ service: Service, _ request: Request, to destination: Destination, expecting: Response.Type,
+        label: String, timeout: Double = 30, progress: (() -> String)? = nil
+    ) throws -> (Response, UInt64) {
+        let done = Completion<Result<(Response, UInt64), SendError>>()
+        try service.sendRequest(request, to: destination, expecting: Response.self) { result in
+            done.complete(result.map { ($0, nowNanos()) })
+        }
+        return try done.wait(label, timeout: timeout, progress: progress).get()
+    }
+
+    func echo(_ spec: EchoSpec, phase: MeasuredPhase) throws -> EchoOutcome {
+        let services = try (0..<spec.connections).map { _ in try makeService() }
+        defer { for service in services { service.stop() } }
+        let payload = Payload.randomBytes(spec.size, seed: 7)
+        for service in services {
+            _ = try roundTrip(service, EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self, label: "SolidIPC warm-up")
+        }
+        let run = EchoRun(total: spec.roundTrips, size: spec.size)
+        let lanes = services.enumerated().map { index, service in
+            EchoLane(service: service, destination: destination, payload: payload, run: run,
+                     total: spec.roundTrips / spec.connections + (index < spec.roundTrips % spec.connections ? 1 : 0))
+        }
+        try phase.begin()
+        let start = nowNanos()
+        reactor.execute {
+            for lane in lanes { for _ in 0..<min(spec.depth, lane.total) { lane.sendOne() } }
+        }
+        let end = try run.completion.wait("SolidIPC echo", timeout: Deadline.echo(spec)) {
+            "\(run.finished.load(ordering: .relaxed)) of \(spec.roundTrips) round trips"
+        }
+        try phase.end()
+        return run.outcome(elapsed: end - start)
+    }
+}
+
+/// Keeps `depth` requests in flight on one client service: each response sends the next request.
+final class EchoLane: @unchecked Sendable {
+    // @unchecked: `sent` is touched only on the client group's single reactor thread.
+    let service: Service
+    let destination: Destination
+    let payload: [UInt8]
+    let run: EchoRun
+    let total: Int
+    private var sent = 0
+
+    init(service: Service, destination: Destination, payload: [UInt8], run: EchoRun, total: Int) {
+        self.service = service
+        self.destination = destination
+        self.payload = payload
+        self.run = run
+        self.total = total
+    }
+
+    func sendOne() {
+        guard sent < total else { return }
+        sent += 1
+        let sentAt = nowNanos()
+        let size = payload.count
+        do {
+            try service.sendRequest(EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self) { result in
+                switch result {
+                case .success(let response):
+                    self.run.finish(sentAt: sentAt, error: response.payload.count == size ? nil : "wrong echo size")
+                case .failure(let error):
+                    self.run.finish(sentAt: sentAt, error: "\(error)")
+                }
+                self.sendOne()
+            }
+        } catch {
+            // Refused at once: this lane stops; its unsent requests count as failed so the run ends.
+            run.finish(sentAt: sentAt, error: "\(error)")
+            while sent < total {
+                sent += 1
+                run.finish(sentAt: sentAt, error: "\(error)")
+            }
+        }
+    }
+}
