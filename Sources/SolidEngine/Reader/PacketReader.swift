@@ -23,7 +23,7 @@ public struct ReaderConfiguration {
     /// Field limits.
     public var limits = DecodingLimits()
     /// Largest message body (bounded fields) accepted; streams are not counted.
-    public var maxBodyBytes = 256 * 1024 * 1024
+    public var maxBodyBytes = 512 * 1024 * 1024
 
     /// The defaults: 16 KiB packets, 64 slots, no codec.
     public init() {}
@@ -77,7 +77,7 @@ public final class PacketReader {
     /// A reader whose parameters are already agreed (no hello expected), for in-memory use and tests.
     public convenience init(
         agreedPacketSize: Int, slots: Int, codec: (any PacketCodec)? = nil, registry: MessageRegistry,
-        limits: DecodingLimits = DecodingLimits(), maxBodyBytes: Int = 256 * 1024 * 1024
+        limits: DecodingLimits = DecodingLimits(), maxBodyBytes: Int = 512 * 1024 * 1024
     ) {
         var configuration = ReaderConfiguration()
         configuration.local = HelloParameters(packetSize: agreedPacketSize, slots: slots, codecMask: codec?.maskBit ?? 0)

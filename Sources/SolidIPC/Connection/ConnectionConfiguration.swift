@@ -14,7 +14,7 @@ public struct ConnectionConfiguration {
     /// Largest message body (fields, streams not counted) this side accepts from the peer, and sends: a
     /// bigger message fails at once with ``WireError/messageTooLarge(length:limit:)`` (not sent) instead of
     /// being dropped by a peer with the same limit.
-    public var maxBodyBytes = 256 * 1024 * 1024
+    public var maxBodyBytes = 512 * 1024 * 1024
     /// When set, a keep-alive packet goes out after this long without any other packet.
     public var keepAliveInterval: Duration?
     /// When set, the connection closes with ``ConnectionError/inactivityTimeout`` after this long without

@@ -164,6 +164,7 @@ final class Pool: ReactorObject {
         let link = PoolLink(connection: connection, pool: self, active: settings.connectionStartState == .active)
         links.append(link)
         let handle = link.handle
+        core.provideSinks(to: connection, handle: handle)
         let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: entry.destination)
         connection.onActive = { [self] agreed in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)

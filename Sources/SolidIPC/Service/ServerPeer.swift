@@ -23,6 +23,7 @@ final class ServerPeer: ReactorObject {
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)
         let accepted = core.peerStarted(handle)
+        core.provideSinks(to: connection, handle: handle)
         let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: nil)
         connection.onActive = { _ in
             core.counters.connectionsOpened.add(1, ordering: .relaxed)

@@ -20,6 +20,7 @@ public final class Service: Sendable {
     private let group: ReactorGroup
     private let logger: Logger
     private let handlersBeforeStart = Lock<[MessageTypeID: MessageHandler]>([:])
+    private let sinkFactoriesBeforeStart = Lock<[MessageTypeID: SinkFactory]>([:])
     private let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
     let nextSerial = Atomic<UInt64>(1)
@@ -52,6 +53,26 @@ public final class Service: Sendable {
         }
     }
 
+    /// Registers the handler for incoming messages of type `M` that carry stream fields (before
+    /// ``start()``). `makeSinks` runs on the connection's reactor thread when the message's other fields
+    /// have arrived, before its streams, and returns one sink per stream field in declaration order (a
+    /// wrong count rejects the message); `handler` runs once every stream has ended in its sink. A message
+    /// whose sender cancels it, or whose connection drops, aborts its sinks and never reaches `handler`.
+    /// The same sinks serve responses of type `M` to this side's requests.
+    public func handle<M: WireMessage>(
+        _ type: M.Type, makeSinks: @escaping @Sendable (M, MessageContext) -> [any ByteSink],
+        _ handler: @escaping @Sendable (M, MessageContext) -> Void
+    ) throws(SendError) {
+        guard let typeID = configuration.registry.typeID(of: type) else { throw .unregisteredType("\(type)") }
+        try handle(type, handler)
+        sinkFactoriesBeforeStart.withLock { factories in
+            factories[typeID] = { message, context in
+                guard let typed = message as? M else { return [] }
+                return makeSinks(typed, context)
+            }
+        }
+    }
+
     /// Starts the service; returns the bound listen address (with the chosen port) for a server.
     /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop.
     ///
@@ -59,7 +80,9 @@ public final class Service: Sendable {
     @discardableResult
     public func start() throws -> SocketAddress? {
         precondition(!group.reactors.contains { $0.isCurrent }, "Service.start() called on a reactor thread")
-        let core = ServiceCore(configuration: configuration, handlers: handlersBeforeStart.withLock { $0 }, logger: logger)
+        let core = ServiceCore(
+            configuration: configuration, handlers: handlersBeforeStart.withLock { $0 },
+            sinkFactories: sinkFactoriesBeforeStart.withLock { $0 }, logger: logger)
         let started: Result<Void, SendError> = state.withLock { state in
             guard !state.stopped else { return .failure(.serviceStopped) }
             state.core = core

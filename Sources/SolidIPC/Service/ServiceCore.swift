@@ -6,11 +6,15 @@ import Synchronization
 /// Handles an incoming message on its connection's reactor thread.
 public typealias MessageHandler = @Sendable (any WireMessage, MessageContext) -> Void
 
+/// Makes the sinks for an incoming message's stream fields (see ``Service/handle(_:makeSinks:_:)``).
+typealias SinkFactory = @Sendable (any WireMessage, MessageContext) -> [any ByteSink]
+
 /// What every pool and connection of a service shares: configuration, handlers, counters. Immutable
 /// after start apart from the atomic counters.
 final class ServiceCore: Sendable {
     let configuration: ServiceConfigurationSnapshot
     let handlers: [MessageTypeID: MessageHandler]
+    let sinkFactories: [MessageTypeID: SinkFactory]
     let counters = ServiceCounters()
     let logger: Logger
     /// Accepted connections alive now, so ``Service/stop()`` can close them; `nil` once stopping.
@@ -34,10 +38,23 @@ final class ServiceCore: Sendable {
         }
     }
 
-    init(configuration: ServiceConfigurationSnapshot, handlers: [MessageTypeID: MessageHandler], logger: Logger) {
+    init(
+        configuration: ServiceConfigurationSnapshot, handlers: [MessageTypeID: MessageHandler],
+        sinkFactories: [MessageTypeID: SinkFactory], logger: Logger
+    ) {
         self.configuration = configuration
         self.handlers = handlers
+        self.sinkFactories = sinkFactories
         self.logger = logger
+    }
+
+    /// Lets `connection` ask the registered factories for stream sinks (messages of other types with
+    /// streams are rejected: no sinks).
+    func provideSinks(to connection: Connection, handle: ObjectHandle) {
+        guard !sinkFactories.isEmpty else { return }
+        connection.makeSinks = { [sinkFactories] header, message in
+            sinkFactories[header.typeID]?(message, MessageContext(connection: handle, header: header)) ?? []
+        }
     }
 
     /// Passes an incoming message that is not a response to its handler (or logs that none exists).

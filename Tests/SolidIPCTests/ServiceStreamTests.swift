@@ -1,0 +1,60 @@
+import SolidEngine
+import SolidIPC
+import SolidReactor
+import Testing
+
+/// Messages with stream fields through services (the sinks come from the handler registration).
+@Suite("Service streams", .serialized)
+struct ServiceStreamTests {
+    /// Counts bytes and folds them into a checksum.
+    final class ChecksumSink: ByteSink, @unchecked Sendable {
+        // @unchecked: used only on the receiving connection's reactor thread.
+        var count = 0
+        var checksum: UInt64 = 0
+        var finished = false
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            for byte in bytes { checksum = (checksum &* 31) &+ UInt64(byte) }
+            count += bytes.count
+        }
+        func finish() throws { finished = true }
+        func abort(_ error: WireError) {}
+    }
+
+    @Test("an upload's stream reaches the sink the server's handler registration made; the request is answered")
+    func uploadThroughServices() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let total = 3 * 1024 * 1024 + 17
+        var expected: UInt64 = 0
+        for index in 0..<total { expected = (expected &* 31) &+ UInt64(UInt8(truncatingIfNeeded: index &* 7)) }
+        let sinks = Lock<[ChecksumSink]>([])
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(SendableUpload.self, makeSinks: { _, _ in
+                let sink = ChecksumSink()
+                sinks.withLock { $0.append(sink) }
+                return [sink]
+            }) { upload, context in
+                let sink = sinks.withLock { $0.last! }
+                let text = "\(upload.name) \(sink.count) \(sink.finished) \(sink.checksum)"
+                try? server.sendResponse(Note(id: 1, text: text), for: context)
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        var made = 0
+        let source = ClosureByteSource { buffer in
+            let count = min(buffer.count, total - made)
+            for offset in 0..<count { buffer[offset] = UInt8(truncatingIfNeeded: (made + offset) &* 7) }
+            made += count
+            return count
+        }
+        let answers = EventLog()
+        try client.sendRequest(SendableUpload(name: "file", source: source), to: destination, expecting: Note.self) {
+            answers.add((try? $0.get().text) ?? "\($0)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["file \(total) true \(expected)"])
+        #expect(sinks.withLock { $0.count } == 1)
+    }
+}
