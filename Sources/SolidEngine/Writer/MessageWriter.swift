@@ -93,10 +93,12 @@ public final class MessageWriter {
     /// Encodes and queues `message` with its registered type id.
     @discardableResult
     ///
-    /// `completion`, when given, is called once with the message's outcome (after ``onOutcome``).
+    /// `completion` and `observer`, when given, are told once of the message's outcome (after
+    /// ``onOutcome``); an observer costs no allocation.
     public func enqueue<M: WireMessage>(
         _ message: M, registry: MessageRegistry, flags: MessageFlags = [], requestID: UInt64 = 0,
-        responseTo: UInt64 = 0, completion: ((Outcome) -> Void)? = nil
+        responseTo: UInt64 = 0, completion: ((Outcome) -> Void)? = nil,
+        observer: (any MessageOutcomeObserver)? = nil
     ) throws(WireError) -> UInt64 {
         let typeID: MessageTypeID
         if lastType == ObjectIdentifier(M.self), lastRegistry === registry, let cached = lastTypeID {
@@ -125,6 +127,7 @@ public final class MessageWriter {
         nextID += 1
         let outgoing = OutgoingMessage(id: id, header: header, buffer: consume buffer, headerRoom: room, streams: streams)
         outgoing.completion = completion
+        outgoing.observer = observer
         if outgoing.synchronous { waitingSynchronous.append(outgoing) } else { waiting.append(outgoing) }
         return id
     }
@@ -148,6 +151,10 @@ public final class MessageWriter {
     @inline(__always)
     private func report(_ message: OutgoingMessage, _ outcome: Outcome) {
         onOutcome?(message.id, outcome)
+        if let observer = message.observer {
+            message.observer = nil
+            observer.messageEnded(outcome)
+        }
         if let completion = message.completion {
             message.completion = nil
             completion(outcome)
@@ -305,6 +312,13 @@ public final class MessageWriter {
         if releaseSlot { freeSlots.append(message.slot) }
         if message.synchronous { synchronousActive = false }
     }
+}
+
+/// Told once how a message queued with ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``
+/// ended. An object the caller already has (its own record of the message) saves allocating a closure.
+public protocol MessageOutcomeObserver: AnyObject {
+    /// The message was written, cancelled or failed.
+    func messageEnded(_ outcome: MessageWriter.Outcome)
 }
 
 /// A first-in first-out queue with amortised O(1) pops.

@@ -7,8 +7,10 @@ final class OutgoingMessage {
     let synchronous: Bool
     /// The request this message answers (0 when it is not a response).
     let responseTo: UInt64
-    /// Called once with the outcome (see ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:)``).
+    /// Called once with the outcome (see ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``).
     @exclusivity(unchecked) var completion: ((MessageWriter.Outcome) -> Void)?
+    /// Told once with the outcome, like `completion`, without a closure to allocate.
+    @exclusivity(unchecked) var observer: (any MessageOutcomeObserver)?
     @exclusivity(unchecked) var slot = -1
     /// Header and body bytes, from `preambleOffset` on.
     private let preamble: [UInt8]

@@ -104,33 +104,52 @@ public final class Connection {
         _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
         completion: ((MessageWriter.Outcome) -> Void)? = nil
     ) throws(WireError) -> UInt64? {
+        try send(message, flags: flags, requestID: requestID, responseTo: responseTo, completion: completion, observer: nil)
+    }
+
+    /// ``send(_:flags:requestID:responseTo:completion:)`` telling an observer object instead of a closure.
+    @discardableResult
+    public func send<M: WireMessage>(
+        _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
+        observer: any MessageOutcomeObserver
+    ) throws(WireError) -> UInt64? {
+        try send(message, flags: flags, requestID: requestID, responseTo: responseTo, completion: nil, observer: observer)
+    }
+
+    private func send<M: WireMessage>(
+        _ message: M, flags: MessageFlags, requestID: UInt64, responseTo: UInt64,
+        completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?
+    ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
         if let writer, case .active = state {
             // The common case, with no closure to allocate: the writer checks the type (cached) itself.
             do {
                 let id = try writer.enqueue(
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
-                    responseTo: responseTo, completion: completion)
+                    responseTo: responseTo, completion: completion, observer: observer)
                 schedulePump()
                 return id
             } catch .unregisteredType(let name) {
                 throw .unregisteredType(name)
             } catch {
+                observer?.messageEnded(.failed(error, partlySent: false))
                 completion?(.failed(error, partlySent: false))
                 return nil
             }
         }
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
         if case .closed = state {
+            observer?.messageEnded(.canceled(partlySent: false))
             completion?(.canceled(partlySent: false))
             return nil
         }
         let registry = configuration.registry
-        waitingForHandshake.append(PendingSend(completion: completion) { writer, completion throws(WireError) in
-            try writer.enqueue(
-                message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo,
-                completion: completion)
-        })
+        waitingForHandshake.append(
+            PendingSend(completion: completion, observer: observer) { writer, completion, observer throws(WireError) in
+                try writer.enqueue(
+                    message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo,
+                    completion: completion, observer: observer)
+            })
         return nil
     }
 
@@ -153,9 +172,9 @@ public final class Connection {
     @discardableResult
     private func enqueue(_ pending: PendingSend, into writer: MessageWriter) -> UInt64? {
         do {
-            return try pending.enqueue(writer, pending.completion)
+            return try pending.enqueue(writer, pending.completion, pending.observer)
         } catch {
-            pending.completion?(.failed(error, partlySent: false))
+            pending.end(.failed(error, partlySent: false))
             return nil
         }
     }
@@ -324,7 +343,7 @@ public final class Connection {
         stopReceiveLimits()
         let neverQueued = waitingForHandshake
         waitingForHandshake.removeAll()
-        for pending in neverQueued { pending.completion?(.canceled(partlySent: false)) }
+        for pending in neverQueued { pending.end(.canceled(partlySent: false)) }
         // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
         writer?.cancelAll()
         stream.close()
@@ -340,5 +359,13 @@ public final class Connection {
 /// A message waiting for the handshake, with its completion.
 private struct PendingSend {
     let completion: ((MessageWriter.Outcome) -> Void)?
-    let enqueue: (MessageWriter, ((MessageWriter.Outcome) -> Void)?) throws(WireError) -> UInt64
+    let observer: (any MessageOutcomeObserver)?
+    let enqueue:
+        (MessageWriter, ((MessageWriter.Outcome) -> Void)?, (any MessageOutcomeObserver)?) throws(WireError) -> UInt64
+
+    /// Tells whoever waits for the message how it ended.
+    func end(_ outcome: MessageWriter.Outcome) {
+        observer?.messageEnded(outcome)
+        completion?(outcome)
+    }
 }

@@ -43,27 +43,7 @@ final class Pool: ReactorObject {
     @exclusivity(unchecked) private var nextRequestID: UInt64 = 1
     @exclusivity(unchecked) private var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
-    @exclusivity(unchecked) var inFlightMessages: [UInt64: Sent] = [:]
-
-    /// A message handed to a connection: where it went and how far it got. A class, so the write
-    /// completion and the awaiting table update it without looking it up again.
-    final class Sent {
-        let item: PoolItem
-        let link: PoolLink
-        let requestID: UInt64
-        @exclusivity(unchecked) var writerID: UInt64?
-        /// Written completely (a request now awaits its response).
-        @exclusivity(unchecked) var written = false
-
-        init(item: PoolItem, link: PoolLink, requestID: UInt64) {
-            self.item = item
-            self.link = link
-            self.requestID = requestID
-        }
-
-        /// Hands the response (or the failure) to the requester.
-        func answer(_ result: Result<any WireMessage, SendError>) { item.answer(result) }
-    }
+    @exclusivity(unchecked) var inFlightMessages: [UInt64: PoolItem] = [:]
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
@@ -196,15 +176,15 @@ final class Pool: ReactorObject {
         if synchronousLink === link { synchronousLink = nil }
         let waiting = link.awaiting
         link.awaiting.removeAll()
-        for (_, sent) in waiting.sorted(by: { $0.key < $1.key }) {
-            inFlightMessages.removeValue(forKey: sent.item.serial)
+        for (_, item) in waiting.sorted(by: { $0.key < $1.key }) {
+            inFlightMessages.removeValue(forKey: item.serial)
             // An idempotent request is asked again until its response arrives.
-            if !stopped, sent.item.idempotent, !sent.item.addressed {
-                givenBack.append(sent.item)
+            if !stopped, item.idempotent, !item.addressed {
+                givenBack.append(item)
                 continue
             }
-            finish(sent.item.serial)
-            sent.answer(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
+            finish(item.serial)
+            item.answer(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
         if !givenBack.isEmpty {
             // Back in the order they were first sent (serials grow with each send), ahead of the rest.
@@ -270,17 +250,17 @@ final class Pool: ReactorObject {
         if item.isRequest {
             requestID = nextRequestID
             nextRequestID += 1
+            link.awaiting[requestID] = item
         }
-        let sent = Sent(item: item, link: link, requestID: requestID)
-        if requestID != 0 { link.awaiting[requestID] = sent }
+        item.pool = self
+        item.link = link
+        item.requestID = requestID
+        item.writerID = nil
+        item.written = false
         link.inFlight += 1
-        inFlightMessages[item.serial] = sent
+        inFlightMessages[item.serial] = item
         do {
-            // The pool outlives every completion: stopping it closes its connections first, and a closing
-            // connection reports every message before it lets go of them.
-            sent.writerID = try item.send(on: link.connection, requestID: requestID) { [unowned(unsafe) self] outcome in
-                self.written(sent, outcome)
-            }
+            item.writerID = try item.send(on: link.connection, requestID: requestID)  // outcome: written(_:_:)
         } catch {
             link.inFlight -= 1
             entry.released()
@@ -291,14 +271,13 @@ final class Pool: ReactorObject {
         }
     }
 
-    /// The writer is done with `sent`: written, cancelled or failed.
-    private func written(_ sent: Sent, _ outcome: MessageWriter.Outcome) {
-        let item = sent.item
-        let link = sent.link
+    /// The writer is done with `item`: written, cancelled or failed.
+    func written(_ item: PoolItem, _ outcome: MessageWriter.Outcome) {
+        guard let link = item.link else { return }
         let connection = link.connection
         if givesBack(outcome, on: connection, item) {
             inFlightMessages.removeValue(forKey: item.serial)
-            if sent.requestID != 0 { link.awaiting.removeValue(forKey: sent.requestID) }
+            if item.requestID != 0 { link.awaiting.removeValue(forKey: item.requestID) }
             link.inFlight -= 1
             givenBack.append(item)
             return
@@ -311,12 +290,12 @@ final class Pool: ReactorObject {
             link.inFlight -= 1
             dispatch()
         } else if outcome == .written {
-            sent.written = true  // now awaiting its response
+            item.written = true  // now awaiting its response
         } else if case .failure(let error) = SendError.from(outcome, on: connection) {
             inFlightMessages.removeValue(forKey: item.serial)
-            if link.awaiting.removeValue(forKey: sent.requestID) != nil {
+            if link.awaiting.removeValue(forKey: item.requestID) != nil {
                 finish(item.serial)
-                sent.answer(.failure(error))
+                item.answer(.failure(error))
                 link.inFlight -= 1
                 dispatch()
             }
@@ -351,12 +330,12 @@ final class Pool: ReactorObject {
             item.fail(.timeout(progress: .notSent))
             return
         }
-        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0,
-            sent.link.awaiting.removeValue(forKey: sent.requestID) != nil
+        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
+            link.awaiting.removeValue(forKey: sent.requestID) != nil
         else { return }
         inFlightMessages.removeValue(forKey: serial)
-        sent.link.inFlight -= 1
-        sent.link.connection.cancelRequest(sent.requestID)
+        link.inFlight -= 1
+        link.connection.cancelRequest(sent.requestID)
         finish(serial)
         sent.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
         dispatch()
@@ -372,8 +351,7 @@ final class Pool: ReactorObject {
             item.fail(.canceled(progress: .notSent))
             return
         }
-        guard let sent = inFlightMessages[serial] else { return }
-        let link = sent.link
+        guard let sent = inFlightMessages[serial], let link = sent.link else { return }
         if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
             return  // the write completion reports the cancel with how far it got
         }
@@ -392,8 +370,8 @@ final class Pool: ReactorObject {
             link.awaiting[header.responseTo]?.answer(.success(message))
         } else if let sent = link.awaiting.removeValue(forKey: header.responseTo) {
             link.inFlight -= 1
-            inFlightMessages.removeValue(forKey: sent.item.serial)
-            finish(sent.item.serial)
+            inFlightMessages.removeValue(forKey: sent.serial)
+            finish(sent.serial)
             sent.answer(.success(message))
             dispatch()
         } else {

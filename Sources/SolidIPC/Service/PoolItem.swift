@@ -5,8 +5,9 @@ import SolidReactor
 /// ``RequestItem`` carry the typed message and callback. It is itself the event that carries it to the
 /// pool's reactor (the seed's "NewPoolMessage"), and then the one reference that queues, resends and the
 /// books of messages in flight pass around: one allocation per message on the sending side.
-class PoolItem: ReactorEvent, @unchecked Sendable {
-    // @unchecked: immutable once posted (`entry` is set before), then used on the pool's reactor only.
+class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
+    // @unchecked: its settings are immutable once posted (`entry` is set before); the in-flight record
+    // below is used on the pool's reactor only.
     /// The service-wide number of the message (its ``MessageID``).
     let serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``MessageFlags/oneShot``).
@@ -25,6 +26,21 @@ class PoolItem: ReactorEvent, @unchecked Sendable {
     /// The pool it is posted to (not set for one addressed to a connection).
     var entry: PoolEntry?
 
+    // The in-flight record, while a connection has the message (reset when it is sent again elsewhere).
+    /// The pool that handed it to a connection; it outlives the message's outcome (stopping a pool closes
+    /// its connections first, and a closing connection reports every message it holds).
+    @exclusivity(unchecked) unowned(unsafe) var pool: Pool?
+    /// The connection it was handed to.
+    @exclusivity(unchecked) var link: PoolLink?
+    /// Its request id on that connection (0 for a plain message).
+    @exclusivity(unchecked) var requestID: UInt64 = 0
+    /// The connection writer's id for it.
+    @exclusivity(unchecked) var writerID: UInt64?
+    /// Written completely (a request now awaits its response).
+    @exclusivity(unchecked) var written = false
+    /// Where the outcome goes when no pool sent it (a request on an accepted connection).
+    @exclusivity(unchecked) var onEnded: ((MessageWriter.Outcome) -> Void)?
+
     init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
         self.serial = serial
         oneShot = flags.contains(.oneShot)
@@ -37,11 +53,16 @@ class PoolItem: ReactorEvent, @unchecked Sendable {
     /// `true` for a request (it completes with ``answer(_:)``), `false` for a plain message.
     var isRequest: Bool { false }
 
-    /// Queues the message on `connection` (reactor thread); `requestID` is 0 for plain messages. Returns
-    /// the connection writer's id for the message.
-    func send(on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void)
-        throws(WireError) -> UInt64?
-    { preconditionFailure("subclass responsibility") }
+    /// Queues the message on `connection` (reactor thread); `requestID` is 0 for plain messages. The
+    /// outcome comes back to ``messageEnded(_:)``. Returns the connection writer's id for the message.
+    func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
+        preconditionFailure("subclass responsibility")
+    }
+
+    /// The connection's writer is done with the message.
+    final func messageEnded(_ outcome: MessageWriter.Outcome) {
+        if let pool { pool.written(self, outcome) } else { onEnded?(outcome) }
+    }
 
     /// A plain message completed.
     func complete(_ result: Result<Void, SendError>) {}
@@ -82,10 +103,8 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
         super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
     }
 
-    override func send(
-        on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void
-    ) throws(WireError) -> UInt64? {
-        try connection.send(message, flags: flags, completion: completion)
+    override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
+        try connection.send(message, flags: flags, observer: self)
     }
 
     override func complete(_ result: Result<Void, SendError>) { completion?(result) }
@@ -111,10 +130,8 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
 
     override var isRequest: Bool { true }
 
-    override func send(
-        on connection: Connection, requestID: UInt64, completion: @escaping (MessageWriter.Outcome) -> Void
-    ) throws(WireError) -> UInt64? {
-        try connection.send(request, flags: flags, requestID: requestID, completion: completion)
+    override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
+        try connection.send(request, flags: flags, requestID: requestID, observer: self)
     }
 
     override func answer(_ result: Result<any WireMessage, SendError>) {

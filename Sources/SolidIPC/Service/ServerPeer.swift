@@ -80,12 +80,13 @@ final class ServerPeer: ReactorObject {
         let requestID = requests.add { item.answer($0) }
         let connection = self.connection
         do {
-            _ = try item.send(on: connection, requestID: requestID) { [weak self] outcome in
+            item.onEnded = { [weak self] outcome in
                 if case .failure(let error) = SendError.from(outcome, on: connection) {
                     self?.requests.take(requestID)?(.failure(error))
                     self?.closeIfDrained()
                 }
             }
+            _ = try item.send(on: connection, requestID: requestID)
         } catch {
             requests.take(requestID)?(.failure(.encodingFailed(error, progress: .notSent)))
         }
