@@ -37,6 +37,7 @@ final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
 
 /// A message (or response) for one connection (the seed's "NewConnectionMessage"). The concrete event is
 /// ``AddressedMessageEvent``, which carries the message itself (no closure to allocate).
+@usableFromInline
 class PeerSendEvent: ReactorEvent, @unchecked Sendable {
     // @unchecked: handed whole to the connection's reactor thread (see ReactorEvent).
     let complete: (@Sendable (Result<Void, SendError>) -> Void)?
@@ -52,12 +53,14 @@ class PeerSendEvent: ReactorEvent, @unchecked Sendable {
 }
 
 /// A message of type `M` for one connection.
+@usableFromInline
 final class AddressedMessageEvent<M: WireMessage & Sendable>: PeerSendEvent, @unchecked Sendable {
     // @unchecked: immutable; handed whole to the connection's reactor thread.
     let message: M
     let flags: MessageFlags
     let responseTo: UInt64
 
+    @usableFromInline
     init(_ message: M, flags: MessageFlags, responseTo: UInt64, complete: (@Sendable (Result<Void, SendError>) -> Void)?) {
         self.message = message
         self.flags = flags

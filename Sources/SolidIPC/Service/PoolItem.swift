@@ -5,6 +5,7 @@ import SolidReactor
 /// ``RequestItem`` carry the typed message and callback. It is itself the event that carries it to the
 /// pool's reactor (the seed's "NewPoolMessage"), and then the one reference that queues, resends and the
 /// books of messages in flight pass around: one allocation per message on the sending side.
+@usableFromInline
 class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     // @unchecked: its settings are immutable once posted (`entry` is set before); the in-flight record
     // below is used on the pool's reactor only.
@@ -60,6 +61,7 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     }
 
     /// The connection's writer is done with the message.
+    @usableFromInline
     final func messageEnded(_ outcome: MessageWriter.Outcome) {
         if let pool { pool.written(self, outcome) } else { onEnded?(outcome) }
     }
@@ -87,12 +89,14 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
 }
 
 /// A plain message of type `M` and its completion.
+@usableFromInline
 final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendable {
     // @unchecked: immutable; see PoolItem.
     let message: M
     let flags: MessageFlags
     let completion: (@Sendable (Result<Void, SendError>) -> Void)?
 
+    @usableFromInline
     init(
         _ message: M, serial: UInt64, flags: MessageFlags, timeout: Duration?,
         completion: (@Sendable (Result<Void, SendError>) -> Void)?
@@ -111,12 +115,14 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
 }
 
 /// A request of type `Request` whose response is expected as `Response`.
+@usableFromInline
 final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>: PoolItem, @unchecked Sendable {
     // @unchecked: immutable; see PoolItem.
     let request: Request
     let flags: MessageFlags
     let onResponse: @Sendable (Result<Response, SendError>) -> Void
 
+    @usableFromInline
     init(
         _ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void

@@ -7,6 +7,7 @@ import Synchronization
 extension Service {
     /// Answers the request described by `context` (or sends a message back on that connection).
     /// `last: false` sends a response part; more may follow, then one with `last: true`.
+    @inlinable
     public func sendResponse<M: WireMessage & Sendable>(
         _ response: M, for context: MessageContext, last: Bool = true,
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
@@ -20,6 +21,7 @@ extension Service {
     /// never moved to another connection: if this one closes first, the completion reports
     /// ``SendError/connectionClosed(_:progress:)``.
     /// - Throws: ``SendError/peerGone`` when the connection is gone, ``SendError/unregisteredType(_:)``.
+    @inlinable
     public func send<M: WireMessage & Sendable>(
         _ message: M, on connection: ObjectHandle, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) {
@@ -35,7 +37,7 @@ extension Service {
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) {
         guard configuration.registry.typeID(of: Request.self) != nil else { throw .unregisteredType("\(Request.self)") }
-        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
+        let serial = takeSerial()
         let item = RequestItem(request, serial: serial, flags: flags, timeout: nil, addressed: true, onResponse: onResponse)
         try deliver(DirectRequestEvent(item: item), to: connection)
     }
@@ -69,15 +71,25 @@ extension Service {
         try deliver(ConnectionControlEvent(mode == .force ? .close : .closeGracefully), to: connection)
     }
 
-    private func post<M: WireMessage & Sendable>(
+    /// Checks the type and posts the message to the connection's holder. Inlinable, so the event type is
+    /// made in the caller's module (its metadata cached there).
+    @inlinable
+    func post<M: WireMessage & Sendable>(
         _ message: M, on connection: ObjectHandle, flags: MessageFlags, responseTo: UInt64,
         completion: (@Sendable (Result<Void, SendError>) -> Void)?
     ) throws(SendError) {
-        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        try checkRegistered(M.self)
         try deliver(AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection)
     }
 
-    private func deliver(_ event: ReactorEvent, to connection: ObjectHandle) throws(SendError) {
+    /// Throws ``SendError/unregisteredType(_:)`` for a type the registry does not know.
+    @usableFromInline
+    func checkRegistered<M: WireMessage>(_ type: M.Type) throws(SendError) {
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+    }
+
+    @usableFromInline
+    func deliver(_ event: ReactorEvent, to connection: ObjectHandle) throws(SendError) {
         switch connection.post(event) {
         case .posted: return
         case .targetGone: throw .peerGone

@@ -23,7 +23,7 @@ public final class Service: Sendable {
     private let sinkFactoriesBeforeStart = Lock<[MessageTypeID: SinkFactory]>([:])
     private let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
-    let nextSerial = Atomic<UInt64>(1)
+    private let nextSerial = Atomic<UInt64>(1)
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
     /// - Throws: ``ServiceConfigurationError``.
@@ -124,12 +124,14 @@ public final class Service: Sendable {
     /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
     ///   at once; the completion is then not called.
     /// - Returns: the message's id, for ``cancel(_:)``.
-    @discardableResult
+    ///
+    /// Inlinable so the message's item type is made in the caller's module, where its metadata is cached.
+    @inlinable @discardableResult
     public func send<M: WireMessage & Sendable>(
         _ message: M, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
-        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
+        let serial = takeSerial()
         let item = MessageItem(message, serial: serial, flags: flags, timeout: timeout, completion: completion)
         try post(item, type: M.self, to: destination)
         return MessageID(destination: destination, serial: serial)
@@ -138,13 +140,13 @@ public final class Service: Sendable {
     /// Sends a request and calls `onResponse` once with the response (on the connection's reactor thread),
     /// or once per part when the peer answers in parts.
     /// - Returns: the request's id, for ``cancel(_:)``.
-    @discardableResult
+    @inlinable @discardableResult
     public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
         _ request: Request, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
-        let serial = nextSerial.add(1, ordering: .relaxed).oldValue
+        let serial = takeSerial()
         let item = RequestItem(
             request, serial: serial, flags: flags, timeout: timeout, addressed: false, onResponse: onResponse)
         try post(item, type: Request.self, to: destination)
@@ -163,7 +165,13 @@ public final class Service: Sendable {
         if entry.reactor.post(CancelEvent(entry: entry, serial: id.serial)) != .posted { throw .serviceStopped }
     }
 
-    private func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
+    /// The next message serial.
+    @usableFromInline
+    func takeSerial() -> UInt64 { nextSerial.add(1, ordering: .relaxed).oldValue }
+
+    /// Checks the type, finds the destination's pool (reserving a queue place) and posts `item` to it.
+    @usableFromInline
+    func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
         guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
         var entry: PoolEntry
         repeat {
