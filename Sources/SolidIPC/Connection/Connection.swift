@@ -1,6 +1,7 @@
 public import SolidEngine
 public import SolidReactor
 import Synchronization
+import Logging
 
 /// One message connection over a TCP stream, on the stream's reactor: the handshake, then messages in
 /// both directions through a ``MessageWriter`` and a ``PacketReader``, plus keep-alive.
@@ -90,6 +91,13 @@ public final class Connection {
         stream.onEndOfInput = { self.finish(.closedByPeer) }
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
+        if let limit = configuration.unsentBytesLimit {
+            do {
+                try stream.limitUnsentBytes(to: limit)
+            } catch {
+                stream.reactor.logger.debug("TCP_NOTSENT_LOWAT failed", metadata: ["error": "\(error)"])
+            }
+        }
         counters?.bytesSent.add(hello.count, ordering: .relaxed)
         stream.write(hello)
         startReceiveLimits()

@@ -27,6 +27,11 @@ public struct ConnectionConfiguration {
     public var keepAliveLimitWindow: Duration = .seconds(60)
     /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
     public var packetsInFlight = 2
+    /// At most about this many written bytes wait unsent in the kernel's socket buffer
+    /// (`TCP_NOTSENT_LOWAT`); the rest stays in the connection's own queue, where a small message can
+    /// overtake a large one packet by packet. `nil` leaves the kernel's default (megabytes: a ping may
+    /// then wait behind a whole socket buffer of bulk data).
+    public var unsentBytesLimit: Int? = 128 * 1024
 
     /// Settings with `registry` and the defaults for everything else.
     public init(registry: MessageRegistry) { self.registry = registry }

@@ -20,6 +20,12 @@ enum Socket {
         try setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, "setsockopt(TCP_NODELAY)")
     }
 
+    /// `TCP_NOTSENT_LOWAT`: the socket reports writable only while fewer than `bytes` wait unsent in it.
+    static func setNotSentLowWatermark(_ fd: Int32, bytes: Int32) throws(SystemError) {
+        try setOption(fd, level: Int32(IPPROTO_TCP), name: 25 /* TCP_NOTSENT_LOWAT */, value: bytes,
+            "setsockopt(TCP_NOTSENT_LOWAT)")
+    }
+
     static func setReuseAddress(_ fd: Int32) throws(SystemError) {
         try setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, "setsockopt(SO_REUSEADDR)")
     }

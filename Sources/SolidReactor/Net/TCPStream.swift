@@ -194,6 +194,17 @@ public final class TCPStream: ReactorObject {
     /// Stops delivering reads until ``resumeReading()``; the kernel buffers (and then the peer waits).
     public func pauseReading() { readingPaused = true }
 
+    /// Keeps at most about `bytes` of written data waiting unsent in the kernel (`TCP_NOTSENT_LOWAT`):
+    /// the rest waits in the caller's own queue, where something more urgent can still go first. A
+    /// multiplexing protocol wants this, or a small message queues behind megabytes in the socket buffer.
+    public func limitUnsentBytes(to bytes: Int) throws(StreamError) {
+        do {
+            try Socket.setNotSentLowWatermark(fd, bytes: Int32(clamping: bytes))
+        } catch {
+            throw StreamError(error)
+        }
+    }
+
     /// Delivers reads again, starting with whatever arrived while paused.
     public func resumeReading() {
         guard readingPaused else { return }
