@@ -95,7 +95,7 @@ struct CancelTests {
         let outcomes = EventLog()
         // A 64 MB stream cannot fit in the socket buffers of a peer that stopped reading: once its source
         // has produced 64 KB, the message is certainly partly written, and it can go no further (the
-        // connection keeps at most 128 KB unsent in the kernel).
+        // connection keeps at most 32 KB unsent in the kernel).
         let produced = EventLog()
         let total = 64 << 20
         var made = 0

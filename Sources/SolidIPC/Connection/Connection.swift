@@ -61,6 +61,8 @@ public final class Connection {
     @exclusivity(unchecked) private var pumpScheduled = false
     /// `true` while ``pump()`` runs (it is not re-entered).
     @exclusivity(unchecked) private var pumping = false
+    /// The previous packet was (nearly) full: bulk data is flowing.
+    @exclusivity(unchecked) private var lastPacketWasFull = false
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) private var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
@@ -96,6 +98,13 @@ public final class Connection {
                 try stream.limitUnsentBytes(to: limit)
             } catch {
                 stream.reactor.logger.debug("TCP_NOTSENT_LOWAT failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if let size = configuration.receiveBufferSize {
+            do {
+                try stream.setReceiveBufferSize(size)
+            } catch {
+                stream.reactor.logger.debug("SO_RCVBUF failed", metadata: ["error": "\(error)"])
             }
         }
         counters?.bytesSent.add(hello.count, ordering: .relaxed)
@@ -307,10 +316,21 @@ public final class Connection {
                 return
             }
             budget -= 1
-            let length = writer.nextPacket(into: scratch)
-            guard length > 0 else { return }
-            // A packet-sized copy: small messages cost a small allocation, not a full packet's.
-            send(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length])))
+            let packet: [UInt8]
+            if lastPacketWasFull {
+                // Bulk: the writer fills the packet's own storage (no copy through the scratch buffer).
+                let size = writer.packetSize
+                packet = [UInt8](unsafeUninitializedCapacity: size) { storage, count in
+                    count = writer.nextPacket(into: UnsafeMutableRawBufferPointer(storage))
+                }
+            } else {
+                // Small messages: a right-sized copy costs less than allocating a whole packet.
+                let length = writer.nextPacket(into: scratch)
+                packet = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
+            }
+            guard !packet.isEmpty else { return }
+            lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
+            send(packet)
         }
     }
 

@@ -31,7 +31,12 @@ public struct ConnectionConfiguration {
     /// (`TCP_NOTSENT_LOWAT`); the rest stays in the connection's own queue, where a small message can
     /// overtake a large one packet by packet. `nil` leaves the kernel's default (megabytes: a ping may
     /// then wait behind a whole socket buffer of bulk data).
-    public var unsentBytesLimit: Int? = 128 * 1024
+    public var unsentBytesLimit: Int? = 32 * 1024
+    /// The socket's receive buffer (`SO_RCVBUF`), which bounds the data the peer has in flight to us;
+    /// `nil` (the default) lets the kernel tune it. Small values (a few hundred KiB) keep a small message
+    /// from waiting behind megabytes of the peer's bulk data in our receive buffer, at some cost in bulk
+    /// throughput on long, fast links.
+    public var receiveBufferSize: Int?
 
     /// Settings with `registry` and the defaults for everything else.
     public init(registry: MessageRegistry) { self.registry = registry }

@@ -26,6 +26,11 @@ enum Socket {
             "setsockopt(TCP_NOTSENT_LOWAT)")
     }
 
+    /// `SO_RCVBUF`: the kernel's receive buffer (and so the TCP window) for the socket.
+    static func setReceiveBufferSize(_ fd: Int32, bytes: Int32) throws(SystemError) {
+        try setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: bytes, "setsockopt(SO_RCVBUF)")
+    }
+
     static func setReuseAddress(_ fd: Int32) throws(SystemError) {
         try setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, "setsockopt(SO_REUSEADDR)")
     }

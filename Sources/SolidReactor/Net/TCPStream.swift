@@ -205,6 +205,17 @@ public final class TCPStream: ReactorObject {
         }
     }
 
+    /// Sets the kernel's receive buffer (`SO_RCVBUF`; the kernel doubles the value for its bookkeeping and
+    /// stops auto-tuning it). A small buffer bounds how much data the peer has in flight towards us, so a
+    /// small message behind bulk data waits less; a large one carries more over long fat networks.
+    public func setReceiveBufferSize(_ bytes: Int) throws(StreamError) {
+        do {
+            try Socket.setReceiveBufferSize(fd, bytes: Int32(clamping: bytes))
+        } catch {
+            throw StreamError(error)
+        }
+    }
+
     /// Delivers reads again, starting with whatever arrived while paused.
     public func resumeReading() {
         guard readingPaused else { return }
