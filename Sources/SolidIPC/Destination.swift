@@ -9,6 +9,8 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
     public let host: String
     /// The TCP port (1–65535).
     public let port: UInt16
+    /// Hashed once: a service looks its pool up by destination on every send.
+    private let hash: Int
 
     /// Creates a destination from its parts.
     /// - Throws: ``DestinationError/emptyHost`` or ``DestinationError/invalidPort(_:)`` for port 0.
@@ -17,7 +19,19 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
         guard port != 0 else { throw .invalidPort("0") }
         self.host = host
         self.port = port
+        var hasher = Hasher()
+        hasher.combine(host)
+        hasher.combine(port)
+        hash = hasher.finalize()
     }
+
+    /// Same host text and port.
+    public static func == (lhs: Destination, rhs: Destination) -> Bool {
+        lhs.hash == rhs.hash && lhs.port == rhs.port && lhs.host == rhs.host
+    }
+
+    /// Feeds the hash computed at creation.
+    public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
     /// Parses `"host:port"`, `"1.2.3.4:port"` or `"[::1]:port"`.
     /// - Throws: ``DestinationError`` naming what is wrong with `text`.

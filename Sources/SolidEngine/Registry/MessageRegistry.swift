@@ -40,6 +40,9 @@ public final class MessageRegistry: @unchecked Sendable {
     // @unchecked: mutated only during setup by one thread (documented); read-only once shared.
     @exclusivity(unchecked) private var decoders: [MessageTypeID: any MessageDecoding] = [:]
     @exclusivity(unchecked) private var ids: [ObjectIdentifier: MessageTypeID] = [:]
+    /// The same as `ids` while there are few types: a linear scan of pointers beats hashing there.
+    @exclusivity(unchecked) private var fewIDs: [(ObjectIdentifier, MessageTypeID)] = []
+    private static let fewLimit = 16
 
     /// Creates an empty registry.
     public init() {}
@@ -53,6 +56,7 @@ public final class MessageRegistry: @unchecked Sendable {
         guard decoders[id] == nil else { throw .duplicateRegistration("type id \(id) is taken") }
         guard ids[ObjectIdentifier(type)] == nil else { throw .duplicateRegistration("\(type) is registered") }
         ids[ObjectIdentifier(type)] = id
+        fewIDs = ids.count <= Self.fewLimit ? ids.map { ($0.key, $0.value) } : []
         decoders[id] = TypedDecoder<M>()
     }
 
@@ -68,7 +72,14 @@ public final class MessageRegistry: @unchecked Sendable {
     }
 
     /// The wire id of `type`, or `nil` when not registered.
-    public func typeID<M: WireMessage>(of type: M.Type) -> MessageTypeID? { ids[ObjectIdentifier(type)] }
+    public func typeID<M: WireMessage>(of type: M.Type) -> MessageTypeID? {
+        let wanted = ObjectIdentifier(type)
+        if !fewIDs.isEmpty {
+            for (identifier, id) in fewIDs where identifier == wanted { return id }
+            return nil
+        }
+        return ids[wanted]
+    }
 
     /// The decoder for `id`, or `nil` when not registered.
     public func decoder(for id: MessageTypeID) -> (any MessageDecoding)? { decoders[id] }
