@@ -25,7 +25,7 @@ struct RunCommand: ParsableCommand {
     var skipLimits = false
     @Option(help: "Path of tcp_pingpong.c (default: ../shared/bench/tcp_pingpong.c next to the repository).")
     var pingpongSource: String?
-    @Option(help: "Stack reserved per thread, MiB (0: system default, which a long SolidIPC send can overflow).")
+    @Option(help: "Stack reserved per thread, MiB (default 0: the system default).")
     var threadStackMib = ThreadStacks.defaultMebibytes
     @Flag(help: "Print the results as JSON on stdout instead of the table.")
     var json = false
@@ -99,7 +99,7 @@ struct RunCommand: ParsableCommand {
             date: startDate, machine: MachineFacts.describe(),
             load: "\(loadAtStart) at the start, \(MachineFacts.loadAverage()) at the end",
             mode: "\(processes) process\(processes == 1 ? "" : "es")\(quick ? ", --quick" : ""); each side on a one-thread reactor / event loop",
-            processes: processes, placement: placement + [stacks], repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,
+            processes: processes, placement: placement + (stacks.map { [$0] } ?? []), repetitions: plan.repetitions, plan: PlanSummary(plan), groups: results, limits: limits,
             targets: Dictionary(uniqueKeysWithValues: WorkloadID.allCases.map { ($0.rawValue, Targets.notes($0)) }))
         printProgress("")
         printError("ipc-bench: finished in \(fixed(seconds(nowNanos() - start), 1)) s")

@@ -12,7 +12,7 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "solidipc, raw, nio or grpc.") var system: String
     @Option(help: "Pin this process to this CPU.") var cpu: Int?
-    @Option(help: "Stack reserved per thread, MiB (0: system default).") var threadStackMib = ThreadStacks.defaultMebibytes
+    @Option(help: "Stack reserved per thread, MiB (default 0: the system default).") var threadStackMib = ThreadStacks.defaultMebibytes
 
     func run() throws {
         guard let kind = SystemKind(rawValue: system) else { throw ValidationError("unknown system \(system)") }
@@ -24,8 +24,7 @@ struct ServeCommand: ParsableCommand {
         }
         let server = kind.makeServer()
         let endpoints = try server.start()
-        let stream = endpoints.streamPort.map { " stream=\($0)" } ?? ""
-        reply("READY port=\(endpoints.port)\(stream) cpus=\(ProcessMemory.allowedCPUs() ?? "?")")
+        reply("READY port=\(endpoints.port) cpus=\(ProcessMemory.allowedCPUs() ?? "?")")
         var startRSS = -1
         while let line = readLine() {
             switch line {

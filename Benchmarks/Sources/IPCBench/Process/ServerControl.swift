@@ -15,7 +15,7 @@ protocol ServerControl: AnyObject {
 }
 
 /// A server in a child process of this same binary (`ipc-bench serve`), spoken to over its stdin and
-/// stdout: it prints `READY port=… stream=… cpus=…`, answers `BEGIN` with `OK` and `END` with
+/// stdout: it prints `READY port=… cpus=…`, answers `BEGIN` with `OK` and `END` with
 /// `END allocations=… peak=… start=…`, and exits when its stdin closes.
 final class ChildServer: ServerControl {
     let endpoints: ServerEndpoints
@@ -38,7 +38,7 @@ final class ChildServer: ServerControl {
         }
         let fields = ChildServer.fields(line)
         guard let port = fields["port"].flatMap({ UInt16($0) }) else { throw BenchError("bad READY line: \(line)") }
-        endpoints = ServerEndpoints(port: port, streamPort: fields["stream"].flatMap { UInt16($0) })
+        endpoints = ServerEndpoints(port: port)
         let cpus = fields["cpus"] ?? "?"
         placement = "server pid \(process.pid) may run on CPU \(cpus)"
     }

@@ -35,10 +35,8 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
 
 /// Where a started server listens (127.0.0.1).
 struct ServerEndpoints: Sendable {
-    /// Messages: echo, bulk and pings.
+    /// Every workload: echo, bulk, streams and pings.
     var port: UInt16
-    /// SolidIPC only: the listener whose connections give stream fields a checksumming sink.
-    var streamPort: UInt16?
 }
 
 /// The server half of a system, hosted in the child process (or in the client's for `--processes 1`).

@@ -25,16 +25,15 @@ extension SolidSystemClient {
     /// W2 stream: one ``StreamMessage`` whose stream field comes from a generator; the server's sink
     /// checksums it and replies with the count and checksum.
     func stream(_ spec: TransferSpec, phase: MeasuredPhase) throws -> TransferOutcome {
-        guard let streamDestination else { throw BenchError("the SolidIPC server has no stream listener") }
         let service = try makeService()
         defer { service.stop() }
         _ = try roundTrip(
-            service, StreamMessage(data: StreamField(source: GeneratorSource(total: 1024))), to: streamDestination,
+            service, StreamMessage(data: StreamField(source: GeneratorSource(total: 1024))), to: destination,
             expecting: TransferReply.self, label: "SolidIPC stream warm-up")
         try phase.begin()
         let start = nowNanos()
         let (reply, end) = try roundTrip(
-            service, StreamMessage(data: StreamField(source: GeneratorSource(total: spec.bytes))), to: streamDestination,
+            service, StreamMessage(data: StreamField(source: GeneratorSource(total: spec.bytes))), to: destination,
             expecting: TransferReply.self, label: "SolidIPC stream \(spec.bytes >> 20) MiB",
             timeout: Deadline.transfer(spec.bytes)
         ) { "\(service.statistics.bytesSent >> 20) MiB sent" }

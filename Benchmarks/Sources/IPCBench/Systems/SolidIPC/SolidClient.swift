@@ -7,13 +7,11 @@ import Synchronization
 final class SolidSystemClient: SystemClient {
     let group: ReactorGroup
     let destination: Destination
-    let streamDestination: Destination?
     let snappy: Bool
 
     init(endpoints: ServerEndpoints, snappy: Bool) throws {
         group = try ReactorGroup(threads: 1, name: "solid-client")
         destination = try Destination(host: "127.0.0.1", port: endpoints.port)
-        streamDestination = try endpoints.streamPort.map { try Destination(host: "127.0.0.1", port: $0) }
         self.snappy = snappy
     }
 

@@ -39,11 +39,6 @@ struct StreamMessage: WireMessage, @unchecked Sendable {
     }
 }
 
-/// Limits raised so one 256 MiB bounded field (plus its framing) is accepted.
-enum SolidLimits {
-    static let maxBody = 1 << 30
-}
-
 /// Protocol 1 of the benchmark: every message above.
 func benchRegistry() -> MessageRegistry {
     let registry = MessageRegistry()

@@ -1,8 +1,7 @@
-import Dispatch
 import SolidEngine
 import SolidIPC
 import SolidIPCSnappy
-import Synchronization
+import SolidReactor
 
 /// Lets a handler reach its service, set once before traffic starts.
 final class ServiceReference: @unchecked Sendable {
@@ -10,9 +9,10 @@ final class ServiceReference: @unchecked Sendable {
     var service: Service?
 }
 
-/// The SolidIPC server: a ``Service`` answering echo and bulk requests (Snappy offered, the client
-/// decides), plus a second listener of plain ``Connection``s for stream fields, because a `Service` has
-/// no way to give an incoming stream field a sink (its reader rejects messages with streams).
+/// The SolidIPC server: one ``Service`` answering echo and bulk requests and receiving streams (Snappy
+/// offered, the client decides). A stream message gets a ``ChecksumSink`` from the handler registration
+/// (`handle(_:makeSinks:_:)`); once the stream has ended the handler answers with the sink's count and
+/// checksum.
 final class SolidServerHost: SystemServer {
     private var group: ReactorGroup?
     private var service: Service?
@@ -31,12 +31,18 @@ final class SolidServerHost: SystemServer {
         try service.handle(BulkMessage.self) { request, context in
             try? reference.service?.sendResponse(TransferReply(bytes: UInt64(request.payload.count)), for: context)
         }
+        let sinks = StreamSinks()
+        try service.handle(StreamMessage.self, makeSinks: { _, context in
+            [sinks.make(for: context)]
+        }) { _, context in
+            guard let sink = sinks.take(for: context) else { return }
+            let reply = TransferReply(bytes: UInt64(sink.checksum.bytes), checksum: sink.checksum.value)
+            try? reference.service?.sendResponse(reply, for: context)
+        }
         reference.service = service
         self.service = service
         guard let address = try service.start() else { throw BenchError("SolidIPC service did not listen") }
-        let streamPort = try startStreamListener(
-            on: group.reactors[0], configuration: solidConnectionConfiguration(registry: benchRegistry(), snappy: true))
-        return ServerEndpoints(port: address.port, streamPort: streamPort)
+        return ServerEndpoints(port: address.port)
     }
 
     func stop() {
@@ -45,55 +51,34 @@ final class SolidServerHost: SystemServer {
         service = nil
         group = nil
     }
+}
 
-    /// Listens for stream connections on `reactor`; returns the port.
-    private func startStreamListener(on reactor: Reactor, configuration: ConnectionConfiguration) throws -> UInt16 {
-        let box = ConfigurationBox(configuration)
-        let result = Completion<Result<UInt16, BenchError>>()
-        reactor.execute {
-            do {
-                let listener = try TCPListener(address: .loopbackV4(), on: reactor) { accepted in
-                    guard let stream = try? TCPStream(adopting: accepted, on: reactor) else { return }
-                    StreamReceiver.attach(Connection(stream: stream, configuration: box.configuration))
-                }
-                result.complete(.success(listener.localAddress.port))
-            } catch {
-                result.complete(.failure(BenchError("stream listener: \(error)")))
-            }
-        }
-        return try result.wait("SolidIPC stream listener", timeout: 10).get()
+/// The sinks of the stream messages in progress, by connection and request id: `makeSinks` creates one,
+/// the handler takes it back when the stream has ended.
+final class StreamSinks: @unchecked Sendable {
+    // @unchecked: used only on the server group's single reactor thread (makeSinks and the handler both
+    // run on the receiving connection's reactor).
+    private struct Key: Hashable {
+        let connection: ObjectHandle
+        let requestID: UInt64
+    }
+
+    private var sinks: [Key: ChecksumSink] = [:]
+
+    func make(for context: MessageContext) -> ChecksumSink {
+        let sink = ChecksumSink()
+        sinks[Key(connection: context.connection, requestID: context.header.requestID)] = sink
+        return sink
+    }
+
+    func take(for context: MessageContext) -> ChecksumSink? {
+        sinks.removeValue(forKey: Key(connection: context.connection, requestID: context.header.requestID))
     }
 }
 
-/// Hands a connection configuration to a reactor thread.
-final class ConfigurationBox: @unchecked Sendable {
-    // @unchecked: immutable after creation; the registry inside is read-only once connections use it.
-    let configuration: ConnectionConfiguration
-    init(_ configuration: ConnectionConfiguration) { self.configuration = configuration }
-}
-
-/// Gives each incoming stream message a ``ChecksumSink`` and answers it with the byte count and checksum.
-enum StreamReceiver {
-    static func attach(_ connection: Connection) {
-        var sinks: [UInt64: ChecksumSink] = [:]  // by request id; touched on the connection's reactor only
-        connection.makeSinks = { header, _ in
-            let sink = ChecksumSink()
-            sinks[header.requestID] = sink
-            return [sink]
-        }
-        connection.onMessage = { [unowned connection] header, message in
-            guard message is StreamMessage, let sink = sinks.removeValue(forKey: header.requestID) else { return }
-            let reply = TransferReply(bytes: UInt64(sink.checksum.bytes), checksum: sink.checksum.value)
-            _ = try? connection.send(reply, responseTo: header.requestID)
-        }
-    }
-}
-
-/// Connection settings both sides use: bodies up to 1 GiB, Snappy when asked for.
+/// Connection settings both sides use: the library's default limits, Snappy when asked for.
 func solidConnectionConfiguration(registry: MessageRegistry, snappy: Bool) -> ConnectionConfiguration {
     var connection = ConnectionConfiguration(registry: registry)
     if snappy { connection.codecs = [SnappyCodec()] }
-    connection.maxBodyBytes = SolidLimits.maxBody
-    connection.limits.maxByteCount = SolidLimits.maxBody
     return connection
 }
