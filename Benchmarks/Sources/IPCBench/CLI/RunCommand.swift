@@ -79,6 +79,8 @@ struct RunCommand: ParsableCommand {
                 ? "one process: server and client threads not pinned; RSS and allocations cover both sides"
                 : "not pinned (--pin off or fewer than 2 CPUs)")
         }
+        placement.append(
+            "SolidIPC connections: receiveBufferSize \(solidReceiveBufferSize / 1024) KiB, unsentBytesLimit 32 KiB (library default)")
         let plan = Plan(quick: quick, repetitions: repetitions)
         let groups = plan.groups(workloads: try selectedWorkloads(), systems: try selectedSystems(), snappy: !noSnappy)
         let start = nowNanos()

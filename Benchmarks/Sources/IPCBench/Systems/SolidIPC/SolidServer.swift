@@ -80,5 +80,11 @@ final class StreamSinks: @unchecked Sendable {
 func solidConnectionConfiguration(registry: MessageRegistry, snappy: Bool) -> ConnectionConfiguration {
     var connection = ConnectionConfiguration(registry: registry)
     if snappy { connection.codecs = [SnappyCodec()] }
+    // The latency setting for a multiplexed link on one machine (printed in the report header): the
+    // peer's bulk data in flight stays small, so a ping is not queued behind megabytes of it.
+    connection.receiveBufferSize = solidReceiveBufferSize
     return connection
 }
+
+/// The receive buffer SolidIPC connections use in the benchmark (`ConnectionConfiguration.receiveBufferSize`).
+let solidReceiveBufferSize = 64 * 1024
