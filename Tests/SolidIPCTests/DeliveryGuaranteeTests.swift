@@ -45,6 +45,8 @@ struct DeliveryGuaranteeTests {
             }
         }
         #expect(done.wait { $0.count == 200 })
+        // "Written" means handed to the socket: wait until the server has handled the last one too.
+        #expect(received.wait { $0.contains("99") }, "the last message reaches the server")
         let ids = received.all.compactMap { UInt64($0) }
         #expect(ids.count == received.all.count, "no damaged payload: \(received.all.filter { UInt64($0) == nil })")
         #expect(ids == ids.sorted() && Set(ids).count == ids.count, "received in send order, once each: \(ids)")

@@ -94,7 +94,7 @@ struct WaitingForPeerTests {
         #expect(outcomes.all == ["\(Result<Void, SendError>.failure(.timeout(progress: .notSent)))"])
     }
 
-    @Test("clientServerDelayed: the client sends first, the server starts later, the request is answered")
+    @Test("clientServerDelayed: the client sends first, the server starts later, the request is answered; cancel afterwards fails")
     func delayed() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
@@ -104,7 +104,7 @@ struct WaitingForPeerTests {
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: port)
         let outcomes = EventLog()
-        try client.sendRequest(Note(id: 3, text: "later"), to: destination, expecting: Note.self) { result in
+        let id = try client.sendRequest(Note(id: 3, text: "later"), to: destination, expecting: Note.self) { result in
             outcomes.add((try? result.get().text) ?? "\(result)")
         }
         let oneShot = EventLog()
@@ -120,6 +120,9 @@ struct WaitingForPeerTests {
         }
         defer { server.stop() }
         #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["retal"])
+        // Answered, so it is finished: cancelling it now fails, and its callback does not run again.
+        #expect(throws: SendError.unknownMessage) { try client.cancel(id) }
         #expect(outcomes.all == ["retal"])
     }
 }
