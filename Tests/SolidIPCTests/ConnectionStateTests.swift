@@ -1,4 +1,5 @@
 import Glibc
+import Dispatch
 import SolidEngine
 import SolidIPC
 import SolidReactor
@@ -179,4 +180,60 @@ func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
         sched_yield()
     }
     return true
+}
+
+/// Pools freed while other threads send to the same destination.
+@Suite("Idle pools under concurrent sends", .serialized)
+struct IdlePoolRaceTests {
+    @Test("four threads send while the pool keeps being freed: every request is answered exactly once")
+    func retireRacesWithSenders() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startEchoService(group: group)
+        defer { server.stop() }
+        let clientBox = Lock<Service?>(nil)
+        let client = try startClient(group: group) { configuration in
+            // Every connection closes right after its handshake's first answer, so the pool goes idle and is
+            // freed over and over while the other threads keep sending.
+            configuration.onConnectionStart = { info in
+                clientBox.withLock { $0 }.map { client in
+                    try? client.closeConnection(info.handle, mode: .graceful)
+                }
+            }
+        }
+        clientBox.withLock { $0 = client }
+        defer { client.stop() }
+        let answered = Lock<[UInt64: Int]>([:])
+        let failures = EventLog()
+        let perThread = 150
+        let finished = EventLog()
+        for thread in 0..<4 {
+            DispatchQueue.global().async {
+                for index in 0..<perThread {
+                    let id = UInt64(thread * perThread + index)
+                    let done = EventLog()
+                    do {
+                        try client.sendRequest(Note(id: id, text: "r"), to: destination, expecting: Note.self) { result in
+                            if case .success(let note) = result, note.id == id {
+                                answered.withLock { $0[id, default: 0] += 1 }
+                            } else {
+                                failures.add("\(id): \(result)")
+                            }
+                            done.add("x")
+                        }
+                    } catch {
+                        failures.add("\(id): threw \(error)")
+                        done.add("x")
+                    }
+                    _ = done.wait { !$0.isEmpty }
+                }
+                finished.add("thread \(thread)")
+            }
+        }
+        #expect(finished.wait(seconds: 120) { $0.count == 4 })
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        let counts = answered.withLock { $0 }
+        #expect(counts.count == 4 * perThread && counts.values.allSatisfy { $0 == 1 })
+        #expect(client.statistics.connectionsOpened > 10, "connections really came and went")
+    }
 }

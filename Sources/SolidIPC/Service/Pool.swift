@@ -167,11 +167,12 @@ final class Pool: ReactorObject {
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             settings.onConnectionStop?(info, error)
             link.unregister()
-            detach(link, reason: "\(error)")
+            detach(link, reason: "\(error)", closedHere: error == .closedLocally)
         }
     }
 
-    private func detach(_ link: PoolLink, reason: String) {
+    /// `closedHere`: this side closed the connection on purpose (not a failure: no back-off before the next).
+    private func detach(_ link: PoolLink, reason: String, closedHere: Bool) {
         links.removeAll { $0 === link }
         if synchronousLink === link { synchronousLink = nil }
         let waiting = link.awaiting
@@ -193,7 +194,7 @@ final class Pool: ReactorObject {
             dispatch()
         }
         guard !stopped else { return }
-        if links.isEmpty && !queue.isEmpty {
+        if links.isEmpty && !queue.isEmpty && !closedHere {
             failedInARow += 1
             scheduleRetry()
         } else {
