@@ -57,4 +57,45 @@ struct ServiceStreamTests {
         #expect(answers.all == ["file \(total) true \(expected)"])
         #expect(sinks.withLock { $0.count } == 1)
     }
+
+    @Test("a download: the response carries a stream into the sink the client's registration made")
+    func downloadThroughServices() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let total = 2 * 1024 * 1024 + 5
+        var expected: UInt64 = 0
+        for index in 0..<total { expected = (expected &* 31) &+ UInt64(UInt8(truncatingIfNeeded: index &* 3)) }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                var made = 0
+                let source = ClosureByteSource { buffer in
+                    let count = min(buffer.count, total - made)
+                    for offset in 0..<count { buffer[offset] = UInt8(truncatingIfNeeded: (made + offset) &* 3) }
+                    made += count
+                    return count
+                }
+                try? server.sendResponse(SendableUpload(name: note.text, source: source), for: context)
+            }
+        }
+        defer { server.stop() }
+        let sinks = Lock<[ChecksumSink]>([])
+        var configuration = ServiceConfiguration(registry: try noteRegistry())
+        configuration.connectionStartState = .active
+        let client = try Service(configuration: configuration, group: group)
+        try client.handle(SendableUpload.self, makeSinks: { _, _ in
+            let sink = ChecksumSink()
+            sinks.withLock { $0.append(sink) }
+            return [sink]
+        }) { _, _ in }
+        try client.start()
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "report.bin"), to: destination, expecting: SendableUpload.self) {
+            result in
+            let sink = sinks.withLock { $0.last }
+            answers.add((try? result.get().name).map { "\($0) \(sink?.count ?? -1) \(sink?.finished ?? false) \(sink?.checksum ?? 0)" } ?? "\(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["report.bin \(total) true \(expected)"])
+    }
 }
