@@ -38,7 +38,7 @@ final class Pool: ReactorObject {
     @exclusivity(unchecked) private var failedInARow = 0
     @exclusivity(unchecked) private var failedThisRound = 0
     /// Timers of messages with a timeout, by serial.
-    @exclusivity(unchecked) private var timeouts: [UInt64: TimerID] = [:]
+    @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
     @exclusivity(unchecked) var retryTimer: TimerID?
     @exclusivity(unchecked) private var nextRequestID: UInt64 = 1
     @exclusivity(unchecked) private var id: ObjectID?
@@ -313,56 +313,12 @@ final class Pool: ReactorObject {
     }
 
     /// The message left the pool's books: nothing of it remains to cancel.
-    private func finish(_ serial: UInt64) {
+    func finish(_ serial: UInt64) {
         entry.finished(serial)
         if !timeouts.isEmpty, let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
         if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
         if links.isEmpty { entry.reactor.runSoon { [weak self] in self?.retireIfIdle() } }
         if links.contains(where: \.draining) { entry.reactor.runSoon { [weak self] in self?.closeDrainedLinks() } }
-    }
-
-    /// A message's timeout passed: fail it if it still waits in the queue or for its response (a message
-    /// being written is left to finish).
-    private func expire(_ serial: UInt64) {
-        timeouts.removeValue(forKey: serial)
-        if let item = queue.remove(serial: serial) {
-            entry.released()
-            finish(serial)
-            item.fail(.timeout(progress: .notSent))
-            return
-        }
-        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
-            link.awaiting.removeValue(forKey: sent.requestID) != nil
-        else { return }
-        inFlightMessages.removeValue(forKey: serial)
-        link.inFlight -= 1
-        link.connection.cancelRequest(sent.requestID)
-        finish(serial)
-        sent.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
-        dispatch()
-    }
-
-    /// Cancels message `serial`: dropped from the queue, cancelled in its connection's writer (a partly
-    /// written one becomes a cancel record), or, when it awaits a response, completed at once while the
-    /// peer is told the response is no longer wanted. The message's own callback reports it, once.
-    func cancel(_ serial: UInt64) {
-        if let item = queue.remove(serial: serial) {
-            entry.released()
-            finish(serial)
-            item.fail(.canceled(progress: .notSent))
-            return
-        }
-        guard let sent = inFlightMessages[serial], let link = sent.link else { return }
-        if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
-            return  // the write completion reports the cancel with how far it got
-        }
-        guard sent.requestID != 0, link.awaiting.removeValue(forKey: sent.requestID) != nil else { return }
-        inFlightMessages.removeValue(forKey: serial)
-        link.inFlight -= 1
-        link.connection.cancelRequest(sent.requestID)
-        finish(serial)
-        sent.answer(.failure(.canceled(progress: .sentAwaitingResponse)))
-        dispatch()
     }
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {

@@ -9,6 +9,7 @@ public struct TimerID: Hashable, Sendable {
 ///
 /// Pure logic with no clock of its own: the owner passes "now" in. Not thread-safe (reactor thread only).
 public final class TimerQueue {
+    /// What a timer runs when it fires (on the reactor thread).
     public typealias Callback = () -> Void
 
     private struct HeapEntry {
