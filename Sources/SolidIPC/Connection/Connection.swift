@@ -218,7 +218,7 @@ public final class Connection {
     }
 
     private func closeIfWritten() {
-        guard closeOnceWritten, inFlight == 0, !pumpScheduled, waitingForHandshake.isEmpty,
+        guard closeOnceWritten, !pumping, inFlight == 0, !pumpScheduled, waitingForHandshake.isEmpty,
             !(writer?.hasWork ?? false)
         else { return }
         finish(.closedLocally)
@@ -330,6 +330,7 @@ public final class Connection {
             }
             guard !packet.isEmpty else { return }
             lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
+            guard case .active = state else { return }  // an outcome callback closed the connection
             send(packet)
         }
     }
@@ -342,8 +343,9 @@ public final class Connection {
         stream.write(packet) { [weak self] error in
             guard let self else { return }
             self.inFlight -= 1
-            if error == nil && !self.pumping { self.pump() }
-            if self.closeOnceWritten && !self.pumping { self.closeIfWritten() }
+            guard error == nil else { return }  // the stream reports its own failure through onClose
+            if !self.pumping { self.pump() }
+            if self.closeOnceWritten { self.closeIfWritten() }
         }
     }
 

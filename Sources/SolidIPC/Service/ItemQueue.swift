@@ -18,7 +18,7 @@ struct ItemQueue {
         head = 0
     }
 
-    /// `true` when nothing is queued.
+    /// How many items are queued.
     var count: Int { items.count - head }
 
     /// Removes and returns the queued items that match, keeping the others in order.

@@ -43,16 +43,23 @@ extension Pool {
     }
 
     /// Sends a request addressed to `link`'s connection: never queued for another connection and never
-    /// resent elsewhere; it counts against the pool's queue capacity while it lives.
+    /// resent elsewhere; it holds a place of the pool's queue capacity until it is written. Refused on a
+    /// connection that is closing gracefully (its response could not arrive).
     private func sendAddressed(_ item: PoolItem, on link: PoolLink) {
         guard !stopped, links.contains(where: { $0 === link }) else {
             item.fail(stopped ? stopError : .peerGone)
+            return
+        }
+        guard !link.draining else {
+            item.fail(.connectionClosed("the connection is closing", progress: .notSent))
             return
         }
         guard entry.reserve(capacity: settings.poolQueueCapacity) else {
             item.fail(.queueFull(entry.destination))
             return
         }
+        item.entry = entry
+        item.holdsReservation = true
         send(item, on: link)
     }
 

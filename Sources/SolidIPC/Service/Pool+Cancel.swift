@@ -3,14 +3,19 @@ import SolidReactor
 
 /// Ending a message early: its timeout, or a cancel from the sender.
 extension Pool {
-    /// A message's timeout passed: fail it if it still waits in the queue or for its response (a message
-    /// being written is left to finish).
+    /// A message's timeout passed: fail it if it still waits in the queue or for its response. A message
+    /// being written is left to finish; a request then fails with the timeout as soon as it is written
+    /// (or dropped), instead of waiting for a response without a deadline.
     func expire(_ serial: UInt64) {
         timeouts.removeValue(forKey: serial)
         if let item = queue.remove(serial: serial) {
-            entry.released()
+            item.givePlaceBack()
             finish(serial)
             item.fail(.timeout(progress: .notSent))
+            return
+        }
+        if let sent = inFlightMessages[serial], !sent.written {
+            sent.timedOut = true  // decided in written(_:_:)
             return
         }
         guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
@@ -29,7 +34,7 @@ extension Pool {
     /// peer is told the response is no longer wanted. The message's own callback reports it, once.
     func cancel(_ serial: UInt64) {
         if let item = queue.remove(serial: serial) {
-            entry.released()
+            item.givePlaceBack()
             finish(serial)
             item.fail(.canceled(progress: .notSent))
             return

@@ -9,13 +9,15 @@ import Synchronization
 ///
 /// Scaling: messages go to the active connection with the fewest in flight (a message is in flight until
 /// written, a request until its response), up to the connection's slot count; what does not fit waits in
-/// the pool's queue, and a waiting message makes the pool open one more connection (within the limits). Failures: a failed connect tries the next resolved address; when every address
-/// failed and no connection is up, the queued messages fail with ``SendError/connectFailed(_:_:)``. When
-/// the last connection drops while messages wait, the pool reconnects after a back-off that doubles per
-/// failure. Resend rule (the seed's): when a connection drops, its messages that had not started go back
-/// to the front of the pool's queue, and so do idempotent ones (partly sent, or awaiting a response); a
-/// partly sent plain message fails with ``SendError/connectionClosed(_:progress:)`` (`partlySent`), a
-/// plain request awaiting its response with `sentAwaitingResponse`.
+/// the pool's queue, and a waiting message makes the pool open one more connection (within the limits).
+/// Failures: a failed connect tries the next resolved address; when every address failed and no
+/// connection is up, one-shot messages fail with ``SendError/connectFailed(_:_:)`` and the others wait
+/// while the pool resolves again and retries after a back-off that doubles per failure (also when the
+/// last connection drops while messages wait, unless this side closed it on purpose). Resend rule (the
+/// seed's): when a connection drops, its messages that had not started go back to the front of the
+/// pool's queue, and so do idempotent ones (partly sent, or awaiting a response); a partly sent plain
+/// message fails with ``SendError/connectionClosed(_:progress:)`` (`partlySent`), a plain request
+/// awaiting its response with `sentAwaitingResponse`.
 final class Pool: ReactorObject {
     typealias Waiter = @Sendable (Result<any WireMessage, SendError>) -> Void
 
@@ -60,7 +62,7 @@ final class Pool: ReactorObject {
     /// A message arrived from a sender.
     func enqueue(_ item: PoolItem) {
         guard !stopped else {
-            entry.released()
+            item.givePlaceBack()
             finish(item.serial)
             item.fail(.serviceStopped)
             return
@@ -119,6 +121,7 @@ final class Pool: ReactorObject {
                 addresses = resolved
                 nextAddress = 0
                 scale()
+                retireIfIdle()  // the queue may have emptied (timeouts, cancels) while resolving
             }
         }
     }
@@ -137,6 +140,7 @@ final class Pool: ReactorObject {
             return
         }
         scale()  // the next address
+        retireIfIdle()
     }
 
     private func attach(_ stream: TCPStream) {
@@ -225,6 +229,9 @@ final class Pool: ReactorObject {
         while let head = queue.first {
             let link: PoolLink
             if head.synchronous {
+                // A synchronous link that is closing gracefully finishes what it has first (keeping the
+                // order); the next synchronous message waits for it to close, then takes a new link.
+                if let current = synchronousLink, current.draining { return }
                 if synchronousLink == nil { synchronousLink = leastLoaded(needingRoom: false) }
                 guard let chosen = synchronousLink else { return }
                 link = chosen
@@ -264,7 +271,7 @@ final class Pool: ReactorObject {
             item.writerID = try item.send(on: link.connection, requestID: requestID)  // outcome: written(_:_:)
         } catch {
             link.inFlight -= 1
-            entry.released()
+            item.givePlaceBack()
             inFlightMessages.removeValue(forKey: item.serial)
             if requestID != 0 { link.awaiting.removeValue(forKey: requestID) }
             finish(item.serial)
@@ -280,10 +287,32 @@ final class Pool: ReactorObject {
             inFlightMessages.removeValue(forKey: item.serial)
             if item.requestID != 0 { link.awaiting.removeValue(forKey: item.requestID) }
             link.inFlight -= 1
+            if item.timedOut {
+                // Its deadline passed while it was on this connection: no second try.
+                item.givePlaceBack()
+                finish(item.serial)
+                if case .canceled(let partly) = outcome {
+                    item.fail(.timeout(progress: partly ? .partlySent : .notSent))
+                } else {
+                    item.fail(.timeout(progress: .notSent))
+                }
+                return
+            }
             givenBack.append(item)
             return
         }
-        entry.released()
+        item.givePlaceBack()
+        if item.isRequest && item.timedOut && outcome == .written {
+            // Written after its deadline: fail it now and tell the peer its answer is not wanted.
+            inFlightMessages.removeValue(forKey: item.serial)
+            link.awaiting.removeValue(forKey: item.requestID)
+            link.connection.cancelRequest(item.requestID)
+            finish(item.serial)
+            item.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
+            link.inFlight -= 1
+            dispatch()
+            return
+        }
         if !item.isRequest {
             inFlightMessages.removeValue(forKey: item.serial)
             finish(item.serial)
@@ -340,7 +369,7 @@ final class Pool: ReactorObject {
 
     private func failQueue(_ error: SendError, where matches: (PoolItem) -> Bool = { _ in true }) {
         for item in queue.removeAll(where: matches) {
-            entry.released()
+            item.givePlaceBack()
             finish(item.serial)
             item.fail(error)
         }
@@ -351,6 +380,8 @@ final class Pool: ReactorObject {
         guard !stopped else { return }
         stopped = true
         stopError = error
+        // A graceful close still waiting for the pool to drain is over too (the service stopped first).
+        let pendingClose = closeWhenDrained
         closeWhenDrained = nil
         if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
         retryTimer = nil
@@ -358,8 +389,12 @@ final class Pool: ReactorObject {
         for link in links { link.connection.close() }
         inFlightMessages.removeAll()
         links.removeAll()
+        for (_, timer) in timeouts { entry.reactor.cancelTimer(timer) }
+        timeouts.removeAll()
         if let id { entry.reactor.unregister(id) }
         id = nil
+        entry.poolStopped(error)
+        pendingClose?()
     }
 
     func reactorStopping() { stop() }

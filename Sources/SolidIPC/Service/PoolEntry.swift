@@ -21,6 +21,8 @@ final class PoolEntry: @unchecked Sendable {
     /// Removes this entry from the service's map if it is still there and unused (see ``retireIfUnused()``).
     private let removeFromService: @Sendable (PoolEntry) -> Bool
     private var poolStorage: Pool?
+    /// Set (under the waiters' lock) once the entry left the service: waiting for room here is pointless.
+    private var gone = false
 
     init(
         destination: Destination, reactor: Reactor, core: ServiceCore,
@@ -58,9 +60,12 @@ final class PoolEntry: @unchecked Sendable {
     func retireIfUnused() -> Bool { removeFromService(self) }
 
     /// Gives a queue place back (the message left the queue) and wakes one sender waiting for room.
+    ///
+    /// Sequentially consistent, paired with ``waitForRoom(capacity:)``: either the waiter sees the freed
+    /// place, or this sees the waiter.
     func released() {
-        queued.subtract(1, ordering: .acquiringAndReleasing)
-        if waitingCount.load(ordering: .acquiring) > 0 {
+        queued.subtract(1, ordering: .sequentiallyConsistent)
+        if waitingCount.load(ordering: .sequentiallyConsistent) > 0 {
             let waiter = waiters.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             if let waiter {
                 waitingCount.subtract(1, ordering: .releasing)
@@ -73,10 +78,13 @@ final class PoolEntry: @unchecked Sendable {
     func waitForRoom(capacity: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = waiters.withLock { waiters -> Bool in
-                // Checked under the lock after registering interest, so a release cannot slip between.
-                if queued.load(ordering: .acquiring) < capacity { return true }
+                // Interest first, then the check: a release either sees the count or left a place we see.
+                waitingCount.add(1, ordering: .sequentiallyConsistent)
+                if queued.load(ordering: .sequentiallyConsistent) < capacity || gone {
+                    waitingCount.subtract(1, ordering: .sequentiallyConsistent)
+                    return true
+                }
                 waiters.append(continuation)
-                waitingCount.add(1, ordering: .releasing)
                 return false
             }
             if resumeNow { continuation.resume() }
@@ -92,17 +100,40 @@ final class PoolEntry: @unchecked Sendable {
     /// `true` while message `serial` has not completed.
     func isLive(_ serial: UInt64) -> Bool { live.withLock { $0.contains(serial) } }
 
-    /// Messages waiting or in flight in this pool.
+    /// Messages that hold a queue place (queued, or being written).
     var queuedCount: Int { queued.load(ordering: .relaxed) }
 
-    /// The pool, created on first use. Reactor thread only.
-    func pool(on reactor: Reactor) -> Pool {
+    /// Wakes every sender waiting for room (they look the destination up again): the entry is gone.
+    func wakeAllWaiters() {
+        let all = waiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            gone = true
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        waitingCount.subtract(all.count, ordering: .sequentiallyConsistent)
+        for waiter in all { waiter.resume() }
+    }
+
+    /// The pool, created on first use; `nil` once it stopped (closed, freed or the service stopped).
+    /// Reactor thread only.
+    func pool(on reactor: Reactor) -> Pool? {
         reactor.preconditionInReactor()
         if let poolStorage { return poolStorage }
+        if stopError != nil { return nil }
         let pool = Pool(entry: self)
         poolStorage = pool
         return pool
     }
+
+    /// The pool stopped with `error`: let go of it (breaking the pool ↔ entry cycle) and refuse to make
+    /// another; messages still arriving fail with `error`. Reactor thread only.
+    func poolStopped(_ error: SendError) {
+        stopError = error
+        poolStorage = nil
+    }
+
+    /// Why the pool stopped, once it did. Reactor thread only.
+    private(set) var stopError: SendError?
 
     /// The pool if it exists. Reactor thread only.
     var existingPool: Pool? { poolStorage }

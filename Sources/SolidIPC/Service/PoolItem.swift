@@ -26,6 +26,9 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     let addressed: Bool
     /// The pool it is posted to (not set for one addressed to a connection).
     var entry: PoolEntry?
+    /// Holds one place of the entry's queue capacity (taken when sent, given back once: when written,
+    /// failed or cancelled). A message resent after its connection dropped holds none.
+    @exclusivity(unchecked) var holdsReservation = false
 
     // The in-flight record, while a connection has the message (reset when it is sent again elsewhere).
     /// The pool that handed it to a connection; it outlives the message's outcome (stopping a pool closes
@@ -39,6 +42,8 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     @exclusivity(unchecked) var writerID: UInt64?
     /// Written completely (a request now awaits its response).
     @exclusivity(unchecked) var written = false
+    /// Its timeout passed while it was being written: it fails with a timeout when the write ends.
+    @exclusivity(unchecked) var timedOut = false
     /// Where the outcome goes when no pool sent it (a request on an accepted connection).
     @exclusivity(unchecked) var onEnded: ((MessageWriter.Outcome) -> Void)?
 
@@ -78,11 +83,26 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     }
 
     override func run(on reactor: Reactor) {
-        entry!.pool(on: reactor).enqueue(self)
+        guard let entry else { return }
+        if let pool = entry.pool(on: reactor) {
+            pool.enqueue(self)
+        } else {
+            // The pool was closed, stopped or freed after this was posted.
+            givePlaceBack()
+            entry.finished(serial)
+            fail(entry.stopError ?? .serviceStopped)
+        }
+    }
+
+    /// Returns the queue place this item holds, if any.
+    final func givePlaceBack() {
+        guard holdsReservation else { return }
+        holdsReservation = false
+        entry?.released()
     }
 
     override func undeliverable(_ reason: PostFailure) {
-        entry?.released()
+        givePlaceBack()
         entry?.finished(serial)
         fail(reason == .reactorStopped || entry != nil ? .serviceStopped : .peerGone)
     }

@@ -76,7 +76,11 @@ final class ServerPeer: ReactorObject {
     }
 
     private func sendRequest(_ item: PoolItem) {
-        guard item.isRequest else { return }
+        guard item.isRequest else { return item.fail(.peerGone) }
+        guard !draining else {
+            item.fail(.connectionClosed("the connection is closing", progress: .notSent))
+            return
+        }
         let requestID = requests.add { item.answer($0) }
         let connection = self.connection
         do {

@@ -1,4 +1,5 @@
 public import SolidEngine
+import Synchronization
 
 extension Service {
     /// Sends `message` and returns once it was written. While the destination's queue is full, suspends
@@ -18,14 +19,19 @@ extension Service {
     }
 
     /// Sends a request and returns its response; suspends while the destination's queue is full.
+    /// A response the peer sends in parts returns its first part (the others are dropped): use
+    /// ``sendRequest(_:to:flags:timeout:expecting:onResponse:)`` to receive every part.
     public func request<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
         _ request: Request, to destination: Destination, flags: MessageFlags = [], expecting: Response.Type = Response.self
     ) async throws(SendError) -> Response {
         let result: Result<Response, SendError> = await withCheckedContinuation { continuation in
+            let resumed = Atomic<Bool>(false)  // a response in parts calls back more than once
             Task {
                 await self.sendWaitingForRoom(destination) { () throws(SendError) in
                     try self.sendRequest(request, to: destination, flags: flags, expecting: Response.self) {
-                        continuation.resume(returning: $0)
+                        if !resumed.exchange(true, ordering: .acquiringAndReleasing) {
+                            continuation.resume(returning: $0)
+                        }
                     }
                 } onFailure: { continuation.resume(returning: .failure($0)) }
             }

@@ -183,8 +183,9 @@ public final class Service: Sendable {
         } while true
         entry.started(item.serial)
         item.entry = entry
+        item.holdsReservation = true
         if entry.reactor.post(item) != .posted {
-            entry.released()
+            item.givePlaceBack()
             entry.finished(item.serial)
             throw .serviceStopped
         }
@@ -207,11 +208,13 @@ public final class Service: Sendable {
 
     /// Drops an idle pool's entry from the map unless a sender reserved a place in it meanwhile.
     private func removeIdle(_ entry: PoolEntry) -> Bool {
-        state.withLock { state in
+        let removed = state.withLock { state in
             guard state.pools[entry.destination] === entry, entry.markRetiredIfUnused() else { return false }
             state.pools[entry.destination] = nil
             return true
         }
+        if removed { entry.wakeAllWaiters() }  // async senders waiting for room here look up again
+        return removed
     }
 
     /// How ``closePool(_:mode:completion:)`` and ``closeConnection(_:mode:)`` treat what is still queued
@@ -229,7 +232,8 @@ public final class Service: Sendable {
     /// Closes `destination`'s pool. New sends to it fail with ``SendError/poolClosed(_:)`` at once; a later
     /// send after `completion` ran opens a fresh pool. `completion` runs on the pool's reactor thread once
     /// the pool is closed.
-    /// - Throws: ``SendError/unknownMessage`` when there is no pool for `destination`.
+    /// - Throws: ``SendError/unknownMessage`` when there is no pool for `destination` (never used, or
+    ///   freed after it had nothing left to do).
     public func closePool(
         _ destination: Destination, mode: CloseMode, completion: (@Sendable () -> Void)? = nil
     ) throws(SendError) {
@@ -240,9 +244,13 @@ public final class Service: Sendable {
                 self?.state.withLock { state in
                     if state.pools[destination] === entry { state.pools[destination] = nil }
                 }
+                entry.wakeAllWaiters()
                 completion?()
             }
-            guard let pool = entry.existingPool else { return finish() }
+            guard let pool = entry.existingPool else {
+                entry.poolStopped(.poolClosed(destination))  // a message posted meanwhile fails, no pool appears
+                return finish()
+            }
             switch mode {
             case .graceful: pool.closeGracefully(finish)
             case .force:
@@ -298,9 +306,13 @@ public final class Service: Sendable {
         for entry in pools {
             expected += 1
             if entry.reactor.execute({
-                entry.existingPool?.stop()
+                if let pool = entry.existingPool { pool.stop() } else { entry.poolStopped(.serviceStopped) }
+                entry.wakeAllWaiters()
                 latch.open()
-            }) != .posted { latch.open() }
+            }) != .posted {
+                entry.wakeAllWaiters()
+                latch.open()
+            }
         }
         latch.wait(count: expected)
     }
