@@ -50,6 +50,8 @@ final class Pool: ReactorObject {
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
     @exclusivity(unchecked) private var givenBack: [PoolItem] = []
+    /// The end-of-turn checks (drained close, draining links, idle retirement) are scheduled.
+    @exclusivity(unchecked) private var checksScheduled = false
 
     init(entry: PoolEntry) {
         self.entry = entry
@@ -345,9 +347,18 @@ final class Pool: ReactorObject {
     func finish(_ serial: UInt64) {
         entry.finished(serial)
         if !timeouts.isEmpty, let timer = timeouts.removeValue(forKey: serial) { entry.reactor.cancelTimer(timer) }
-        if closeWhenDrained != nil { entry.reactor.runSoon { [weak self] in self?.closeIfDrained() } }
-        if links.isEmpty { entry.reactor.runSoon { [weak self] in self?.retireIfIdle() } }
-        if links.contains(where: \.draining) { entry.reactor.runSoon { [weak self] in self?.closeDrainedLinks() } }
+        // Checks that only matter once things quieten down, at most one batch per reactor turn.
+        guard !checksScheduled, closeWhenDrained != nil || links.isEmpty || links.contains(where: \.draining) else {
+            return
+        }
+        checksScheduled = true
+        entry.reactor.runSoon { [weak self] in
+            guard let self else { return }
+            self.checksScheduled = false
+            self.closeIfDrained()
+            self.closeDrainedLinks()
+            self.retireIfIdle()
+        }
     }
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
