@@ -165,23 +165,6 @@ struct ConnectionStateTests {
     }
 }
 
-extension Result {
-    /// `true` for `.success`.
-    var isSuccess: Bool {
-        if case .success = self { true } else { false }
-    }
-}
-
-/// Checks `condition` until it holds, for at most 30 s, yielding the CPU between checks.
-func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !condition() {
-        if ContinuousClock.now > deadline { return false }
-        sched_yield()
-    }
-    return true
-}
-
 /// Pools freed while other threads send to the same destination.
 @Suite("Idle pools under concurrent sends", .serialized)
 struct IdlePoolRaceTests {

@@ -140,11 +140,7 @@ public final class MessageWriter {
 
     /// Cancels everything queued or partly written, in the order it was queued (the connection is closing).
     public func cancelAll() {
-        var ids: [UInt64] = []
-        for message in active { ids.append(message.id) }
-        waiting.forEach { ids.append($0.id) }
-        waitingSynchronous.forEach { ids.append($0.id) }
-        for id in ids.sorted() { _ = cancel(id, byPeer: false) }
+        cancelEach(byPeer: false) { _ in true }
     }
 
     /// Tells the owner and the message's own completion how it ended, once.
@@ -167,11 +163,18 @@ public final class MessageWriter {
     @discardableResult
     public func cancelResponses(to requestID: UInt64) -> Int {
         guard requestID != 0 else { return 0 }
+        return cancelEach(byPeer: true) { $0.responseTo == requestID }
+    }
+
+    /// Cancels every queued or active message that `matches`, in the order they were queued; returns how
+    /// many. (Ids are collected first: cancelling changes the queues.)
+    @discardableResult
+    private func cancelEach(byPeer: Bool, where matches: (OutgoingMessage) -> Bool) -> Int {
         var ids: [UInt64] = []
-        for message in active where message.responseTo == requestID { ids.append(message.id) }
-        waiting.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
-        waitingSynchronous.forEach { if $0.responseTo == requestID { ids.append($0.id) } }
-        for id in ids.sorted() { _ = cancel(id, byPeer: true) }
+        for message in active where matches(message) { ids.append(message.id) }
+        waiting.forEach { if matches($0) { ids.append($0.id) } }
+        waitingSynchronous.forEach { if matches($0) { ids.append($0.id) } }
+        for id in ids.sorted() { _ = cancel(id, byPeer: byPeer) }
         return ids.count
     }
 

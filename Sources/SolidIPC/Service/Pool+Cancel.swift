@@ -9,9 +9,7 @@ extension Pool {
     func expire(_ serial: UInt64) {
         timeouts.removeValue(forKey: serial)
         if let item = queue.remove(serial: serial) {
-            item.givePlaceBack()
-            finish(serial)
-            item.fail(.timeout(progress: .notSent))
+            failUnsent(item, .timeout(progress: .notSent))
             return
         }
         if let sent = inFlightMessages[serial], !sent.written {
@@ -21,12 +19,7 @@ extension Pool {
         guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
             link.awaiting.removeValue(forKey: sent.requestID) != nil
         else { return }
-        inFlightMessages.removeValue(forKey: serial)
-        link.inFlight -= 1
-        link.connection.cancelRequest(sent.requestID)
-        finish(serial)
-        sent.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
-        dispatch()
+        abandonResponse(sent, on: link, .timeout(progress: .sentAwaitingResponse))
     }
 
     /// Cancels message `serial`: dropped from the queue, cancelled in its connection's writer (a partly
@@ -34,9 +27,7 @@ extension Pool {
     /// peer is told the response is no longer wanted. The message's own callback reports it, once.
     func cancel(_ serial: UInt64) {
         if let item = queue.remove(serial: serial) {
-            item.givePlaceBack()
-            finish(serial)
-            item.fail(.canceled(progress: .notSent))
+            failUnsent(item, .canceled(progress: .notSent))
             return
         }
         guard let sent = inFlightMessages[serial], let link = sent.link else { return }
@@ -44,11 +35,24 @@ extension Pool {
             return  // the write completion reports the cancel with how far it got
         }
         guard sent.requestID != 0, link.awaiting.removeValue(forKey: sent.requestID) != nil else { return }
-        inFlightMessages.removeValue(forKey: serial)
+        abandonResponse(sent, on: link, .canceled(progress: .sentAwaitingResponse))
+    }
+
+    /// A message that left the queue unsent ends with `error`.
+    func failUnsent(_ item: PoolItem, _ error: SendError) {
+        item.givePlaceBack()
+        finish(item.serial)
+        item.fail(error)
+    }
+
+    /// Gives up on the response `item` awaits on `link` (already taken out of `link.awaiting`): the
+    /// request completes with `error` now, and the peer is told its answer is no longer wanted.
+    func abandonResponse(_ item: PoolItem, on link: PoolLink, _ error: SendError) {
+        inFlightMessages.removeValue(forKey: item.serial)
         link.inFlight -= 1
-        link.connection.cancelRequest(sent.requestID)
-        finish(serial)
-        sent.answer(.failure(.canceled(progress: .sentAwaitingResponse)))
+        link.connection.cancelRequest(item.requestID)
+        finish(item.serial)
+        item.answer(.failure(error))
         dispatch()
     }
 }

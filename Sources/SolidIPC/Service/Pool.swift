@@ -306,13 +306,8 @@ final class Pool: ReactorObject {
         item.givePlaceBack()
         if item.isRequest && item.timedOut && outcome == .written {
             // Written after its deadline: fail it now and tell the peer its answer is not wanted.
-            inFlightMessages.removeValue(forKey: item.serial)
             link.awaiting.removeValue(forKey: item.requestID)
-            link.connection.cancelRequest(item.requestID)
-            finish(item.serial)
-            item.answer(.failure(.timeout(progress: .sentAwaitingResponse)))
-            link.inFlight -= 1
-            dispatch()
+            abandonResponse(item, on: link, .timeout(progress: .sentAwaitingResponse))
             return
         }
         if !item.isRequest {
@@ -379,11 +374,7 @@ final class Pool: ReactorObject {
     // MARK: failing and stopping
 
     private func failQueue(_ error: SendError, where matches: (PoolItem) -> Bool = { _ in true }) {
-        for item in queue.removeAll(where: matches) {
-            item.givePlaceBack()
-            finish(item.serial)
-            item.fail(error)
-        }
+        for item in queue.removeAll(where: matches) { failUnsent(item, error) }
     }
 
     /// Fails everything with ``SendError/serviceStopped`` and closes the connections.

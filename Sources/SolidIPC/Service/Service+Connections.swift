@@ -36,7 +36,7 @@ extension Service {
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) {
-        guard configuration.registry.typeID(of: Request.self) != nil else { throw .unregisteredType("\(Request.self)") }
+        try checkRegistered(Request.self)
         let serial = takeSerial()
         let item = RequestItem(request, serial: serial, flags: flags, timeout: nil, addressed: true, onResponse: onResponse)
         try deliver(DirectRequestEvent(item: item), to: connection)

@@ -172,7 +172,7 @@ public final class Service: Sendable {
     /// Checks the type, finds the destination's pool (reserving a queue place) and posts `item` to it.
     @usableFromInline
     func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
-        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+        try checkRegistered(M.self)
         var entry: PoolEntry
         repeat {
             entry = try poolEntry(for: destination)
