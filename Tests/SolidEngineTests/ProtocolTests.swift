@@ -20,7 +20,8 @@ struct FieldCodingTests {
         var generator = SeededGenerator(seed: 1)
         for size in [0, 1, 127, 128, 5000] {
             let original = Everything.random(using: &generator, size: size)
-            let (body, streams) = try WireEncoder.encode(original)
+            let encoded = try WireEncoder.encode(original)
+            let body = encoded.bytes, streams = encoded.tail
             #expect(streams.isEmpty)
             let (decoded, streamCount) = try body.withUnsafeBytes {
                 try WireDecoder.decode(Everything.self, from: $0, version: 0, limits: DecodingLimits())
@@ -51,12 +52,12 @@ struct FieldCodingTests {
     @Test("versioning: an older reader skips appended fields, a newer reader defaults missing ones")
     func versioning() throws {
         let newer = ProfileV2(name: "ada", age: 36, home: Point(x: 1, y: 2, label: "home"))
-        let (newBody, _) = try WireEncoder.encode(newer)
+        let newBody = try WireEncoder.encode(newer).bytes
         let (asOld, _) = try newBody.withUnsafeBytes {
             try WireDecoder.decode(ProfileV1.self, from: $0, version: ProfileV2.version, limits: DecodingLimits())
         }
         #expect(asOld == ProfileV1(name: "ada"))
-        let (oldBody, _) = try WireEncoder.encode(ProfileV1(name: "bob"))
+        let oldBody = try WireEncoder.encode(ProfileV1(name: "bob")).bytes
         let (asNew, _) = try oldBody.withUnsafeBytes {
             try WireDecoder.decode(ProfileV2.self, from: $0, version: ProfileV1.version, limits: DecodingLimits())
         }
@@ -84,11 +85,11 @@ struct FieldCodingTests {
         #expect(decode(Ping.self, [UInt8](repeating: 0xFF, count: 11)) == .malformedVarint)
         var everything = Everything()
         everything.numbers = [1, 2, 3, 4]
-        let (body, _) = try WireEncoder.encode(everything)
+        let body = try WireEncoder.encode(everything).bytes
         #expect(decode(Everything.self, body, limits: limits) == .collectionTooLarge(count: 4, limit: 3))
         everything.numbers = []
         everything.bytes = Array(repeating: 1, count: 9)
-        let (bytesBody, _) = try WireEncoder.encode(everything)
+        let bytesBody = try WireEncoder.encode(everything).bytes
         #expect(decode(Everything.self, bytesBody, limits: limits) == .collectionTooLarge(count: 9, limit: 8))
         // A UInt8 field receiving 300.
         var wide: [UInt8] = []
@@ -103,7 +104,7 @@ struct FieldCodingTests {
     func nesting() throws {
         var limits = DecodingLimits()
         limits.maxNestingDepth = 0
-        let (body, _) = try WireEncoder.encode(Everything())
+        let body = try WireEncoder.encode(Everything()).bytes
         let depthError = body.withUnsafeBytes { bytes -> WireError? in
             do {
                 _ = try WireDecoder.decode(Everything.self, from: bytes, version: 0, limits: limits)

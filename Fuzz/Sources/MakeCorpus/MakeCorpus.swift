@@ -49,6 +49,12 @@ struct MakeCorpus {
             file.data = StreamField(source: BytesSource(Array(repeating: 0x5A, count: seed * 300)))
             try writer.enqueue(file, registry: registry)
         }
+        if seed == 2 {
+            // A byte array at the out-of-line threshold: its bytes follow the body (PROTOCOL.md §5.3).
+            var large = FuzzMixed()
+            large.bytes = (0..<WireEncoder.outOfLineThreshold).map { UInt8(truncatingIfNeeded: $0) }
+            try writer.enqueue(large, registry: registry)
+        }
         if seed == 3 {
             let id = try writer.enqueue(FuzzPing(id: 99, text: String(repeating: "c", count: 20_000)), registry: registry)
             output += buffer[0..<writer.nextPacket(into: buffer)]

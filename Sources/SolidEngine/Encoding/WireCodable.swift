@@ -71,11 +71,12 @@ public protocol WireMessage: WireStruct, SendableMetatype {
     /// Encodes a message's body after `headerRoom` spare bytes. Provided; do not implement: the default
     /// is emitted in the message's own module, so the field code is specialised for the encoder.
     /// `capacity` is a guess of the body's size (one allocation when it is right).
-    static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError)
-        -> ([UInt8], [any ByteSource])
-    /// Decodes a body written with layout `version`. Provided; do not implement (see ``encodeBody``).
-    static func decodeBody(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
-        -> (any WireMessage, Int)
+    static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError) -> EncodedBody
+    /// Decodes a body written with layout `version`; out-of-line byte arrays are taken, in field order, from
+    /// `adopting` (left empty when it has none). Provided; do not implement (see ``encodeBody``).
+    static func decodeBody(
+        _ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]]
+    ) throws(WireError) -> (any WireMessage, BodyLayout)
 }
 
 extension WireMessage {
@@ -83,18 +84,16 @@ extension WireMessage {
     public static var version: UInt8 { 0 }
 
     @inlinable
-    public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError)
-        -> ([UInt8], [any ByteSource])
-    {
-        let (body, streams) = try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity)
-        return (body, streams)
+    public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError) -> EncodedBody {
+        try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity)
     }
 
     @inlinable
-    public static func decodeBody(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits)
-        throws(WireError) -> (any WireMessage, Int)
-    {
-        let (message, streams) = try WireDecoder.decode(Self.self, from: body, version: version, limits: limits)
-        return (message, streams)
+    public static func decodeBody(
+        _ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]]
+    ) throws(WireError) -> (any WireMessage, BodyLayout) {
+        let (message, layout) = try WireDecoder.decode(
+            Self.self, from: body, version: version, limits: limits, adopting: &adopting)
+        return (message, layout)
     }
 }

@@ -14,6 +14,23 @@ public struct DecodingLimits: Sendable, Equatable {
     public init() {}
 }
 
+/// What follows a decoded body: its stream fields and out-of-line byte arrays, in field order.
+public struct BodyLayout: Sendable, Equatable {
+    /// Stream fields in the message.
+    public var streamCount = 0
+    /// One entry per item after the body, in field order: `-1` for a stream field, otherwise the byte
+    /// count of an out-of-line byte array.
+    public var tail: [Int] = []
+    /// Sum of the out-of-line byte arrays' counts.
+    public var outOfLineBytes = 0
+
+    /// `true` when the body has out-of-line byte arrays.
+    @inlinable public var hasOutOfLineBytes: Bool { tail.count > streamCount }
+
+    /// A layout with nothing after the body.
+    @inlinable public init() {}
+}
+
 /// Reads a message's bounded fields from its body bytes, checking every length against the body and the
 /// ``DecodingLimits``.
 public struct WireDecoder: FieldCoder {
@@ -27,8 +44,12 @@ public struct WireDecoder: FieldCoder {
     /// Always `true`.
     @inlinable public var isDecoding: Bool { true }
     /// Stream fields met so far.
-    public var streamCount: Int { streams }
-    @usableFromInline var streams = 0
+    public var streamCount: Int { layout.streamCount }
+    /// What follows the body, as met so far.
+    @usableFromInline var layout = BodyLayout()
+    /// Out-of-line arrays that arrived after the body, handed to their fields in order.
+    @usableFromInline var adopted: [[UInt8]] = []
+    @usableFromInline var adoptedIndex = 0
 
     /// Creates a decoder over `buffer` (which must outlive it).
     @inlinable
@@ -45,10 +66,24 @@ public struct WireDecoder: FieldCoder {
     public static func decode<M: WireMessage>(
         _ type: M.Type, from body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits
     ) throws(WireError) -> (M, Int) {
+        var none: [[UInt8]] = []
+        let (message, layout) = try decode(type, from: body, version: version, limits: limits, adopting: &none)
+        return (message, layout.streamCount)
+    }
+
+    /// Decodes a whole message of type `M` from `body`, giving its out-of-line byte arrays the contents of
+    /// `adopting` in field order (moved, not copied; fields stay empty when `adopting` is empty). Returns
+    /// the message and what follows its body.
+    @inlinable
+    public static func decode<M: WireMessage>(
+        _ type: M.Type, from body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits,
+        adopting: inout [[UInt8]]
+    ) throws(WireError) -> (M, BodyLayout) {
         var decoder = WireDecoder(body, version: version, limits: limits)
+        swap(&decoder.adopted, &adopting)
         var message = M()
         try message.describe(&decoder)
-        return (message, decoder.streamCount)
+        return (message, decoder.layout)
     }
 
     @inlinable
@@ -90,8 +125,26 @@ public struct WireDecoder: FieldCoder {
 
     @inlinable
     public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
-        let count = try length(limit: limits.maxByteCount)
-        value = Array(try take(count, "byte array"))
+        var declared: UInt64 = 0
+        try varint(&declared)
+        let count = declared >> 1
+        guard count <= UInt64(limits.maxByteCount) else {
+            throw .collectionTooLarge(count: count, limit: limits.maxByteCount)
+        }
+        if declared & 1 == 0 {
+            value = Array(try take(Int(count), "byte array"))
+            return
+        }
+        // Out of line: the bytes follow the body; the reader collects them and decodes again with them.
+        layout.tail.append(Int(count))
+        layout.outOfLineBytes += Int(count)
+        if adoptedIndex < adopted.count {
+            guard adopted[adoptedIndex].count == Int(count) else { throw .truncatedField("out-of-line byte array") }
+            swap(&value, &adopted[adoptedIndex])
+            adoptedIndex += 1
+        } else {
+            value = []
+        }
     }
 
     @inlinable
@@ -151,7 +204,8 @@ public struct WireDecoder: FieldCoder {
 
     @inlinable
     public mutating func stream(_ value: inout StreamField) throws(WireError) {
-        value.position = streams
-        streams += 1
+        value.position = layout.streamCount
+        layout.streamCount += 1
+        layout.tail.append(-1)
     }
 }

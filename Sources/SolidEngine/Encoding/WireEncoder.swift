@@ -1,11 +1,40 @@
-/// Writes a message's bounded fields into a byte buffer and collects its stream sources.
+/// A message's encoded body and what travels after it.
+public struct EncodedBody {
+    /// The body bytes (after the requested header room).
+    public var bytes: [UInt8]
+    /// Sources of the bytes that follow the body, in field order: out-of-line byte arrays and streams.
+    public var tail: [any ByteSource]
+    /// How many of `tail` are stream fields (the header's stream count).
+    public var streamCount: Int
+    /// Bytes of the out-of-line byte arrays in `tail`.
+    public var outOfLineBytes: Int
+
+    /// Collects the parts of an encoded message.
+    @inlinable
+    public init(bytes: [UInt8], tail: [any ByteSource], streamCount: Int, outOfLineBytes: Int) {
+        self.bytes = bytes
+        self.tail = tail
+        self.streamCount = streamCount
+        self.outOfLineBytes = outOfLineBytes
+    }
+}
+
+/// Writes a message's bounded fields into a byte buffer and collects what follows the body: stream
+/// sources and byte arrays of ``outOfLineThreshold`` bytes or more (sent from the array itself, never
+/// copied into the body).
 public struct WireEncoder: FieldCoder {
+    /// Byte arrays this long or longer travel after the body instead of inside it (PROTOCOL.md §5.3), so
+    /// encoding a 256 MiB array costs nothing and the receiver fills its array straight from packets.
+    public static let outOfLineThreshold = 16 * 1024
+
     /// The encoded bytes so far.
     public var bytes: [UInt8] { storage }
-    /// Stream sources in field order.
+    /// Sources of the bytes after the body, in field order (out-of-line arrays and streams).
     public var streams: [any ByteSource] { sources }
     @usableFromInline var storage: [UInt8]
     @usableFromInline var sources: [any ByteSource] = []
+    @usableFromInline var streamFields = 0
+    @usableFromInline var outOfLineBytes = 0
     /// The version being written.
     public let version: UInt8
     /// Always `false`.
@@ -33,21 +62,23 @@ public struct WireEncoder: FieldCoder {
         }
     }
 
-    /// Encodes a whole message; returns its body bytes and its stream sources.
+    /// Encodes a whole message: its body and what follows it.
     @inlinable
-    public static func encode<M: WireMessage>(_ message: M) throws(WireError) -> (body: [UInt8], streams: [any ByteSource]) {
+    public static func encode<M: WireMessage>(_ message: M) throws(WireError) -> EncodedBody {
         try encode(message, headerRoom: 0)
     }
 
     /// Encodes a whole message after `headerRoom` reserved bytes.
     @inlinable
     public static func encode<M: WireMessage>(_ message: M, headerRoom: Int, capacity: Int = 64) throws(WireError)
-        -> (body: [UInt8], streams: [any ByteSource])
+        -> EncodedBody
     {
         var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom)
         var copy = message
         try copy.describe(&encoder)
-        return (encoder.storage, encoder.sources)
+        return EncodedBody(
+            bytes: encoder.storage, tail: encoder.sources, streamCount: encoder.streamFields,
+            outOfLineBytes: encoder.outOfLineBytes)
     }
 
     @inlinable
@@ -66,8 +97,15 @@ public struct WireEncoder: FieldCoder {
 
     @inlinable
     public mutating func bytes(_ value: inout [UInt8]) throws(WireError) {
-        Varint.append(UInt64(value.count), to: &storage)
-        storage.append(contentsOf: value)
+        // Count shifted left; the low bit says the bytes follow the body (PROTOCOL.md §6).
+        if value.count >= Self.outOfLineThreshold {
+            Varint.append(UInt64(value.count) << 1 | 1, to: &storage)
+            sources.append(BytesSource(value))  // keeps a reference: no copy
+            outOfLineBytes += value.count
+        } else {
+            Varint.append(UInt64(value.count) << 1, to: &storage)
+            storage.append(contentsOf: value)
+        }
     }
 
     @inlinable
@@ -94,7 +132,8 @@ public struct WireEncoder: FieldCoder {
     @inlinable
     public mutating func stream(_ value: inout StreamField) throws(WireError) {
         guard let source = value.source else { throw .missingStreamSource }
-        value.position = sources.count
+        value.position = streamFields
+        streamFields += 1
         sources.append(source)
     }
 }

@@ -8,7 +8,8 @@ enum AssemblyEnd {
     case rejected
 }
 
-/// Rebuilds one message from the chunks of one slot: header, body, then stream segments.
+/// Rebuilds one message from the chunks of one slot: header, body, then the segments of its out-of-line
+/// byte arrays and streams.
 ///
 /// Owned by one reader on one thread; the fields skip dynamic exclusivity checks (measured: they cost
 /// about a fifth of the small-message path).
@@ -23,6 +24,9 @@ final class MessageAssembly {
     @exclusivity(unchecked) private var body: [UInt8] = []
     @exclusivity(unchecked) private var message: (any WireMessage)?
     @exclusivity(unchecked) private var sinks: [any ByteSink] = []
+    /// The sinks of out-of-line byte arrays, in field order (also in `sinks`); the body is kept in `body`
+    /// and decoded again with their arrays once they are complete.
+    @exclusivity(unchecked) private var outOfLine: [OutOfLineSink] = []
     @exclusivity(unchecked) private var streamIndex = 0
     @exclusivity(unchecked) private var segmentHeader: [UInt8] = []
     @exclusivity(unchecked) private var segmentRemaining = 0
@@ -42,6 +46,7 @@ final class MessageAssembly {
         if !body.isEmpty || body.capacity > 0 { body = [] }
         message = nil
         if !sinks.isEmpty { sinks = [] }
+        if !outOfLine.isEmpty { outOfLine = [] }
         streamIndex = 0
         if !segmentHeader.isEmpty { segmentHeader.removeAll(keepingCapacity: true) }
         segmentRemaining = 0
@@ -129,6 +134,7 @@ final class MessageAssembly {
         body = []
         message = nil
         sinks = []
+        outOfLine = []
         reject(header!, error)
     }
 
@@ -136,41 +142,88 @@ final class MessageAssembly {
     private func finishBody(_ context: ReaderContext, _ reject: (MessageHeader, WireError) -> Void) throws(WireError) {
         let complete = body
         body = []
-        try withBytes(complete) { (bytes) throws(WireError) in try decodeBody(bytes, context, reject) }
+        try withBytes(complete) { (bytes) throws(WireError) in try decodeBody(bytes, kept: complete, context, reject) }
     }
 
     private func decodeBody(
-        _ bytes: UnsafeRawBufferPointer, _ context: ReaderContext, _ reject: (MessageHeader, WireError) -> Void
+        _ bytes: UnsafeRawBufferPointer, kept: [UInt8]? = nil, _ context: ReaderContext,
+        _ reject: (MessageHeader, WireError) -> Void
     ) throws(WireError) {
         let header = header!
         guard let decoder = context.cache.decoder(for: header.typeID, in: context.registry) else {
             discard(.unknownMessageType(protocol: UInt64(header.typeID.protocolID), type: UInt64(header.typeID.typeIndex)), reject)
             return
         }
-        let decoded: (any WireMessage, Int)
+        let decoded: (any WireMessage, BodyLayout)
+        var none: [[UInt8]] = []
         do {
-            decoded = try decoder.decode(bytes, version: header.version, limits: context.limits)
+            decoded = try decoder.decode(bytes, version: header.version, limits: context.limits, adopting: &none)
         } catch {
             discard(error, reject)
             return
         }
-        guard decoded.1 == header.streamCount else {
-            discard(.streamCountMismatch(declared: header.streamCount, described: decoded.1), reject)
+        let layout = decoded.1
+        guard layout.streamCount == header.streamCount else {
+            discard(.streamCountMismatch(declared: header.streamCount, described: layout.streamCount), reject)
             return
         }
         message = decoded.0
-        if header.streamCount == 0 {
+        if layout.tail.isEmpty {
             phase = .complete
             return
         }
-        sinks = context.makeSinks(header, decoded.0)
-        guard sinks.count == header.streamCount else {
-            let provided = sinks.count
-            sinks = []
-            discard(.streamSinkFailed("\(provided) sinks for \(header.streamCount) streams"), reject)
+        // Out-of-line arrays are held in memory like the body: together they are bounded by maxBodyBytes.
+        let total = header.bodyLength + UInt64(layout.outOfLineBytes)
+        guard total <= UInt64(context.maxBodyBytes) else {
+            discard(.messageTooLarge(length: total, limit: context.maxBodyBytes), reject)
             return
         }
+        var streamSinks: [any ByteSink] = []
+        if header.streamCount > 0 {
+            streamSinks = context.makeSinks(header, decoded.0)
+            guard streamSinks.count == header.streamCount else {
+                discard(.streamSinkFailed("\(streamSinks.count) sinks for \(header.streamCount) streams"), reject)
+                return
+            }
+        }
+        if !layout.hasOutOfLineBytes {
+            sinks = streamSinks
+            phase = .streams
+            return
+        }
+        body = kept ?? Array(bytes)  // decoded again once the arrays are in
+        var nextStream = 0
+        sinks.reserveCapacity(layout.tail.count)
+        for item in layout.tail {
+            if item < 0 {
+                sinks.append(streamSinks[nextStream])
+                nextStream += 1
+            } else {
+                let sink = OutOfLineSink(count: item)
+                outOfLine.append(sink)
+                sinks.append(sink)
+            }
+        }
         phase = .streams
+    }
+
+    /// Every out-of-line array arrived: decode the kept body again, moving the arrays into their fields.
+    private func adoptOutOfLine(_ context: ReaderContext, _ reject: (MessageHeader, WireError) -> Void) {
+        let header = header!
+        var arrays = outOfLine.map { $0.take() }
+        outOfLine = []
+        let kept = body
+        body = []
+        do {
+            guard let decoder = context.cache.decoder(for: header.typeID, in: context.registry) else {
+                preconditionFailure("the type was decoded before")
+            }
+            message = try withBytes(kept) { (bytes) throws(WireError) in
+                try decoder.decode(bytes, version: header.version, limits: context.limits, adopting: &arrays).0
+            }
+        } catch {
+            discard(error, reject)
+        }
     }
 
     /// Stream bytes: u16 segment length, then data; length 0 ends the current stream.
@@ -187,11 +240,14 @@ final class MessageAssembly {
                 do {
                     try sinks[streamIndex].finish()
                 } catch {
-                    discard(.streamSinkFailed("\(error)"), reject)
+                    discard(Self.sinkError(error), reject)
                     return 1
                 }
                 streamIndex += 1
-                if streamIndex == sinks.count { phase = .complete }
+                if streamIndex == sinks.count {
+                    phase = .complete
+                    if !outOfLine.isEmpty { adoptOutOfLine(context, reject) }
+                }
                 return 1
             }
             segmentRemaining = length
@@ -202,11 +258,16 @@ final class MessageAssembly {
             try sinks[streamIndex].write(UnsafeRawBufferPointer(rebasing: data[0..<take]))
         } catch {
             segmentRemaining = 0
-            discard(.streamSinkFailed("\(error)"), reject)
+            discard(Self.sinkError(error), reject)
             return take
         }
         segmentRemaining -= take
         return take
+    }
+
+    private static func sinkError(_ error: any Error) -> WireError {
+        if let mismatch = error as? OutOfLineSink.Mismatch { return mismatch.wireError }
+        return .streamSinkFailed("\(error)")
     }
 
     /// The slot's last chunk arrived: the message must be complete (or discarded).

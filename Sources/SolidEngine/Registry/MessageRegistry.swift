@@ -17,17 +17,18 @@ public struct MessageTypeID: Hashable, Sendable, CustomStringConvertible {
 
 /// Decodes the body of one registered message type.
 public protocol MessageDecoding: Sendable {
-    /// Decodes a body written with layout `version`; returns the message and its stream field count.
-    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
-        -> (any WireMessage, Int)
+    /// Decodes a body written with layout `version`, moving `adopting`'s arrays into its out-of-line byte
+    /// fields; returns the message and what follows its body.
+    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]])
+        throws(WireError) -> (any WireMessage, BodyLayout)
 }
 
 /// The decoder of message type `M`.
 struct TypedDecoder<M: WireMessage>: MessageDecoding {
-    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits) throws(WireError)
-        -> (any WireMessage, Int)
+    func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]])
+        throws(WireError) -> (any WireMessage, BodyLayout)
     {
-        try M.decodeBody(body, version: version, limits: limits)
+        try M.decodeBody(body, version: version, limits: limits, adopting: &adopting)
     }
 }
 

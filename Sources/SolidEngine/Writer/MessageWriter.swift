@@ -55,8 +55,9 @@ public final class MessageWriter {
 
     /// Creates a writer for agreed parameters; `codec` compresses packets when given.
     ///
-    /// `maxBodyBytes` refuses, at enqueue, a message whose body (its fields, streams not counted) is larger
-    /// than a reader with the same limit accepts, so the message fails here instead of being dropped by the peer.
+    /// `maxBodyBytes` refuses, at enqueue, a message whose body and out-of-line byte arrays (its fields,
+    /// streams not counted) are larger than a reader with the same limit accepts, so the message fails here
+    /// instead of being dropped by the peer.
     public init(packetSize: Int, slots: Int, codec: (any PacketCodec)? = nil, maxBodyBytes: Int = .max) {
         precondition((PacketFormat.minPacketSize...PacketFormat.maxPacketSize).contains(packetSize))
         precondition((1...Hello.maxSlots).contains(slots))
@@ -114,18 +115,22 @@ public final class MessageWriter {
         // Sized like the previous message of this type (messages of one type tend to be alike), so the
         // body is usually encoded without growing its buffer.
         let guess = lastType == ObjectIdentifier(M.self) ? lastBodySize : 256
-        let (buffer, streams) = try M.encodeBody(message, headerRoom: room, capacity: max(guess, 64))
-        lastBodySize = buffer.count - room + buffer.count / 8
-        guard buffer.count - room <= maxBodyBytes else {
-            throw .messageTooLarge(length: UInt64(buffer.count - room), limit: maxBodyBytes)
+        var encoded = try M.encodeBody(message, headerRoom: room, capacity: max(guess, 64))
+        var buffer: [UInt8] = []
+        swap(&buffer, &encoded.bytes)  // the only reference, so the header goes in front without a copy
+        let bodyLength = buffer.count - room
+        lastBodySize = bodyLength + buffer.count / 8
+        guard bodyLength + encoded.outOfLineBytes <= maxBodyBytes else {
+            throw .messageTooLarge(length: UInt64(bodyLength + encoded.outOfLineBytes), limit: maxBodyBytes)
         }
         let header = MessageHeader(
             typeID: typeID, version: M.version, flags: flags, requestID: requestID, responseTo: responseTo,
-            bodyLength: UInt64(buffer.count - room), streamCount: streams.count)
+            bodyLength: UInt64(bodyLength), streamCount: encoded.streamCount)
         try header.validate()
         let id = nextID
         nextID += 1
-        let outgoing = OutgoingMessage(id: id, header: header, buffer: consume buffer, headerRoom: room, streams: streams)
+        let outgoing = OutgoingMessage(
+            id: id, header: header, buffer: consume buffer, headerRoom: room, streams: encoded.tail)
         outgoing.completion = completion
         outgoing.observer = observer
         if outgoing.synchronous { waitingSynchronous.append(outgoing) } else { waiting.append(outgoing) }
