@@ -116,6 +116,35 @@ struct OutOfLineTests {
         #expect((loop.messages.last?.1 as? Blob)?.data == data)
     }
 
+    @Test("the reader lets its owner prepare arrays of 4 MiB or more (once each, at their full size) before bytes arrive")
+    func prepareLargeArrays() throws {
+        final class Seen: @unchecked Sendable {  // @unchecked: touched by this test's thread only
+            var sizes: [Int] = []
+        }
+        let seen = Seen()
+        let registry = try outOfLineRegistry()
+        var configuration = ReaderConfiguration()
+        configuration.local = HelloParameters(packetSize: 65536, slots: 4)
+        configuration.prepareLargeArray = { region in seen.sizes.append(region.count) }
+        let reader = PacketReader(configuration: configuration, registry: registry)
+        var messages: [[UInt8]] = []
+        reader.onEvent = { if case .message(_, let message) = $0 { messages.append((message as! Blob).data) } }
+        let writer = MessageWriter(packetSize: 65536, slots: 4)
+        let big = pattern(ReaderConfiguration.largeArrayBytes, seed: 3)
+        let smaller = pattern(ReaderConfiguration.largeArrayBytes - 1, seed: 4)
+        try writer.enqueue(Blob(data: big), registry: registry)
+        try writer.enqueue(Blob(data: smaller), registry: registry)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        let hello = Hello.write(HelloParameters(packetSize: 65536, slots: 4), into: buffer)
+        try reader.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<hello]))
+        while case let size = writer.nextPacket(into: buffer), size > 0 {
+            try reader.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
+        }
+        #expect(seen.sizes == [big.count])
+        #expect(messages == [big, smaller])
+    }
+
     @Test("the writer counts out-of-line bytes against maxBodyBytes")
     func writerLimit() throws {
         let registry = try outOfLineRegistry()

@@ -200,6 +200,9 @@ final class MessageAssembly {
                 nextStream += 1
             } else {
                 let sink = OutOfLineSink(count: item)
+                if item >= ReaderConfiguration.largeArrayBytes, let prepare = context.prepareLargeArray {
+                    sink.prepare(with: prepare)
+                }
                 outOfLine.append(sink)
                 sinks.append(sink)
             }
@@ -296,11 +299,14 @@ final class ReaderContext {
     let maxSegment: Int
     @exclusivity(unchecked) var slot = 0
     let makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink]
+    let prepareLargeArray: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
 
     init(
         registry: MessageRegistry, limits: DecodingLimits, maxBodyBytes: Int, maxSegment: Int,
-        makeSinks: @escaping (MessageHeader, any WireMessage) -> [any ByteSink]
+        makeSinks: @escaping (MessageHeader, any WireMessage) -> [any ByteSink],
+        prepareLargeArray: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil
     ) {
+        self.prepareLargeArray = prepareLargeArray
         self.registry = registry
         self.limits = limits
         self.maxBodyBytes = maxBodyBytes

@@ -22,6 +22,11 @@ final class OutOfLineSink: ByteSink {
         storage = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
+    /// Lets `body` see the (still unfilled) storage, e.g. to advise the kernel on it.
+    func prepare(with body: (UnsafeMutableRawBufferPointer) -> Void) {
+        storage.withUnsafeMutableBytes { body($0) }
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count <= storage.count - filled else {
             throw Mismatch(declared: storage.count, received: filled + bytes.count)

@@ -24,6 +24,12 @@ public struct ReaderConfiguration {
     public var limits = DecodingLimits()
     /// Largest message body (bounded fields) accepted; streams are not counted.
     public var maxBodyBytes = 512 * 1024 * 1024
+    /// Called with the storage of each out-of-line byte array of at least ``largeArrayBytes`` before its
+    /// bytes arrive (SolidIPC asks the kernel for huge pages there: a fresh 256 MiB array otherwise costs
+    /// 65,536 page faults as it fills). `nil`: nothing is done.
+    public var prepareLargeArray: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
+    /// Size from which ``prepareLargeArray`` is called.
+    public static let largeArrayBytes = 4 * 1024 * 1024
 
     /// The defaults: 16 KiB packets, 64 slots, no codec.
     public init() {}
@@ -263,7 +269,8 @@ public final class PacketReader {
         } else {
             context = ReaderContext(
                 registry: registry, limits: configuration.limits, maxBodyBytes: configuration.maxBodyBytes,
-                maxSegment: agreed!.packetSize, makeSinks: makeSinks)
+                maxSegment: agreed!.packetSize, makeSinks: makeSinks,
+                prepareLargeArray: configuration.prepareLargeArray)
             self.context = context
         }
         context.slot = slot

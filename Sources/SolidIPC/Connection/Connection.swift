@@ -85,6 +85,7 @@ public final class Connection {
         readerConfiguration.codecs = configuration.codecs
         readerConfiguration.limits = configuration.limits
         readerConfiguration.maxBodyBytes = configuration.maxBodyBytes
+        readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }
         // The stream holds these closures, and so the connection, until it closes.
