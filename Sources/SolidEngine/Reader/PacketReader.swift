@@ -46,18 +46,18 @@ public struct ReaderConfiguration {
 /// checks, which cost about a fifth of the small-message path.)
 public final class PacketReader {
     /// Receives everything the reader finds, in order.
-    public var onEvent: (ReaderEvent) -> Void = { _ in }
+    @exclusivity(unchecked) public var onEvent: (ReaderEvent) -> Void = { _ in }
     /// Provides the sinks of a message's stream fields once its body is decoded (one per stream, in
     /// field order). The default provides none, which rejects messages that have streams.
-    public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] = { _, _ in [] } {
+    @exclusivity(unchecked) public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] = { _, _ in [] } {
         didSet { context = nil }
     }
 
     /// The parameters in force (after the handshake, or given at creation).
-    public private(set) var agreed: AgreedParameters?
+    @exclusivity(unchecked) public private(set) var agreed: AgreedParameters?
     private let configuration: ReaderConfiguration
     private let registry: MessageRegistry
-    private var codec: (any PacketCodec)?
+    @exclusivity(unchecked) private var codec: (any PacketCodec)?
 
     @exclusivity(unchecked) private var headerBuffer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
     @exclusivity(unchecked) private var headerFilled = 0
@@ -68,7 +68,7 @@ public final class PacketReader {
     private let payload: UnsafeMutableRawBufferPointer
     private let decompressed: UnsafeMutableRawBufferPointer
     @exclusivity(unchecked) private var slots: [MessageAssembly] = []
-    private var failure: WireError?
+    @exclusivity(unchecked) private var failure: WireError?
     /// What assemblies need, built once (and again when ``makeSinks`` changes).
     @exclusivity(unchecked) private var context: ReaderContext?
 

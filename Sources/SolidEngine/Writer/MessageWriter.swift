@@ -26,7 +26,7 @@ public final class MessageWriter {
     }
 
     /// Called once per message when it was written, cancelled or failed.
-    public var onOutcome: ((UInt64, Outcome) -> Void)?
+    @exclusivity(unchecked) public var onOutcome: ((UInt64, Outcome) -> Void)?
 
     /// The agreed packet size, header included.
     public let packetSize: Int

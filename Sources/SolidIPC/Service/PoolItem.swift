@@ -163,8 +163,8 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
     override func answer(_ result: Result<any WireMessage, SendError>) {
         switch result {
         case .success(let message):
-            if let typed = message as? Response {
-                onResponse(.success(typed))
+            if Response.isExactType(of: message) {
+                onResponse(.success(Response.unwrapExact(message)))
             } else {
                 onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
             }

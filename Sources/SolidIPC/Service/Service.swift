@@ -48,7 +48,8 @@ public final class Service: Sendable {
         guard let typeID = configuration.registry.typeID(of: type) else { throw .unregisteredType("\(type)") }
         handlersBeforeStart.withLock { handlers in
             handlers[typeID] = { message, context in
-                if let typed = message as? M { handler(typed, context) }
+                // An exact type check, not `as?`: this closure is generic code run once per message.
+                if M.isExactType(of: message) { handler(M.unwrapExact(message), context) }
             }
         }
     }
@@ -67,8 +68,8 @@ public final class Service: Sendable {
         try handle(type, handler)
         sinkFactoriesBeforeStart.withLock { factories in
             factories[typeID] = { message, context in
-                guard let typed = message as? M else { return [] }
-                return makeSinks(typed, context)
+                guard M.isExactType(of: message) else { return [] }
+                return makeSinks(M.unwrapExact(message), context)
             }
         }
     }
