@@ -70,8 +70,10 @@ public protocol WireMessage: WireStruct, SendableMetatype {
     static var version: UInt8 { get }
     /// Encodes a message's body after `headerRoom` spare bytes. Provided; do not implement: the default
     /// is emitted in the message's own module, so the field code is specialised for the encoder.
-    /// `capacity` is a guess of the body's size (one allocation when it is right).
-    static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError) -> EncodedBody
+    /// `capacity` is a guess of the body's size (one allocation when it is right); `storage` is a buffer
+    /// to reuse (no allocation when its capacity suffices).
+    static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int, storage: consuming [UInt8])
+        throws(WireError) -> EncodedBody
     /// Decodes a body written with layout `version`; out-of-line byte arrays are taken, in field order, from
     /// `adopting` (left empty when it has none). Provided; do not implement (see ``encodeBody``).
     static func decodeBody(
@@ -84,8 +86,10 @@ extension WireMessage {
     public static var version: UInt8 { 0 }
 
     @inlinable
-    public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int) throws(WireError) -> EncodedBody {
-        try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity)
+    public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int, storage: consuming [UInt8])
+        throws(WireError) -> EncodedBody
+    {
+        try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity, storage: storage)
     }
 
     @inlinable

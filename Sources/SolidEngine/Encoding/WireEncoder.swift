@@ -49,13 +49,25 @@ public struct WireEncoder: FieldCoder {
     /// (the writer puts the message header there, saving a copy).
     @inlinable
     public init(version: UInt8, capacity: Int = 64, headerRoom: Int = 0) {
+        self.init(version: version, capacity: capacity, headerRoom: headerRoom, storage: [])
+    }
+
+    /// An encoder that writes into `storage` (emptied first; its capacity is reused, so a writer that
+    /// recycles buffers encodes without allocating).
+    @inlinable
+    public init(version: UInt8, capacity: Int, headerRoom: Int, storage buffer: consuming [UInt8]) {
         self.version = version
         self.headerRoom = headerRoom
-        // Reserving on an empty array takes a specialised path (measured: `[UInt8](repeating:count:)` and
-        // `unsafeUninitializedCapacity` look the storage type up at run time, about 1.5× the cost; a loop
-        // of single appends costs more than the slice append).
-        storage = []
-        storage.reserveCapacity(capacity + headerRoom)
+        storage = buffer
+        if storage.capacity >= capacity + headerRoom {
+            storage.removeAll(keepingCapacity: true)
+        } else {
+            // Reserving on an empty array takes a specialised path (measured: `[UInt8](repeating:count:)`
+            // and `unsafeUninitializedCapacity` look the storage type up at run time, about 1.5× the cost;
+            // a loop of single appends costs more than the slice append below).
+            storage = []
+            storage.reserveCapacity(capacity + headerRoom)
+        }
         if headerRoom > 0 {
             if headerRoom <= Self.zeros.count {
                 storage.append(contentsOf: Self.zeros[0..<headerRoom])
@@ -73,10 +85,10 @@ public struct WireEncoder: FieldCoder {
 
     /// Encodes a whole message after `headerRoom` reserved bytes.
     @inlinable
-    public static func encode<M: WireMessage>(_ message: M, headerRoom: Int, capacity: Int = 64) throws(WireError)
-        -> EncodedBody
-    {
-        var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom)
+    public static func encode<M: WireMessage>(
+        _ message: M, headerRoom: Int, capacity: Int = 64, storage: consuming [UInt8] = []
+    ) throws(WireError) -> EncodedBody {
+        var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom, storage: storage)
         var copy = message
         try copy.describe(&encoder)
         return EncodedBody(

@@ -52,6 +52,13 @@ public final class MessageWriter {
     @exclusivity(unchecked) private var lastTypeID: MessageTypeID?
     /// Body size (plus an eighth) of the last message encoded, a capacity guess for the next of its type.
     @exclusivity(unchecked) private var lastBodySize = 256
+    /// Finished messages and emptied buffers kept for the next ones: a small message then costs no
+    /// allocation in the writer (measured: two allocations per message before).
+    @exclusivity(unchecked) private var spareMessages: [OutgoingMessage] = []
+    @exclusivity(unchecked) private var spareBuffers: [[UInt8]] = []
+    private static let maxSpares = 64
+    /// Larger buffers are freed, not kept.
+    private static let maxSpareBufferBytes = 4096
 
     /// Creates a writer for agreed parameters; `codec` compresses packets when given.
     ///
@@ -115,7 +122,8 @@ public final class MessageWriter {
         // Sized like the previous message of this type (messages of one type tend to be alike), so the
         // body is usually encoded without growing its buffer.
         let guess = lastType == ObjectIdentifier(M.self) ? lastBodySize : 256
-        var encoded = try M.encodeBody(message, headerRoom: room, capacity: max(guess, 64))
+        var encoded = try M.encodeBody(
+            message, headerRoom: room, capacity: max(guess, 64), storage: spareBuffers.popLast() ?? [])
         var buffer: [UInt8] = []
         swap(&buffer, &encoded.bytes)  // the only reference, so the header goes in front without a copy
         let bodyLength = buffer.count - room
@@ -129,8 +137,14 @@ public final class MessageWriter {
         try header.validate()
         let id = nextID
         nextID += 1
-        let outgoing = OutgoingMessage(
-            id: id, header: header, buffer: consume buffer, headerRoom: room, streams: encoded.tail)
+        let outgoing: OutgoingMessage
+        if let spare = spareMessages.popLast() {
+            spare.reuse(id: id, header: header, buffer: consume buffer, headerRoom: room, streams: encoded.tail)
+            outgoing = spare
+        } else {
+            outgoing = OutgoingMessage(
+                id: id, header: header, buffer: consume buffer, headerRoom: room, streams: encoded.tail)
+        }
         outgoing.completion = completion
         outgoing.observer = observer
         if outgoing.synchronous { waitingSynchronous.append(outgoing) } else { waiting.append(outgoing) }
@@ -285,12 +299,24 @@ public final class MessageWriter {
             if finished {
                 retire(at: cursor)
                 report(message, .written)
+                recycle(message)
                 admit()
             } else {
                 cursor += 1
             }
         }
         return used
+    }
+
+    /// Keeps a written message and its buffer for reuse. Only the writer ever holds an
+    /// ``OutgoingMessage`` (outcomes report ids), so once retired and reported nothing else refers to it.
+    private func recycle(_ message: OutgoingMessage) {
+        var buffer = message.recycle()
+        if spareMessages.count < Self.maxSpares { spareMessages.append(message) }
+        if spareBuffers.count < Self.maxSpares && buffer.capacity <= Self.maxSpareBufferBytes && buffer.capacity > 0 {
+            buffer.removeAll(keepingCapacity: true)
+            spareBuffers.append(buffer)
+        }
     }
 
     /// Moves waiting messages into free slots: asynchronous ones in order, synchronous ones one at a time.

@@ -1,21 +1,22 @@
 /// One message on its way out: its encoded header and body, then its streams, produced a chunk at a time.
 ///
 /// Used only by its writer's thread; exclusivity is unchecked on the hot fields (measured: the dynamic
-/// checks cost about a fifth of the small-message path).
+/// checks cost about a fifth of the small-message path). Only its writer holds it, so the writer recycles
+/// it, with its buffer, for a later message (``reuse(id:header:buffer:headerRoom:streams:)``).
 final class OutgoingMessage {
-    let id: UInt64
-    let synchronous: Bool
+    @exclusivity(unchecked) private(set) var id: UInt64 = 0
+    @exclusivity(unchecked) private(set) var synchronous = false
     /// The request this message answers (0 when it is not a response).
-    let responseTo: UInt64
+    @exclusivity(unchecked) private(set) var responseTo: UInt64 = 0
     /// Called once with the outcome (see ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``).
     @exclusivity(unchecked) var completion: ((MessageWriter.Outcome) -> Void)?
     /// Told once with the outcome, like `completion`, without a closure to allocate.
     @exclusivity(unchecked) var observer: (any MessageOutcomeObserver)?
     @exclusivity(unchecked) var slot = -1
     /// Header and body bytes, from `preambleOffset` on.
-    private let preamble: [UInt8]
-    @exclusivity(unchecked) private var preambleOffset: Int
-    private let streams: [any ByteSource]
+    @exclusivity(unchecked) private var preamble: [UInt8] = []
+    @exclusivity(unchecked) private var preambleOffset = 0
+    @exclusivity(unchecked) private var streams: [any ByteSource] = []
     @exclusivity(unchecked) private var streamIndex = 0
     /// `true` once any byte went out: cancelling then needs a cancel record.
     @exclusivity(unchecked) private(set) var started = false
@@ -23,10 +24,18 @@ final class OutgoingMessage {
     /// `buffer` holds the body after `headerRoom` spare bytes; the header is written just before the body
     /// (no copy) when it fits, else header and body are joined in a new buffer.
     init(id: UInt64, header: MessageHeader, buffer: consuming [UInt8], headerRoom: Int, streams: [any ByteSource]) {
+        reuse(id: id, header: header, buffer: buffer, headerRoom: headerRoom, streams: streams)
+    }
+
+    /// Makes this (finished, recycled) object carry a new message; see ``init(id:header:buffer:headerRoom:streams:)``.
+    func reuse(id: UInt64, header: MessageHeader, buffer: consuming [UInt8], headerRoom: Int, streams: [any ByteSource]) {
         self.id = id
         self.synchronous = header.flags.contains(.synchronous)
         self.responseTo = header.responseTo
         self.streams = streams
+        slot = -1
+        streamIndex = 0
+        started = false
         if headerRoom >= MessageHeader.maxEncodedSize {
             var bytes = buffer  // the last use of a consumed buffer: no copy
             let start = bytes.withUnsafeMutableBytes { raw in
@@ -49,6 +58,18 @@ final class OutgoingMessage {
     }
 
     var isFinished: Bool { preambleOffset == preamble.count && streamIndex == streams.count }
+
+    /// Lets go of everything the finished message held and hands back its buffer (its capacity is what
+    /// the writer may reuse for the next message's encoding).
+    func recycle() -> [UInt8] {
+        completion = nil
+        observer = nil
+        if !streams.isEmpty { streams = [] }
+        var buffer: [UInt8] = []
+        swap(&buffer, &preamble)
+        preambleOffset = 0
+        return buffer
+    }
 
     /// Writes the next bytes of the message into `space`; returns how many. Streams are written as
     /// segments: u16 little-endian length, then that many bytes; length 0 ends a stream.

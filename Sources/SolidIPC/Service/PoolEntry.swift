@@ -12,7 +12,7 @@ final class PoolEntry: @unchecked Sendable {
     private let queued = Atomic<Int>(0)
     private let waitingCount = Atomic<Int>(0)
     private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
-    private let live = Lock<Set<UInt64>>([])
+    private let live = LiveSerials()
     /// Set by ``Service/closePool(_:mode:completion:)``: new sends fail at once.
     let closing = Atomic<Bool>(false)
     /// Set while the idle pool is being removed from the service's map, and for good once removed: a
@@ -92,13 +92,13 @@ final class PoolEntry: @unchecked Sendable {
     }
 
     /// Records that message `serial` is live (queued, in flight or awaiting its response).
-    func started(_ serial: UInt64) { live.withLock { _ = $0.insert(serial) } }
+    func started(_ serial: UInt64) { live.insert(serial) }
 
     /// Records that message `serial` completed.
-    func finished(_ serial: UInt64) { live.withLock { _ = $0.remove(serial) } }
+    func finished(_ serial: UInt64) { live.remove(serial) }
 
     /// `true` while message `serial` has not completed.
-    func isLive(_ serial: UInt64) -> Bool { live.withLock { $0.contains(serial) } }
+    func isLive(_ serial: UInt64) -> Bool { live.contains(serial) }
 
     /// Messages that hold a queue place (queued, or being written).
     var queuedCount: Int { queued.load(ordering: .relaxed) }
