@@ -70,7 +70,9 @@ struct DeliveryGuaranteeTests {
             }
         }
         // The first server stops reading at once, so every message is stuck part-way when it stops.
+        // 16 KiB packets, as in SolidFrame's test: 100 KB written then means a few chunks of every message.
         let (first, destination) = try startServer(group: group, configure: { configuration in
+            configuration.connection.hello.packetSize = 16384
             configuration.onConnectionStart = { info in try? serverBox.withLock { $0 }?.pauseReading(info.handle) }
         }, handlers: echo)
         serverBox.withLock { $0 = first }
@@ -81,6 +83,7 @@ struct DeliveryGuaranteeTests {
         let clientBox = Lock<Service?>(nil)
         let client = try startClient(group: group) { configuration in
             configuration.reconnectDelay = .milliseconds(5)
+            configuration.connection.hello.packetSize = 16384
             configuration.connectionStartState = .passive
             configuration.onConnectionStart = { info in
                 if activateAtOnce.withLock({ $0 }) {

@@ -105,7 +105,8 @@ struct ServiceLifecycleTests {
         #expect(log.all.contains("server stop \(ConnectionError.closedByPeer)"))
         // A peer that sends an oversized packet after its hello: the server says exactly why it closed it.
         var helloBytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = helloBytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        // Offers 16 KiB packets, so the 60 KiB packet below is too large.
+        _ = helloBytes.withUnsafeMutableBytes { Hello.write(HelloParameters(packetSize: 16384), into: $0) }
         let hello = helloBytes
         let reactor = group.reactors[1]
         reactor.execute {

@@ -95,7 +95,8 @@ struct ServiceScenarioTests {
         let address = SocketAddress.loopbackV4(port: destination.port)
         let closed = EventLog()
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        // Offers 16 KiB packets, so the 60 KiB packet below is too large.
+        _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(packetSize: 16384), into: $0) }
         let attacks: [[UInt8]] = [
             Array("\u{16}\u{03}\u{01} not a SolidIPC peer".utf8),
             hello + [1, 0, 0x00, 0xF0],

@@ -3,14 +3,14 @@ public struct HelloParameters: Sendable, Equatable {
     /// Protocol version this side speaks.
     public var protocolVersion: UInt16 = Hello.currentVersion
     /// Largest packet this side will send and accept, header included (4 KiB–64 KiB).
-    public var packetSize: Int = 16384
+    public var packetSize: Int = 65536
     /// Number of message slots (messages in flight at once) this side can read.
     public var slots: Int = 64
     /// Codecs this side can use (bit mask of ``PacketCodec/maskBit``).
     public var codecMask: UInt8 = 0
 
     /// Creates parameters; the defaults are the library defaults.
-    public init(packetSize: Int = 16384, slots: Int = 64, codecMask: UInt8 = 0) {
+    public init(packetSize: Int = 65536, slots: Int = 64, codecMask: UInt8 = 0) {
         self.packetSize = packetSize
         self.slots = slots
         self.codecMask = codecMask

@@ -31,7 +31,7 @@ public struct ReaderConfiguration {
     /// Size from which ``prepareLargeArray`` is called.
     public static let largeArrayBytes = 4 * 1024 * 1024
 
-    /// The defaults: 16 KiB packets, 64 slots, no codec.
+    /// The defaults: 64 KiB packets, 64 slots, no codec.
     public init() {}
 }
 

@@ -73,7 +73,7 @@ public final class MessageWriter {
         self.slots = slots
         self.codec = codec
         // Codecs may need more than the input size as working room (Snappy: 32 + n + n/6).
-        scratch = .allocate(byteCount: packetSize * 2, alignment: 16)
+        scratch = .allocate(byteCount: codec == nil ? 0 : packetSize * 2, alignment: 16)
         freeSlots = Array((0..<slots).reversed())
     }
 
