@@ -234,7 +234,11 @@ public final class Connection {
             try reader.consume(bytes)
         } catch {
             finish(.protocolViolation(error))
+            return
         }
+        // Answers to what was just read go out now, not after the reactor's other reads this turn (a
+        // ping behind 16 reads of bulk data waited about a millisecond; measured in W3).
+        if pumpScheduled && !pumping { pump() }
     }
 
     private func readerEvent(_ event: ReaderEvent) {

@@ -79,7 +79,10 @@ extension Service {
         completion: (@Sendable (Result<Void, SendError>) -> Void)?
     ) throws(SendError) {
         try checkRegistered(M.self)
-        try deliver(AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection)
+        // A handler answering on its own connection's reactor sends at once, not at the end of the turn.
+        try deliver(
+            AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection,
+            soonest: true)
     }
 
     /// Throws ``SendError/unregisteredType(_:)`` for a type the registry does not know.
@@ -89,8 +92,9 @@ extension Service {
     }
 
     @usableFromInline
-    func deliver(_ event: ReactorEvent, to connection: ObjectHandle) throws(SendError) {
-        switch connection.post(event) {
+    func deliver(_ event: ReactorEvent, to connection: ObjectHandle, soonest: Bool = false) throws(SendError) {
+        let result = soonest ? connection.reactor.deliverSoonest(event, to: connection.id) : connection.post(event)
+        switch result {
         case .posted: return
         case .targetGone: throw .peerGone
         case .reactorStopped: throw .serviceStopped

@@ -185,7 +185,8 @@ public final class Service: Sendable {
         entry.started(item.serial)
         item.entry = entry
         item.holdsReservation = true
-        if entry.reactor.post(item) != .posted {
+        // At once when called on the pool's reactor (a completion that sends the next request), else queued.
+        if entry.reactor.deliverSoonest(item, to: nil) != .posted {
             item.givePlaceBack()
             entry.finished(item.serial)
             throw .serviceStopped

@@ -34,6 +34,8 @@ public final class Reactor: @unchecked Sendable {
     let objects = ObjectTable()
     let timers = TimerQueue()
     private var soonTasks: [() -> Void] = []
+    /// Immediate deliveries running (``deliverSoonest(_:to:)``); reactor thread only.
+    @exclusivity(unchecked) private var immediateDepth = 0
     /// Scratch space for socket reads; valid only during a read callback.
     let readBuffer: UnsafeMutableRawBufferPointer
     var resolveRequests = ResolveRequests()
@@ -101,6 +103,33 @@ public final class Reactor: @unchecked Sendable {
         guard isRunning else { return .reactorStopped }
         event.target = nil
         enqueue(event)
+        return .posted
+    }
+
+    /// Delivers `event` to `target` (or runs it, with no target) at once when called on this reactor's
+    /// thread while nothing is queued and no other immediate delivery is running; otherwise posts it like
+    /// ``post(_:to:)``. Any thread.
+    ///
+    /// Order is kept: an event is delivered at once only when no earlier one (from any thread) waits in
+    /// the queue, and events sent during an immediate delivery are queued, so a chain of callbacks that
+    /// send never recurses more than one level. Use it for events whose handler may run inside the
+    /// caller's own callback (sending a message from a handler); measured: the queue round trip cost a
+    /// response the rest of its reactor turn (up to 16 reads of other data) and ~400 instructions.
+    @discardableResult
+    public func deliverSoonest(_ event: ReactorEvent, to target: ObjectID?) -> PostResult {
+        guard isCurrent, immediateDepth == 0, isRunning, queue.isEmpty else {  // isCurrent first: the rest is reactor-only
+            if let target { return post(event, to: target) }
+            return post(event)
+        }
+        immediateDepth += 1
+        defer { immediateDepth -= 1 }
+        event.target = target
+        guard let target else {
+            event.run(on: self)
+            return .posted
+        }
+        guard let object = objects.lookup(target) else { return .targetGone }
+        object.handle(event)
         return .posted
     }
 
