@@ -6,18 +6,18 @@ extension Pool {
     /// A message's timeout passed: fail it if it still waits in the queue or for its response. A message
     /// being written is left to finish; a request then fails with the timeout as soon as it is written
     /// (or dropped), instead of waiting for a response without a deadline.
-    func expire(_ serial: UInt64) {
-        timeouts.removeValue(forKey: serial)
-        if let item = queue.remove(serial: serial) {
+    func expire(_ sent: PoolItem) {
+        timeouts.removeValue(forKey: sent.serial)
+        if let item = queue.remove(serial: sent.serial) {
             failUnsent(item, .timeout(progress: .notSent))
             return
         }
-        if let sent = inFlightMessages[serial], !sent.written {
+        guard sent.listed else { return }  // completed meanwhile
+        if !sent.written {
             sent.timedOut = true  // decided in written(_:_:)
             return
         }
-        guard let sent = inFlightMessages[serial], sent.written, sent.requestID != 0, let link = sent.link,
-            link.awaiting.removeValue(forKey: sent.requestID) != nil
+        guard sent.requestID != 0, let link = sent.link, link.awaiting.remove(sent.requestID) != nil
         else { return }
         abandonResponse(sent, on: link, .timeout(progress: .sentAwaitingResponse))
     }
@@ -30,11 +30,11 @@ extension Pool {
             failUnsent(item, .canceled(progress: .notSent))
             return
         }
-        guard let sent = inFlightMessages[serial], let link = sent.link else { return }
+        guard let sent = inFlightMessages.first(serial: serial), let link = sent.link else { return }
         if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
             return  // the write completion reports the cancel with how far it got
         }
-        guard sent.requestID != 0, link.awaiting.removeValue(forKey: sent.requestID) != nil else { return }
+        guard sent.requestID != 0, link.awaiting.remove(sent.requestID) != nil else { return }
         abandonResponse(sent, on: link, .canceled(progress: .sentAwaitingResponse))
     }
 
@@ -48,7 +48,7 @@ extension Pool {
     /// Gives up on the response `item` awaits on `link` (already taken out of `link.awaiting`): the
     /// request completes with `error` now, and the peer is told its answer is no longer wanted.
     func abandonResponse(_ item: PoolItem, on link: PoolLink, _ error: SendError) {
-        inFlightMessages.removeValue(forKey: item.serial)
+        inFlightMessages.remove(item)
         link.inFlight -= 1
         link.connection.cancelRequest(item.requestID)
         finish(item.serial)

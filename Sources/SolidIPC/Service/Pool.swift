@@ -42,10 +42,9 @@ final class Pool: ReactorObject {
     /// Timers of messages with a timeout, by serial.
     @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
     @exclusivity(unchecked) var retryTimer: TimerID?
-    @exclusivity(unchecked) private var nextRequestID: UInt64 = 1
     @exclusivity(unchecked) private var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
-    @exclusivity(unchecked) var inFlightMessages: [UInt64: PoolItem] = [:]
+    @exclusivity(unchecked) var inFlightMessages = InFlightList()
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
@@ -71,8 +70,7 @@ final class Pool: ReactorObject {
         }
         queue.append(item)
         if let timeout = item.timeout {
-            let serial = item.serial
-            timeouts[serial] = entry.reactor.schedule(after: timeout) { [weak self] in self?.expire(serial) }
+            timeouts[item.serial] = entry.reactor.schedule(after: timeout) { [weak self] in self?.expire(item) }
         }
         dispatch()
         scale()
@@ -181,10 +179,8 @@ final class Pool: ReactorObject {
     private func detach(_ link: PoolLink, reason: String, closedHere: Bool) {
         links.removeAll { $0 === link }
         if synchronousLink === link { synchronousLink = nil }
-        let waiting = link.awaiting
-        link.awaiting.removeAll()
-        for (_, item) in waiting.sorted(by: { $0.key < $1.key }) {
-            inFlightMessages.removeValue(forKey: item.serial)
+        for item in link.awaiting.removeAll() {
+            inFlightMessages.remove(item)
             // An idempotent request is asked again until its response arrives.
             if !stopped, item.idempotent, !item.addressed {
                 givenBack.append(item)
@@ -257,25 +253,21 @@ final class Pool: ReactorObject {
 
     func send(_ item: PoolItem, on link: PoolLink) {
         var requestID: UInt64 = 0
-        if item.isRequest {
-            requestID = nextRequestID
-            nextRequestID += 1
-            link.awaiting[requestID] = item
-        }
+        if item.isRequest { requestID = link.awaiting.add(item) }
         item.pool = self
         item.link = link
         item.requestID = requestID
         item.writerID = nil
         item.written = false
         link.inFlight += 1
-        inFlightMessages[item.serial] = item
+        inFlightMessages.insert(item)
         do {
             item.writerID = try item.send(on: link.connection, requestID: requestID)  // outcome: written(_:_:)
         } catch {
             link.inFlight -= 1
             item.givePlaceBack()
-            inFlightMessages.removeValue(forKey: item.serial)
-            if requestID != 0 { link.awaiting.removeValue(forKey: requestID) }
+            inFlightMessages.remove(item)
+            if requestID != 0 { link.awaiting.remove(requestID) }
             finish(item.serial)
             item.fail(.encodingFailed(error, progress: .notSent))
         }
@@ -286,8 +278,8 @@ final class Pool: ReactorObject {
         guard let link = item.link else { return }
         let connection = link.connection
         if givesBack(outcome, on: connection, item) {
-            inFlightMessages.removeValue(forKey: item.serial)
-            if item.requestID != 0 { link.awaiting.removeValue(forKey: item.requestID) }
+            inFlightMessages.remove(item)
+            if item.requestID != 0 { link.awaiting.remove(item.requestID) }
             link.inFlight -= 1
             if item.timedOut {
                 // Its deadline passed while it was on this connection: no second try.
@@ -306,12 +298,12 @@ final class Pool: ReactorObject {
         item.givePlaceBack()
         if item.isRequest && item.timedOut && outcome == .written {
             // Written after its deadline: fail it now and tell the peer its answer is not wanted.
-            link.awaiting.removeValue(forKey: item.requestID)
+            link.awaiting.remove(item.requestID)
             abandonResponse(item, on: link, .timeout(progress: .sentAwaitingResponse))
             return
         }
         if !item.isRequest {
-            inFlightMessages.removeValue(forKey: item.serial)
+            inFlightMessages.remove(item)
             finish(item.serial)
             item.complete(SendError.from(outcome, on: connection))
             link.inFlight -= 1
@@ -319,8 +311,8 @@ final class Pool: ReactorObject {
         } else if outcome == .written {
             item.written = true  // now awaiting its response
         } else if case .failure(let error) = SendError.from(outcome, on: connection) {
-            inFlightMessages.removeValue(forKey: item.serial)
-            if link.awaiting.removeValue(forKey: item.requestID) != nil {
+            inFlightMessages.remove(item)
+            if link.awaiting.remove(item.requestID) != nil {
                 finish(item.serial)
                 item.answer(.failure(error))
                 link.inFlight -= 1
@@ -359,10 +351,10 @@ final class Pool: ReactorObject {
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
         if header.flags.contains(.responsePart) {
-            link.awaiting[header.responseTo]?.answer(.success(message))
-        } else if let sent = link.awaiting.removeValue(forKey: header.responseTo) {
+            link.awaiting.peek(header.responseTo)?.answer(.success(message))
+        } else if let sent = link.awaiting.remove(header.responseTo) {
             link.inFlight -= 1
-            inFlightMessages.removeValue(forKey: sent.serial)
+            inFlightMessages.remove(sent)
             finish(sent.serial)
             sent.answer(.success(message))
             dispatch()

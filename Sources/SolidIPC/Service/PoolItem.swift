@@ -44,6 +44,10 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     @exclusivity(unchecked) var written = false
     /// Its timeout passed while it was being written: it fails with a timeout when the write ends.
     @exclusivity(unchecked) var timedOut = false
+    /// Links of the pool's ``InFlightList`` (set while `listed`).
+    @exclusivity(unchecked) var listed = false
+    @exclusivity(unchecked) var listNext: PoolItem?
+    @exclusivity(unchecked) unowned(unsafe) var listPrevious: PoolItem?
     /// Where the outcome goes when no pool sent it (a request on an accepted connection).
     @exclusivity(unchecked) var onEnded: ((MessageWriter.Outcome) -> Void)?
 

@@ -21,7 +21,7 @@ final class PoolLink: ReactorObject {
     /// Messages handed to it and not completed (requests until their response).
     @exclusivity(unchecked) var inFlight = 0
     /// Requests sent on it, by request id, until their response arrives.
-    @exclusivity(unchecked) var awaiting: [UInt64: PoolItem] = [:]
+    @exclusivity(unchecked) var awaiting = AwaitingTable()
     /// Its entry in the reactor's object table while registered.
     private var id: ObjectID?
     /// Names this connection to other threads.

@@ -1,0 +1,54 @@
+import Testing
+@testable import SolidIPC
+
+/// The pool's books without sockets: request ids and the in-flight list.
+@Suite("Pool books")
+struct PoolBooksTests {
+    static func item(_ serial: UInt64) -> PoolItem { PoolItem(serial: serial, flags: [], timeout: nil, addressed: false) }
+
+    @Test("request ids grow, skip taken slots, survive growth; stale and unknown ids find nothing")
+    func awaitingTable() {
+        var table = AwaitingTable()
+        let first = (1...8).map { _ in Self.item(0) }
+        let ids = first.map { table.add($0) }
+        #expect(ids == Array(1...8))
+        #expect(table.count == 8)
+        // Free all but id 2: the slot of 2 stays taken while ids go round the table.
+        for id: UInt64 in [1, 3, 4, 5, 6, 7, 8] { #expect(table.remove(id) === first[Int(id) - 1]) }
+        var later: [UInt64] = []
+        var items: [PoolItem] = []
+        for _ in 0..<40 {
+            let item = Self.item(0)
+            items.append(item)
+            later.append(table.add(item))
+        }
+        #expect(Set(later).count == 40 && later.allSatisfy { $0 > 8 }, "fresh, unique ids: \(later)")
+        #expect(later == later.sorted(), "ids only grow")
+        #expect(table.peek(2) === first[1], "id 2 kept its item through the growth")
+        for (id, item) in zip(later, items) { #expect(table.peek(id) === item) }
+        #expect(table.peek(1) == nil && table.remove(5) == nil && table.peek(0) == nil, "given-up ids find nothing")
+        #expect(table.peek(later.last! + 16) == nil, "an id never given out finds nothing")
+        let all = table.removeAll()
+        #expect(all.map(\.requestID) == [2] + later, "everything, in the order sent")
+        #expect(table.isEmpty && table.peek(2) == nil)
+    }
+
+    @Test("in-flight list: insert, remove in any order (twice is harmless), find by serial, remove all")
+    func inFlightList() {
+        var list = InFlightList()
+        let items = (1...5).map { Self.item(UInt64($0)) }
+        for item in items { list.insert(item) }
+        #expect(list.count == 5)
+        list.remove(items[2])
+        list.remove(items[2])
+        list.remove(items[0])
+        list.remove(items[4])
+        #expect(list.count == 2)
+        #expect(list.first(serial: 2) === items[1] && list.first(serial: 4) === items[3])
+        #expect(list.first(serial: 1) == nil && list.first(serial: 3) == nil && list.first(serial: 5) == nil)
+        list.insert(items[0])  // removed items can come back (a message resent after a drop)
+        #expect(list.first(serial: 1) === items[0] && list.count == 3)
+        list.removeAll()
+        #expect(list.isEmpty && items.allSatisfy { !$0.listed && $0.listNext == nil })
+    }
+}
