@@ -38,7 +38,9 @@ struct CancelAndStreamTests {
         let loop = WireLoop(packetSize: 4096, slots: 2, registry: registry)
         let big = try loop.writer.enqueue(
             Ping(id: 1, text: String(repeating: "a", count: 50_000)), registry: registry, responseTo: 7)
-        let other = try loop.writer.enqueue(Ping(id: 2, text: "other"), registry: registry, responseTo: 8)
+        // Large enough to stay in its slot through the first packet (the packet is shared between them).
+        let other = try loop.writer.enqueue(
+            Ping(id: 2, text: String(repeating: "b", count: 10_000)), registry: registry, responseTo: 8)
         let queued = try loop.writer.enqueue(Ping(id: 3, text: "part 2"), registry: registry, responseTo: 7)
         try loop.step()  // the big one and the other start; the third waits for a slot
         #expect(loop.writer.cancelResponses(to: 7) == 2)

@@ -262,6 +262,11 @@ public final class MessageWriter {
     private func fillChunks(_ payload: UnsafeMutableRawPointer, used start: Int, capacity: Int) -> Int {
         var used = start
         var idleTurns = 0
+        // The first round gives each active message at most an equal share of the packet, so a small
+        // message queued behind a large one goes out in this packet, not the next (W3: one packet less
+        // for a ping to wait behind). Later rounds fill what is left.
+        var sharedTurns = active.count > 1 ? active.count : 0
+        let share = max((capacity - start) / max(active.count, 1), 1024)
         while !active.isEmpty && idleTurns < active.count {
             if cursor >= active.count { cursor = 0 }
             let message = active[cursor]
@@ -269,7 +274,11 @@ public final class MessageWriter {
             let recordHeader = 1 + slotSize + 2
             guard capacity - used > recordHeader + 2 else { break }
             let dataStart = payload + used + recordHeader
-            let room = min(capacity - used - recordHeader, Int(UInt16.max))
+            var room = min(capacity - used - recordHeader, Int(UInt16.max))
+            if sharedTurns > 0 {
+                sharedTurns -= 1
+                room = min(room, share)
+            }
             let first = !message.started
             let count: Int
             do {
