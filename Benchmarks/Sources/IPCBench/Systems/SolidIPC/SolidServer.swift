@@ -1,3 +1,4 @@
+import Glibc
 import SolidEngine
 import SolidIPC
 import SolidIPCSnappy
@@ -83,7 +84,17 @@ func solidConnectionConfiguration(registry: MessageRegistry, snappy: Bool) -> Co
     // The latency setting for a multiplexed link on one machine (printed in the report header): the
     // peer's bulk data in flight stays small, so a ping is not queued behind megabytes of it.
     connection.receiveBufferSize = solidReceiveBufferSize
+    // Experiment knobs (inherited by the server process): sizes in KiB, 0 = the kernel's default.
+    if let value = benchKnob("SOLID_BENCH_RCVBUF_KIB") { connection.receiveBufferSize = value == 0 ? nil : value * 1024 }
+    if let value = benchKnob("SOLID_BENCH_LOWAT_KIB") { connection.unsentBytesLimit = value == 0 ? nil : value * 1024 }
+    if let value = benchKnob("SOLID_BENCH_PACKET_KIB") { connection.hello.packetSize = value * 1024 }
+    if let value = benchKnob("SOLID_BENCH_INFLIGHT") { connection.packetsInFlight = value }
     return connection
+}
+
+private func benchKnob(_ name: String) -> Int? {
+    guard let raw = getenv(name) else { return nil }
+    return Int(String(cString: raw))
 }
 
 /// The receive buffer SolidIPC connections use in the benchmark (`ConnectionConfiguration.receiveBufferSize`).
