@@ -89,7 +89,7 @@ extension WireMessage {
     public static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int, storage: consuming [UInt8])
         throws(WireError) -> EncodedBody
     {
-        try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity, storage: storage)
+        try WireEncoder.encode(message, headerRoom: headerRoom, capacity: capacity, storage: consume storage)
     }
 
     @inlinable

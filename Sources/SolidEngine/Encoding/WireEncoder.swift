@@ -53,13 +53,14 @@ public struct WireEncoder: FieldCoder {
     }
 
     /// An encoder that writes into `storage` (emptied first; its capacity is reused, so a writer that
-    /// recycles buffers encodes without allocating).
+    /// recycles buffers encodes without allocating). A recycled buffer is used even when it is smaller
+    /// than `capacity` (a guess): messages of one type are alike, and a larger one grows it once.
     @inlinable
     public init(version: UInt8, capacity: Int, headerRoom: Int, storage buffer: consuming [UInt8]) {
         self.version = version
         self.headerRoom = headerRoom
-        storage = buffer
-        if storage.capacity >= capacity + headerRoom {
+        storage = consume buffer  // moved, not copied: emptying a shared array would allocate
+        if storage.capacity >= headerRoom + 16 {
             storage.removeAll(keepingCapacity: true)
         } else {
             // Reserving on an empty array takes a specialised path (measured: `[UInt8](repeating:count:)`
@@ -88,7 +89,7 @@ public struct WireEncoder: FieldCoder {
     public static func encode<M: WireMessage>(
         _ message: M, headerRoom: Int, capacity: Int = 64, storage: consuming [UInt8] = []
     ) throws(WireError) -> EncodedBody {
-        var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom, storage: storage)
+        var encoder = WireEncoder(version: M.version, capacity: capacity, headerRoom: headerRoom, storage: consume storage)
         var copy = message
         try copy.describe(&encoder)
         return EncodedBody(

@@ -55,7 +55,7 @@ public final class MessageWriter {
     /// Finished messages and emptied buffers kept for the next ones: a small message then costs no
     /// allocation in the writer (measured: two allocations per message before).
     @exclusivity(unchecked) private var spareMessages: [OutgoingMessage] = []
-    @exclusivity(unchecked) private var spareBuffers: [[UInt8]] = []
+    @exclusivity(unchecked) private(set) var spareBuffers: [[UInt8]] = []
     private static let maxSpares = 64
     /// Larger buffers are freed, not kept.
     private static let maxSpareBufferBytes = 4096

@@ -37,7 +37,7 @@ final class OutgoingMessage {
         streamIndex = 0
         started = false
         if headerRoom >= MessageHeader.maxEncodedSize {
-            var bytes = buffer  // the last use of a consumed buffer: no copy
+            var bytes = consume buffer  // moved: writing into a shared array would copy it
             let start = bytes.withUnsafeMutableBytes { raw in
                 // Encode at the front of the room, then move it up against the body.
                 let size = header.encode(to: raw.baseAddress!)
