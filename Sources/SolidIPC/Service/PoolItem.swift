@@ -51,6 +51,7 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     /// Where the outcome goes when no pool sent it (a request on an accepted connection).
     @exclusivity(unchecked) var onEnded: ((MessageWriter.Outcome) -> Void)?
 
+    @usableFromInline
     init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
         self.serial = serial
         oneShot = flags.contains(.oneShot)
@@ -142,11 +143,16 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
 @usableFromInline
 final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>: PoolItem, @unchecked Sendable {
     // @unchecked: immutable; see PoolItem.
-    let request: Request
-    let flags: MessageFlags
-    let onResponse: @Sendable (Result<Response, SendError>) -> Void
+    @usableFromInline let request: Request
+    @usableFromInline let flags: MessageFlags
+    @usableFromInline let onResponse: @Sendable (Result<Response, SendError>) -> Void
+    /// Hands a response (or a failure) to `onResponse`. Made in the (inlined) initialiser, where the types
+    /// are concrete, so building the `Result` needs no run-time metadata lookup (measured: ~370
+    /// instructions per response from this class's generic code); it captures nothing.
+    @usableFromInline let deliver:
+        @Sendable (@Sendable (Result<Response, SendError>) -> Void, Result<any WireMessage, SendError>) -> Void
 
-    @usableFromInline
+    @inlinable
     init(
         _ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
@@ -154,6 +160,16 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
         self.request = request
         self.flags = flags.union(.request)
         self.onResponse = onResponse
+        deliver = { onResponse, result in
+            switch result {
+            case .success(let message) where Response.isExactType(of: message):
+                onResponse(.success(Response.unwrapExact(message)))
+            case .success(let message):
+                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
+            case .failure(let error):
+                onResponse(.failure(error))
+            }
+        }
         // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
         super.init(serial: serial, flags: addressed ? [] : flags, timeout: timeout, addressed: addressed)
     }
@@ -164,18 +180,7 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
         try connection.send(request, flags: flags, requestID: requestID, observer: self)
     }
 
-    override func answer(_ result: Result<any WireMessage, SendError>) {
-        switch result {
-        case .success(let message):
-            if Response.isExactType(of: message) {
-                onResponse(.success(Response.unwrapExact(message)))
-            } else {
-                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
-            }
-        case .failure(let error):
-            onResponse(.failure(error))
-        }
-    }
+    override func answer(_ result: Result<any WireMessage, SendError>) { deliver(onResponse, result) }
 }
 
 /// Asks a pool to cancel one of its messages.
