@@ -3,8 +3,11 @@ extension WireMessage {
     /// costs a dynamic cast and, in unspecialised generic code, a runtime lookup of `Optional<Self>`.
     @inlinable
     public static func isExactType(of message: any WireMessage) -> Bool {
-        type(of: message) == Self.self
+        isSelf(message)  // opening reads the type from the existential (`type(of:)` calls the runtime)
     }
+
+    @inlinable
+    static func isSelf<T: WireMessage>(_ value: T) -> Bool { T.self == Self.self }
 
     /// `message` as `Self`; call only after ``isExactType(of:)`` returned `true`.
     @inlinable

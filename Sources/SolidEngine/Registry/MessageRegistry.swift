@@ -15,8 +15,9 @@ public struct MessageTypeID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(protocolID).\(typeIndex)" }
 }
 
-/// Decodes the body of one registered message type.
-public protocol MessageDecoding: Sendable {
+/// Decodes the body of one registered message type. A class, so the reader holds and copies it as one
+/// reference (an existential of a struct is copied through the runtime's value witnesses).
+public protocol MessageDecoding: AnyObject, Sendable {
     /// Decodes a body written with layout `version`, moving `adopting`'s arrays into its out-of-line byte
     /// fields; returns the message and what follows its body.
     func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]])
@@ -24,7 +25,7 @@ public protocol MessageDecoding: Sendable {
 }
 
 /// The decoder of message type `M`.
-struct TypedDecoder<M: WireMessage>: MessageDecoding {
+final class TypedDecoder<M: WireMessage>: MessageDecoding {
     func decode(_ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]])
         throws(WireError) -> (any WireMessage, BodyLayout)
     {
