@@ -22,7 +22,34 @@ final class MessageAssembly {
     @exclusivity(unchecked) private var headerBytes: [UInt8] = []
     @exclusivity(unchecked) private(set) var header: MessageHeader?
     @exclusivity(unchecked) private var body: [UInt8] = []
-    @exclusivity(unchecked) private var message: (any WireMessage)?
+    /// The decoded message, held in a slot of its own: storing, taking and dropping it are then plain
+    /// initialise/move/deinitialise of the existential, where an `Optional` existential went through the
+    /// runtime's generic value witnesses on every assignment (measured: ~700 instructions per round trip).
+    private let messageSlot = UnsafeMutablePointer<any WireMessage>.allocate(capacity: 1)
+    @exclusivity(unchecked) private var holdsMessage = false
+
+    deinit {
+        dropMessage()
+        messageSlot.deallocate()
+    }
+
+    private func storeMessage(_ message: consuming any WireMessage) {
+        dropMessage()
+        messageSlot.initialize(to: message)
+        holdsMessage = true
+    }
+
+    private func takeMessage() -> any WireMessage {
+        precondition(holdsMessage, "no message to take")
+        holdsMessage = false
+        return messageSlot.move()
+    }
+
+    private func dropMessage() {
+        guard holdsMessage else { return }
+        holdsMessage = false
+        messageSlot.deinitialize(count: 1)
+    }
     @exclusivity(unchecked) private var sinks: [any ByteSink] = []
     /// The sinks of out-of-line byte arrays, in field order (also in `sinks`); the body is kept in `body`
     /// and decoded again with their arrays once they are complete.
@@ -44,7 +71,7 @@ final class MessageAssembly {
         if !headerBytes.isEmpty { headerBytes.removeAll(keepingCapacity: true) }
         header = nil
         if !body.isEmpty || body.capacity > 0 { body = [] }
-        if message != nil { message = nil }
+        dropMessage()
         if !sinks.isEmpty { sinks = [] }
         if !outOfLine.isEmpty { outOfLine = [] }
         streamIndex = 0
@@ -132,7 +159,7 @@ final class MessageAssembly {
         if phase == .streams { for sink in sinks[streamIndex...] { sink.abort(error) } }
         phase = .discarding
         body = []
-        message = nil
+        dropMessage()
         sinks = []
         outOfLine = []
         reject(header!, error)
@@ -169,11 +196,11 @@ final class MessageAssembly {
             return
         }
         if layout.tail.isEmpty {
-            message = consume decodedMessage
+            storeMessage(decodedMessage)
             phase = .complete
             return
         }
-        message = decodedMessage
+        storeMessage(decodedMessage)
         // Out-of-line arrays are held in memory like the body: together they are bounded by maxBodyBytes.
         let total = header.bodyLength + UInt64(layout.outOfLineBytes)
         guard total <= UInt64(context.maxBodyBytes) else {
@@ -223,9 +250,10 @@ final class MessageAssembly {
             guard let decoder = context.cache.decoder(for: header.typeID, in: context.registry) else {
                 preconditionFailure("the type was decoded before")
             }
-            message = try withBytes(kept) { (bytes) throws(WireError) in
+            let adopted = try withBytes(kept) { (bytes) throws(WireError) in
                 try decoder.decode(bytes, version: header.version, limits: context.limits, adopting: &arrays).0
             }
+            storeMessage(adopted)
         } catch {
             discard(error, reject)
         }
@@ -281,7 +309,7 @@ final class MessageAssembly {
         case .complete:
             // Moved out, not copied: copying an optional existential goes through the runtime's value
             // witnesses (measured: copy and destroy cost ~350 instructions per round trip).
-            let result = AssemblyEnd.delivered(header!, message.take()!)
+            let result = AssemblyEnd.delivered(header!, takeMessage())
             reset()
             return result
         case .discarding:
