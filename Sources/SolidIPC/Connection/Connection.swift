@@ -247,6 +247,15 @@ public final class Connection {
             activate(agreed)
         case .message(let header, let message):
             onMessage?(header, message)
+            // A long read of small messages (a pipelined peer's batch): once enough answers wait, send
+            // them while reading on, so the peer works in parallel instead of waiting for the whole batch.
+            // Only when nothing else on this reactor is ready: otherwise other connections keep the peer
+            // busy and the extra writes only cost.
+            if pumpScheduled, !pumping, reactor.readyThisTurn <= 1, let writer,
+                writer.pendingCount >= Self.earlyPumpMessages
+            {
+                pump()
+            }
         case .keepAlive:
             counters?.keepAlivesReceived.add(1, ordering: .relaxed)
             keepAliveReceived()
@@ -299,6 +308,11 @@ public final class Connection {
     /// answers, a cancel, other connections). Measured (W3): at 64 packets per turn a fast receiver let
     /// one pump write 4 MiB (about 2.5 ms) while a ping's answer waited unread; 256 KiB is ~150 µs.
     static let bytesPerTurn = 256 * 1024
+
+    /// Answers waiting in the writer that make a connection pump in the middle of a read (see
+    /// `readerEvent`). Measured (W1, 64 in flight, one connection): 101–142 k → 250 k round trips/s at
+    /// 32; at 8 or 16 more writes ate the gain.
+    static let earlyPumpMessages = 32
 
     /// ``bytesPerTurn`` in packets of `packetSize` (at least 2, at most 64: small packets are cheap).
     static func packetsPerTurn(packetSize: Int) -> Int { min(64, max(2, bytesPerTurn / packetSize)) }

@@ -61,13 +61,14 @@ final class EpollBackend: PollBackend, @unchecked Sendable {
         _ = try syscallValue("epoll_ctl(DEL)") { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event) }
     }
 
-    func wait(timeoutMilliseconds: Int32, _ report: (UInt64, IOEvents) -> Void) throws(SystemError) -> Int {
+    func wait(timeoutMilliseconds: Int32, _ report: (UInt64, IOEvents, Int) -> Void) throws(SystemError) -> Int {
         let ready: Int32
         switch try syscall("epoll_wait", nonBlocking: true, { epoll_wait(epollFD, events, capacity, timeoutMilliseconds) }) {
         case .done(let count): ready = count
         case .wouldBlock: ready = 0
         }
-        var reported = 0
+        var objects = Int(ready)
+        for index in 0..<Int(ready) where events[index].data.u64 == Self.wakeToken { objects -= 1 }
         for index in 0..<Int(ready) {
             let event = events[index]
             let token = event.data.u64
@@ -75,10 +76,9 @@ final class EpollBackend: PollBackend, @unchecked Sendable {
                 drainWakeUps()
                 continue
             }
-            reported += 1
-            report(token, Self.translate(event.events))
+            report(token, Self.translate(event.events), objects)
         }
-        return reported
+        return objects
     }
 
     @inline(__always)

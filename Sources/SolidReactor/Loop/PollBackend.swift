@@ -40,9 +40,9 @@ protocol PollBackend: AnyObject {
     func register(_ fd: Int32, token: UInt64, interest: IOInterest) throws(SystemError)
     /// Stops watching `fd`. Pending reports for it in the current batch are dropped by token check.
     func deregister(_ fd: Int32) throws(SystemError)
-    /// Waits up to `timeoutMilliseconds` (-1: forever, 0: poll) and reports each ready registration.
-    /// Returns how many were reported, not counting wake-ups.
-    func wait(timeoutMilliseconds: Int32, _ report: (UInt64, IOEvents) -> Void) throws(SystemError) -> Int
+    /// Waits up to `timeoutMilliseconds` (-1: forever, 0: poll) and reports each ready registration with
+    /// how many the wait found in all (wake-ups not counted). Returns that count.
+    func wait(timeoutMilliseconds: Int32, _ report: (UInt64, IOEvents, Int) -> Void) throws(SystemError) -> Int
     /// Interrupts a `wait` in progress (or the next one). Any thread.
     func wakeUp()
     /// Releases the backend's own descriptors.

@@ -34,6 +34,9 @@ public final class Reactor: @unchecked Sendable {
     let objects = ObjectTable()
     let timers = TimerQueue()
     private var soonTasks: [() -> Void] = []
+    /// How many objects the current turn's wait found ready (sockets, listeners); a hint for batching:
+    /// with 1, nothing else on this reactor waits for the caller. Reactor thread.
+    @exclusivity(unchecked) public private(set) var readyThisTurn = 0
     /// Immediate deliveries running (``deliverSoonest(_:to:)``); reactor thread only.
     @exclusivity(unchecked) private var immediateDepth = 0
     /// Scratch space for socket reads; valid only during a read callback.
@@ -270,7 +273,8 @@ public final class Reactor: @unchecked Sendable {
             if !queue.isEmpty { timeout = 0 }
         }
         do {
-            _ = try backend.wait(timeoutMilliseconds: timeout) { token, events in
+            readyThisTurn = try backend.wait(timeoutMilliseconds: timeout) { token, events, ready in
+                readyThisTurn = ready
                 guard let object = objects.lookup(ObjectID(packed: token)) else { return }  // stale
                 object.ioReady(events)
             }
