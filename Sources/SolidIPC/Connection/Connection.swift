@@ -251,7 +251,8 @@ public final class Connection {
             // them while reading on, so the peer works in parallel instead of waiting for the whole batch.
             // Only when nothing else on this reactor is ready: otherwise other connections keep the peer
             // busy and the extra writes only cost.
-            if pumpScheduled, !pumping, reactor.readyThisTurn <= 1, let writer,
+            // (Not while closing gracefully: a pump may then close the connection mid-read.)
+            if pumpScheduled, !pumping, !closeOnceWritten, reactor.readyThisTurn <= 1, let writer,
                 writer.pendingCount >= Self.earlyPumpMessages
             {
                 pump()
