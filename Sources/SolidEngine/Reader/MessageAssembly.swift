@@ -195,12 +195,11 @@ final class MessageAssembly {
             discard(.streamCountMismatch(declared: header.streamCount, described: layout.streamCount), reject)
             return
         }
+        storeMessage(decodedMessage)
         if layout.tail.isEmpty {
-            storeMessage(decodedMessage)
             phase = .complete
             return
         }
-        storeMessage(decodedMessage)
         // Out-of-line arrays are held in memory like the body: together they are bounded by maxBodyBytes.
         let total = header.bodyLength + UInt64(layout.outOfLineBytes)
         guard total <= UInt64(context.maxBodyBytes) else {
@@ -209,7 +208,7 @@ final class MessageAssembly {
         }
         var streamSinks: [any ByteSink] = []
         if header.streamCount > 0 {
-            streamSinks = context.makeSinks(header, decodedMessage)
+            streamSinks = context.makeSinks(header, messageSlot.pointee)
             guard streamSinks.count == header.streamCount else {
                 discard(.streamSinkFailed("\(streamSinks.count) sinks for \(header.streamCount) streams"), reject)
                 return

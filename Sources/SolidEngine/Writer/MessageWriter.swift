@@ -319,11 +319,11 @@ public final class MessageWriter {
 
     /// Keeps a written message and its buffer for reuse. Only the writer ever holds an
     /// ``OutgoingMessage`` (outcomes report ids), so once retired and reported nothing else refers to it.
+    /// The buffer is kept as it is: the encoder empties it when it takes it.
     private func recycle(_ message: OutgoingMessage) {
-        var buffer = message.recycle()
+        let buffer = message.recycle()
         if spareMessages.count < Self.maxSpares { spareMessages.append(message) }
         if spareBuffers.count < Self.maxSpares && buffer.capacity <= Self.maxSpareBufferBytes && buffer.capacity > 0 {
-            buffer.removeAll(keepingCapacity: true)
             spareBuffers.append(buffer)
         }
     }
