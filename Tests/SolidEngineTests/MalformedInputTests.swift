@@ -129,7 +129,6 @@ struct MalformedInputTests {
     @Test("message-level violations reject one message and the connection goes on")
     func messageLevel() throws {
         let registry = try sampleRegistry()
-        let good = Bytes.chunk(slot: 1, Bytes.header(body: 4) + Self.pingBody)
         let cases: [(String, [UInt8], WireError)] = [
             ("unknown protocol", Bytes.chunk(Bytes.header(protocolID: 9)), .unknownMessageType(protocol: 9, type: 0)),
             ("unknown type index", Bytes.chunk(Bytes.header(type: 40)), .unknownMessageType(protocol: 1, type: 40)),
@@ -140,6 +139,14 @@ struct MalformedInputTests {
             ("streams declared for a type without", Bytes.chunk(Bytes.header(body: 4, streams: 1) + Self.pingBody),
              .streamCountMismatch(declared: 1, described: 0)),
         ]
+        Self.expectRejectedAlone(cases, registry: registry)
+    }
+
+    /// For each case, a fresh reader (4 KiB packets, `maxBodyBytes` 1 MiB) gets the bad chunk and then a
+    /// good `Ping` (id 7) in another slot in one data packet: it must reject exactly the bad message, with
+    /// the expected error, and deliver the ping.
+    static func expectRejectedAlone(_ cases: [(String, [UInt8], WireError)], registry: MessageRegistry) {
+        let good = Bytes.chunk(slot: 1, Bytes.header(body: 4) + pingBody)
         for (name, bad, expected) in cases {
             var events: [String] = []
             let reader = PacketReader(agreedPacketSize: 4096, slots: 4, registry: registry, maxBodyBytes: 1 << 20)

@@ -170,7 +170,6 @@ struct OutOfLineTests {
     @Test("hostile out-of-line declarations reject that message alone, with the precise error")
     func hostileMessageLevel() throws {
         let registry = try outOfLineRegistry()
-        let good = Bytes.chunk(slot: 1, Bytes.header(body: 4) + MalformedInputTests.pingBody)
         let cases: [(String, [UInt8], WireError)] = [
             ("fewer bytes than declared", Self.hostileBlob(declared: 20_000, segments: [[1, 2, 3], []]),
              .streamSinkFailed("out-of-line byte array: 3 bytes for 20000 declared")),
@@ -181,20 +180,7 @@ struct OutOfLineTests {
             ("array above maxByteCount", Self.hostileBlob(declared: 300 << 20, segments: []),
              .collectionTooLarge(count: 300 << 20, limit: 256 << 20)),
         ]
-        for (name, bad, expected) in cases {
-            var events: [String] = []
-            let reader = PacketReader(agreedPacketSize: 4096, slots: 4, registry: registry, maxBodyBytes: 1 << 20)
-            reader.onEvent = { event in
-                switch event {
-                case .rejected(_, let error): events.append("rejected: \(error)")
-                case .message(_, let message): events.append("message \((message as! Ping).id)")
-                default: events.append("other")
-                }
-            }
-            let bytes = Bytes.data(bad, good)
-            #expect(throws: Never.self, "\(name)") { try bytes.withUnsafeBytes { try reader.consume($0) } }
-            #expect(events == ["rejected: \(expected)", "message 7"], "\(name)")
-        }
+        MalformedInputTests.expectRejectedAlone(cases, registry: registry)
     }
 
     @Test("a message that ends before its out-of-line bytes arrived breaks the framing")

@@ -13,11 +13,32 @@ struct ServiceStreamTests {
         var checksum: UInt64 = 0
         var finished = false
         func write(_ bytes: UnsafeRawBufferPointer) throws {
-            for byte in bytes { checksum = (checksum &* 31) &+ UInt64(byte) }
+            for byte in bytes { checksum = Self.fold(checksum, byte) }
             count += bytes.count
         }
         func finish() throws { finished = true }
         func abort(_ error: WireError) {}
+
+        static func fold(_ checksum: UInt64, _ byte: UInt8) -> UInt64 { (checksum &* 31) &+ UInt64(byte) }
+    }
+
+    /// Byte `index` of a test stream: `index × factor`, truncated.
+    static func patternByte(_ index: Int, factor: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* factor) }
+
+    /// A source of `total` pattern bytes (see ``patternByte(_:factor:)``).
+    static func patternSource(total: Int, factor: Int) -> ClosureByteSource {
+        var made = 0
+        return ClosureByteSource { buffer in
+            let count = min(buffer.count, total - made)
+            for offset in 0..<count { buffer[offset] = patternByte(made + offset, factor: factor) }
+            made += count
+            return count
+        }
+    }
+
+    /// The checksum a ``ChecksumSink`` makes of ``patternSource(total:factor:)``'s bytes.
+    static func patternChecksum(total: Int, factor: Int) -> UInt64 {
+        (0..<total).reduce(0) { ChecksumSink.fold($0, patternByte($1, factor: factor)) }
     }
 
     @Test("an upload's stream reaches the sink the server's handler registration made; the request is answered")
@@ -25,8 +46,7 @@ struct ServiceStreamTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let total = 3 * 1024 * 1024 + 17
-        var expected: UInt64 = 0
-        for index in 0..<total { expected = (expected &* 31) &+ UInt64(UInt8(truncatingIfNeeded: index &* 7)) }
+        let expected = Self.patternChecksum(total: total, factor: 7)
         let sinks = Lock<[ChecksumSink]>([])
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(SendableUpload.self, makeSinks: { _, _ in
@@ -42,13 +62,7 @@ struct ServiceStreamTests {
         defer { server.stop() }
         let client = try startClient(group: group)
         defer { client.stop() }
-        var made = 0
-        let source = ClosureByteSource { buffer in
-            let count = min(buffer.count, total - made)
-            for offset in 0..<count { buffer[offset] = UInt8(truncatingIfNeeded: (made + offset) &* 7) }
-            made += count
-            return count
-        }
+        let source = Self.patternSource(total: total, factor: 7)
         let answers = EventLog()
         try client.sendRequest(SendableUpload(name: "file", source: source), to: destination, expecting: Note.self) {
             answers.add((try? $0.get().text) ?? "\($0)")
@@ -63,17 +77,10 @@ struct ServiceStreamTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let total = 2 * 1024 * 1024 + 5
-        var expected: UInt64 = 0
-        for index in 0..<total { expected = (expected &* 31) &+ UInt64(UInt8(truncatingIfNeeded: index &* 3)) }
+        let expected = Self.patternChecksum(total: total, factor: 3)
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
-                var made = 0
-                let source = ClosureByteSource { buffer in
-                    let count = min(buffer.count, total - made)
-                    for offset in 0..<count { buffer[offset] = UInt8(truncatingIfNeeded: (made + offset) &* 3) }
-                    made += count
-                    return count
-                }
+                let source = Self.patternSource(total: total, factor: 3)
                 try? server.sendResponse(SendableUpload(name: note.text, source: source), for: context)
             }
         }
