@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SolidEngine", targets: ["SolidEngine"]),
         .library(name: "SolidIPC", targets: ["SolidIPC"]),
         .library(name: "SolidIPCSnappy", targets: ["SolidIPCSnappy"]),
+        .library(name: "SolidIPCTLS", targets: ["SolidIPCTLS"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
     ],
@@ -41,6 +42,15 @@ let package = Package(
         // Snappy per-packet compression, in its own product so the core does not need libsnappy.
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .target(name: "SolidIPCSnappy", dependencies: ["SolidEngine", "CSnappy"], swiftSettings: swiftSettings),
+        // TLS over the system OpenSSL 3, in its own product so the core does not link libssl.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // The OpenSSL macros Swift cannot import, as functions.
+        .target(name: "CSolidTLS", dependencies: ["COpenSSL"]),
+        .target(
+            name: "SolidIPCTLS",
+            dependencies: ["SolidReactor", "COpenSSL", "CSolidTLS"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ReactorEcho",
             dependencies: ["SolidReactor"],

@@ -12,12 +12,12 @@ final class EchoStats: Sendable {
 /// One client connection that keeps `depth` requests of `size` bytes in flight and sends a new one for
 /// every echoed request.
 final class EchoLoadConnection {
-    private let stream: TCPStream
+    private let stream: SocketStream
     private let request: [UInt8]
     private let stats: EchoStats
     private var received = 0
 
-    private init(stream: TCPStream, size: Int, depth: Int, stats: EchoStats) {
+    private init(stream: SocketStream, size: Int, depth: Int, stats: EchoStats) {
         self.stream = stream
         self.request = (0..<size).map { UInt8(truncatingIfNeeded: $0) }
         self.stats = stats
@@ -43,7 +43,7 @@ final class EchoLoadConnection {
 
     /// Connects from `reactor` (call on its thread) and starts the request loop.
     static func start(to address: SocketAddress, on reactor: Reactor, size: Int, depth: Int, stats: EchoStats) {
-        TCPStream.connect(to: address, on: reactor) { result in
+        SocketStream.connect(to: address, on: reactor) { result in
             switch result {
             case .success(let stream):
                 stats.connected.add(1, ordering: .relaxed)

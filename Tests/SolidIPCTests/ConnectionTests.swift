@@ -85,8 +85,8 @@ func startNoteServer(
     let done = EventLog()
     reactor.execute {
         do {
-            let listener = try TCPListener(address: .loopbackV4(), on: reactor) { accepted in
-                guard let stream = try? TCPStream(adopting: accepted, on: reactor),
+            let listener = try SocketListener(address: .loopbackV4(), on: reactor) { accepted in
+                guard let stream = try? SocketStream(adopting: accepted, on: reactor),
                     let settings = try? configuration()
                 else { return }
                 let connection = Connection(stream: stream, configuration: settings)
@@ -132,7 +132,7 @@ struct ConnectionTests {
         let holder = Pinned<Connection>()
         let count = 500
         client.execute {
-            TCPStream.connect(to: address, on: client) { result in
+            SocketStream.connect(to: address, on: client) { result in
                 guard case .success(let stream) = result else {
                     log.add("connect failed")
                     return
@@ -176,7 +176,7 @@ struct ConnectionTests {
         let reactor = group.reactors[0]
         let address = try startNoteServer(on: reactor, configuration: { ConnectionConfiguration(registry: try noteRegistry()) }, log: log)
         reactor.execute {
-            TCPStream.connect(to: address, on: reactor) { result in
+            SocketStream.connect(to: address, on: reactor) { result in
                 guard case .success(let stream) = result else { return }
                 stream.write(Array("GET / HTTP/1.1\r\n\r\n".utf8))
                 stream.onClose = { _ in log.add("raw client closed") }
@@ -196,7 +196,7 @@ struct ConnectionTests {
         let address = try startNoteServer(on: reactor, configuration: { ConnectionConfiguration(registry: try noteRegistry()) }, log: log)
         let holder = Pinned<Connection>()
         reactor.execute {
-            TCPStream.connect(to: address, on: reactor) { result in
+            SocketStream.connect(to: address, on: reactor) { result in
                 guard case .success(let stream) = result else { return }
                 var configuration = ConnectionConfiguration(registry: try! noteRegistry())
                 configuration.keepAliveInterval = .seconds(5)

@@ -110,7 +110,7 @@ struct ServiceLifecycleTests {
         let hello = helloBytes
         let reactor = group.reactors[1]
         reactor.execute {
-            TCPStream.connect(to: address, on: reactor) { result in
+            SocketStream.connect(to: address, on: reactor) { result in
                 guard case .success(let stream) = result else { return }
                 stream.onRead = { _ in }
                 stream.write(hello + [1, 0, 0x00, 0xF0])

@@ -103,7 +103,7 @@ struct ServiceScenarioTests {
         ]
         for attack in attacks {
             reactor.execute {
-                TCPStream.connect(to: address, on: reactor) { result in
+                SocketStream.connect(to: address, on: reactor) { result in
                     guard case .success(let stream) = result else { return }
                     stream.onRead = { _ in }
                     stream.onClose = { error in closed.add("closed \(String(describing: error))") }

@@ -31,12 +31,12 @@ final class DescriptorLeakTests: XCTestCase {
         let reactor = group.reactors[1]
         let unadopted = TestSignal()
         let dropAddress = try onReactor(reactor) {
-            try TCPListener(address: .loopbackV4(), on: reactor) { _ in unadopted.signal() }.localAddress
+            try SocketListener(address: .loopbackV4(), on: reactor) { _ in unadopted.signal() }.localAddress
         }
         let lingering = TestSignal()
         reactor.execute {
-            TCPStream.connect(to: dropAddress, on: reactor) { _ in lingering.signal() }
-            TCPStream.connect(to: address, on: reactor) { result in
+            SocketStream.connect(to: dropAddress, on: reactor) { _ in lingering.signal() }
+            SocketStream.connect(to: address, on: reactor) { result in
                 if case .success(let stream) = result { stream.write([1, 2, 3]) }  // left open at shutdown
                 lingering.signal()
             }

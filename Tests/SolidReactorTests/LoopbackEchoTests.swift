@@ -83,14 +83,14 @@ struct LoopbackTests {
         let reactor = group.reactors[0]
         // Find a free port: bind, read the port, close.
         let port = try onReactor(reactor) { () -> UInt16 in
-            let listener = try TCPListener(address: .loopbackV4(), on: reactor) { _ in }
+            let listener = try SocketListener(address: .loopbackV4(), on: reactor) { _ in }
             defer { listener.close() }
             return listener.localAddress.port
         }
         let errors = Recorder<StreamError>()
         let done = TestSignal()
         reactor.execute {
-            TCPStream.connect(to: .loopbackV4(port: port), on: reactor) { result in
+            SocketStream.connect(to: .loopbackV4(port: port), on: reactor) { result in
                 if case .failure(let error) = result { errors.append(error) }
                 done.signal()
             }

@@ -14,10 +14,10 @@ extension LoopbackTests {
             defer { group.shutdown() }
             let reactor = group.reactors[0]
             let accepted = TestSignal()
-            let holder = ReactorLocal<TCPListener>()
+            let holder = ReactorLocal<SocketListener>()
             let attempts = Atomic<Int>(0)
             let address = try onReactor(reactor) {
-                let listener = try TCPListener(address: .loopbackV4(), on: reactor) { socket in
+                let listener = try SocketListener(address: .loopbackV4(), on: reactor) { socket in
                     _ = socket
                     accepted.signal()
                 }
@@ -32,7 +32,7 @@ extension LoopbackTests {
             }
             let connected = TestSignal()
             reactor.execute {
-                TCPStream.connect(to: address, on: reactor) { result in
+                SocketStream.connect(to: address, on: reactor) { result in
                     if case .success = result { connected.signal() }
                 }
             }
@@ -69,7 +69,7 @@ extension LoopbackTests {
             let results = Recorder<String>()
             let done = TestSignal()
             reactor.execute {
-                TCPStream.connect(to: address, on: reactor, timeout: .seconds(3)) { result in
+                SocketStream.connect(to: address, on: reactor, timeout: .seconds(3)) { result in
                     switch result {
                     case .success: results.append("connected")
                     case .failure(let error): results.append("\(error)")

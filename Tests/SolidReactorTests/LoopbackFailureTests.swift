@@ -12,8 +12,8 @@ extension LoopbackTests {
             defer { group.shutdown() }
             let server = group.reactors[0]
             let address = try onReactor(server) {
-                try TCPListener(address: .loopbackV4(), on: server) { accepted in
-                    guard let stream = try? TCPStream(adopting: accepted, on: server) else { return }
+                try SocketListener(address: .loopbackV4(), on: server) { accepted in
+                    guard let stream = try? SocketStream(adopting: accepted, on: server) else { return }
                     stream.onRead = { [unowned stream] _ in stream.abort() }  // RST on the first bytes
                 }.localAddress
             }
@@ -22,7 +22,7 @@ extension LoopbackTests {
             let writeErrors = Recorder<StreamError?>()
             let done = TestSignal()
             client.execute {
-                TCPStream.connect(to: address, on: client) { result in
+                SocketStream.connect(to: address, on: client) { result in
                     guard case .success(let stream) = result else { return }
                     stream.onClose = { error in
                         closes.append(error)
@@ -71,8 +71,8 @@ extension LoopbackTests {
             let serverCloses = Recorder<StreamError?>()
             let accepted = TestSignal()
             let address = try onReactor(server) {
-                try TCPListener(address: .loopbackV4(), on: server) { socket in
-                    guard let stream = try? TCPStream(adopting: socket, on: server) else { return }
+                try SocketListener(address: .loopbackV4(), on: server) { socket in
+                    guard let stream = try? SocketStream(adopting: socket, on: server) else { return }
                     stream.pauseReading()  // let the client's data pile up
                     stream.onClose = { serverCloses.append($0) }
                     accepted.signal()
@@ -82,7 +82,7 @@ extension LoopbackTests {
             let writeResults = Recorder<StreamError?>()
             let connected = TestSignal()
             client.execute {
-                TCPStream.connect(to: address, on: client) { result in
+                SocketStream.connect(to: address, on: client) { result in
                     guard case .success(let stream) = result else { return }
                     stream.onClose = { clientCloses.append($0) }
                     // 64 MiB cannot fit in the socket buffers, so most of it stays queued.
@@ -108,8 +108,8 @@ extension LoopbackTests {
             let reactor = group.reactors[0]
             let serverCloses = Recorder<StreamError?>()
             let address = try onReactor(reactor) {
-                try TCPListener(address: .loopbackV4(), on: reactor) { socket in
-                    guard let stream = try? TCPStream(adopting: socket, on: reactor) else { return }
+                try SocketListener(address: .loopbackV4(), on: reactor) { socket in
+                    guard let stream = try? SocketStream(adopting: socket, on: reactor) else { return }
                     var total = 0
                     stream.onRead = { total += $0.count }
                     stream.onEndOfInput = { [unowned stream] in
@@ -123,7 +123,7 @@ extension LoopbackTests {
             let clientCloses = Recorder<StreamError?>()
             let done = TestSignal()
             reactor.execute {
-                TCPStream.connect(to: address, on: reactor) { result in
+                SocketStream.connect(to: address, on: reactor) { result in
                     guard case .success(let stream) = result else { return }
                     var answer: [UInt8] = []
                     stream.onRead = { answer.append(contentsOf: $0) }
@@ -149,12 +149,12 @@ extension LoopbackTests {
             let group = try ReactorGroup(threads: 1)
             defer { group.shutdown() }
             let reactor = group.reactors[0]
-            let holder = ReactorLocal<TCPStream>()
+            let holder = ReactorLocal<SocketStream>()
             let received = Atomic<Int>(0)
             let arrived = TestSignal()
             let address = try onReactor(reactor) {
-                try TCPListener(address: .loopbackV4(), on: reactor) { socket in
-                    guard let stream = try? TCPStream(adopting: socket, on: reactor) else { return }
+                try SocketListener(address: .loopbackV4(), on: reactor) { socket in
+                    guard let stream = try? SocketStream(adopting: socket, on: reactor) else { return }
                     stream.pauseReading()
                     stream.onRead = { bytes in
                         received.add(bytes.count, ordering: .relaxed)
@@ -165,7 +165,7 @@ extension LoopbackTests {
             }
             let sent = TestSignal()
             reactor.execute {
-                TCPStream.connect(to: address, on: reactor) { result in
+                SocketStream.connect(to: address, on: reactor) { result in
                     guard case .success(let stream) = result else { return }
                     stream.write(patternBytes(10_000)) { _ in sent.signal() }
                 }

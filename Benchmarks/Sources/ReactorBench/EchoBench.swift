@@ -10,12 +10,12 @@ final class EchoCounters: Sendable {
 
 /// Keeps `depth` 64-byte requests in flight on one connection.
 final class PipelinedClient {
-    let stream: TCPStream
+    let stream: SocketStream
     let request: [UInt8]
     let counters: EchoCounters
     var pendingBytes = 0
 
-    init(stream: TCPStream, size: Int, depth: Int, counters: EchoCounters) {
+    init(stream: SocketStream, size: Int, depth: Int, counters: EchoCounters) {
         self.stream = stream
         self.request = [UInt8](repeating: 0x5A, count: size)
         self.counters = counters
@@ -45,8 +45,8 @@ func echoRate(connections: Int, depth: Int, duration: Double) throws -> Double {
     let port = Atomic<Int>(0)
     server.execute {
         do {
-            let listener = try TCPListener(address: .loopbackV4(), on: server) { accepted in
-                guard let stream = try? TCPStream(adopting: accepted, on: server) else { return }
+            let listener = try SocketListener(address: .loopbackV4(), on: server) { accepted in
+                guard let stream = try? SocketStream(adopting: accepted, on: server) else { return }
                 stream.onRead = { [unowned stream] bytes in stream.write(Array(bytes)) }
             }
             port.store(Int(listener.localAddress.port), ordering: .releasing)
@@ -60,7 +60,7 @@ func echoRate(connections: Int, depth: Int, duration: Double) throws -> Double {
     let counters = EchoCounters()
     for _ in 0..<connections {
         clientReactor.execute {
-            TCPStream.connect(to: address, on: clientReactor) { result in
+            SocketStream.connect(to: address, on: clientReactor) { result in
                 guard case .success(let stream) = result else { return }
                 counters.connected.add(1, ordering: .relaxed)
                 _ = PipelinedClient(stream: stream, size: 64, depth: depth, counters: counters)

@@ -3,10 +3,10 @@ public import SolidReactor
 import Synchronization
 import Logging
 
-/// One message connection over a TCP stream, on the stream's reactor: the handshake, then messages in
-/// both directions through a ``MessageWriter`` and a ``PacketReader``, plus keep-alive.
+/// One message connection over a ``ByteStream`` (TCP, a Unix-domain socket, or TLS over either), on the
+/// stream's reactor: the handshake, then messages in both directions through a ``MessageWriter`` and a
+/// ``PacketReader``, plus keep-alive. It never learns which kind of stream it runs on.
 ///
-/// The state machine is open for later states (raw mode for proxy handshakes, TLS) before `handshaking`.
 /// Everything runs on the reactor thread; callbacks too.
 public final class Connection {
     /// Where the connection is in its life.
@@ -42,7 +42,7 @@ public final class Connection {
     /// Keep-alive packets sent so far.
     @exclusivity(unchecked) public private(set) var keepAlivesSent = 0
 
-    private let stream: TCPStream
+    private let stream: any ByteStream
     /// The service's traffic counters, when a service owns the connection.
     private let counters: ServiceCounters?
     let configuration: ConnectionConfiguration
@@ -52,6 +52,7 @@ public final class Connection {
     @exclusivity(unchecked) private var waitingForHandshake: [PendingSend] = []
     @exclusivity(unchecked) private var inFlight = 0
     @exclusivity(unchecked) private var keepAliveTimer: TimerID?
+    @exclusivity(unchecked) private var helloTimer: TimerID?
     @exclusivity(unchecked) private var sentSinceTick = false
     /// Receive-side limits (see Connection+Limits.swift).
     @exclusivity(unchecked) var receivedSinceCheck = false
@@ -68,13 +69,14 @@ public final class Connection {
     /// Where the writer builds each packet before it is handed to the stream.
     @exclusivity(unchecked) private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
-    /// Takes over `stream` (open, on its reactor's thread) and sends the hello.
-    public convenience init(stream: TCPStream, configuration: ConnectionConfiguration) {
+    /// Takes over `stream` (open, on its reactor's thread) and sends the hello (a secure stream sends it
+    /// once its handshake is done).
+    public convenience init(stream: any ByteStream, configuration: ConnectionConfiguration) {
         self.init(stream: stream, configuration: configuration, counters: nil)
     }
 
     /// The service's form: traffic is also added to `counters`.
-    init(stream: TCPStream, configuration: ConnectionConfiguration, counters: ServiceCounters?) {
+    init(stream: any ByteStream, configuration: ConnectionConfiguration, counters: ServiceCounters?) {
         stream.reactor.preconditionInReactor()
         self.counters = counters
         self.stream = stream
@@ -94,22 +96,17 @@ public final class Connection {
         stream.onEndOfInput = { self.finish(.closedByPeer) }
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
-        if let limit = configuration.unsentBytesLimit {
-            do {
-                try stream.limitUnsentBytes(to: limit)
-            } catch {
-                stream.reactor.logger.debug("TCP_NOTSENT_LOWAT failed", metadata: ["error": "\(error)"])
-            }
-        }
-        if let size = configuration.receiveBufferSize {
-            do {
-                try stream.setReceiveBufferSize(size)
-            } catch {
-                stream.reactor.logger.debug("SO_RCVBUF failed", metadata: ["error": "\(error)"])
-            }
-        }
+        stream.applyOptions(
+            StreamOptions(
+                unsentBytesLimit: configuration.unsentBytesLimit, receiveBufferSize: configuration.receiveBufferSize))
         counters?.bytesSent.add(hello.count, ordering: .relaxed)
         stream.write(hello)
+        if let limit = configuration.helloTimeout {
+            helloTimer = reactor.schedule(after: limit) { [weak self] in
+                self?.helloTimer = nil
+                self?.finish(.helloTimeout)
+            }
+        }
         startReceiveLimits()
     }
 
@@ -208,6 +205,9 @@ public final class Connection {
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
 
+    /// What the secure stream verified about the peer (protocol, cipher, certificate); `nil` when plain.
+    public var security: SecurityInfo? { stream.security }
+
     /// Closes the connection; queued messages complete as cancelled.
     public func close() { finish(.closedLocally) }
 
@@ -281,6 +281,8 @@ public final class Connection {
         }
         self.writer = writer
         state = .active(agreed)
+        if let helloTimer { reactor.cancelTimer(helloTimer) }
+        helloTimer = nil
         if let interval = configuration.keepAliveInterval {
             keepAliveTimer = reactor.schedule(after: interval, repeating: interval) { [weak self] in self?.keepAliveTick() }
         }
@@ -394,6 +396,8 @@ public final class Connection {
         state = .closed(error)
         if let keepAliveTimer { reactor.cancelTimer(keepAliveTimer) }
         keepAliveTimer = nil
+        if let helloTimer { reactor.cancelTimer(helloTimer) }
+        helloTimer = nil
         stopReceiveLimits()
         let neverQueued = waitingForHandshake
         waitingForHandshake.removeAll()

@@ -23,6 +23,10 @@ public struct ConnectionConfiguration {
     /// When set, the connection closes with ``ConnectionError/tooManyKeepAlives`` when the peer sends more
     /// keep-alive packets than this within one ``keepAliveLimitWindow`` (the count restarts every window).
     public var maxKeepAlivesPerWindow: Int?
+    /// The connection closes with ``ConnectionError/helloTimeout`` when the peer's hello has not arrived
+    /// this long after the connection started (a TLS handshake before it included), so a peer that
+    /// connects and says nothing cannot hold the connection. `nil`: no limit.
+    public var helloTimeout: Duration? = .seconds(10)
     /// The window for ``maxKeepAlivesPerWindow``.
     public var keepAliveLimitWindow: Duration = .seconds(60)
     /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
@@ -51,7 +55,8 @@ public struct ConnectionConfiguration {
 
 /// Why a connection closed.
 public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The socket failed or the peer closed it.
+    /// The stream failed: a socket error, a refused or timed-out connect, or a TLS failure
+    /// (``StreamError/tls(_:)``, with OpenSSL's reason).
     case stream(StreamError)
     /// The peer broke the wire protocol.
     case protocolViolation(WireError)
@@ -63,6 +68,10 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case inactivityTimeout
     /// The peer sent more keep-alives per window than ``ConnectionConfiguration/maxKeepAlivesPerWindow``.
     case tooManyKeepAlives
+    /// The connection is closing gracefully and takes no new work.
+    case closingGracefully
+    /// The peer's hello did not arrive within ``ConnectionConfiguration/helloTimeout``.
+    case helloTimeout
 
     /// A readable text.
     public var description: String {
@@ -73,6 +82,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .closedLocally: "closed locally"
         case .inactivityTimeout: "inactivity timeout"
         case .tooManyKeepAlives: "too many keep-alive packets"
+        case .closingGracefully: "the connection is closing"
+        case .helloTimeout: "no hello from the peer in time"
         }
     }
 }

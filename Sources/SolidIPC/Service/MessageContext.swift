@@ -7,6 +7,16 @@ public struct MessageContext: Sendable {
     public let connection: ObjectHandle
     /// The message header (type, flags, request id).
     public let header: MessageHeader
+    /// What TLS verified about the sender (its certificate's names; mutual TLS on a server); `nil` on a
+    /// plain connection.
+    public let security: SecurityInfo?
+
+    /// A context for a message that arrived on `connection`.
+    public init(connection: ObjectHandle, header: MessageHeader, security: SecurityInfo? = nil) {
+        self.connection = connection
+        self.header = header
+        self.security = security
+    }
 
     /// `true` when the sender waits for a response.
     public var isRequest: Bool { header.flags.contains(.request) }

@@ -51,7 +51,7 @@ extension Pool {
             return
         }
         guard !link.draining else {
-            item.fail(.connectionClosed("the connection is closing", progress: .notSent))
+            item.fail(.connectionClosed(.closingGracefully, progress: .notSent))
             return
         }
         guard entry.reserve(capacity: settings.poolQueueCapacity) else {

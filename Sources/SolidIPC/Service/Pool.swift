@@ -94,22 +94,36 @@ final class Pool: ReactorObject {
         let address = addresses[nextAddress % addresses.count]
         nextAddress += 1
         connecting += 1
-        TCPStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
+        SocketStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
             connecting -= 1
             guard !stopped else {
                 if case .success(let stream) = result { stream.close() }
                 return
             }
             switch result {
-            case .success(let stream): attach(stream)
-            case .failure(let error): connectFailed("\(address): \(error)")
+            case .success(let stream):
+                guard let tls = settings.tls, settings.secureFromStart else { return attach(stream) }
+                do throws(StreamError) {
+                    attach(try tls.makeClientStream(over: stream, serverName: entry.destination.serverName, initialInput: []))
+                } catch {
+                    stream.close()
+                    connectFailed(.stream(error))
+                }
+            case .failure(let error): connectFailed(.stream(error))
             }
         }
     }
 
     private func resolve() {
-        resolving = true
         let destination = entry.destination
+        if let unix = destination.unixAddress {
+            // Nothing to resolve: the path is the address.
+            addresses = [.unix(unix)]
+            nextAddress = 0
+            scale()
+            return
+        }
+        resolving = true
         entry.reactor.resolve(host: destination.host, port: destination.port) { [self] result in
             resolving = false
             guard !stopped else { return }
@@ -126,7 +140,7 @@ final class Pool: ReactorObject {
         }
     }
 
-    private func connectFailed(_ reason: String) {
+    private func connectFailed(_ reason: ConnectionError) {
         failedInARow += 1
         failedThisRound += 1
         if links.isEmpty && failedThisRound >= addresses.count {
@@ -143,14 +157,18 @@ final class Pool: ReactorObject {
         retireIfIdle()
     }
 
-    private func attach(_ stream: TCPStream) {
+    private func attach(_ stream: any ByteStream) {
         let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters)
         let link = PoolLink(connection: connection, pool: self, active: settings.connectionStartState == .active)
         links.append(link)
         let handle = link.handle
         core.provideSinks(to: connection, handle: handle)
-        let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: entry.destination)
+        let destination = entry.destination
+        var info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: nil, destination: destination)
         connection.onActive = { [self] agreed in
+            info = ConnectionInfo(
+                handle: handle, remoteAddress: connection.remoteAddress, security: connection.security,
+                destination: destination)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             link.handshaken = true
             link.capacity = agreed.slots
@@ -164,19 +182,23 @@ final class Pool: ReactorObject {
             if header.responseTo != 0 {
                 respond(header, message, on: link)
             } else {
-                core.dispatch(header, message, from: handle)
+                core.dispatch(header, message, from: handle, security: connection.security)
             }
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             settings.onConnectionStop?(info, error)
             link.unregister()
-            detach(link, reason: "\(error)", closedHere: error == .closedLocally)
+            // A connection that never completed its handshake (TLS or hello) is a failed attempt: one-shot
+            // messages fail with its cause once every address failed, as after a refused connect.
+            let failedAttempt = !link.handshaken && error != .closedLocally
+            detach(link, reason: error, closedHere: error == .closedLocally, failedAttempt: failedAttempt)
         }
     }
 
     /// `closedHere`: this side closed the connection on purpose (not a failure: no back-off before the next).
-    private func detach(_ link: PoolLink, reason: String, closedHere: Bool) {
+    /// `failedAttempt`: it closed before its handshake completed (counted as a failed connect).
+    private func detach(_ link: PoolLink, reason: ConnectionError, closedHere: Bool, failedAttempt: Bool = false) {
         links.removeAll { $0 === link }
         if synchronousLink === link { synchronousLink = nil }
         for item in link.awaiting.removeAll() {
@@ -196,7 +218,9 @@ final class Pool: ReactorObject {
             dispatch()
         }
         guard !stopped else { return }
-        if links.isEmpty && !queue.isEmpty && !closedHere {
+        if failedAttempt {
+            connectFailed(reason)
+        } else if links.isEmpty && !queue.isEmpty && !closedHere {
             failedInARow += 1
             scheduleRetry()
         } else {

@@ -20,10 +20,11 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case serviceStopped
     /// The destination could not be resolved.
     case resolveFailed(Destination, String)
-    /// No connection could be made to the destination.
-    case connectFailed(Destination, String)
-    /// The connection closed before the message completed.
-    case connectionClosed(String, progress: SendProgress)
+    /// No connection could be made to the destination: the last attempt's cause (a TCP connect error, a
+    /// TLS handshake failure such as an untrusted certificate, a peer that closed before its hello, …).
+    case connectFailed(Destination, ConnectionError)
+    /// The connection closed before the message completed; the cause is why it closed.
+    case connectionClosed(ConnectionError, progress: SendProgress)
     /// Cancelled.
     case canceled(progress: SendProgress)
     /// Encoding or streaming the message failed.
@@ -88,7 +89,7 @@ extension SendError {
         case .canceled(let partly):
             let progress: SendProgress = partly ? .partlySent : .notSent
             if case .closed(let reason) = connection.state {
-                return .failure(.connectionClosed("\(reason)", progress: progress))
+                return .failure(.connectionClosed(reason, progress: progress))
             }
             return .failure(.canceled(progress: progress))
         case .failed(let error, let partly):

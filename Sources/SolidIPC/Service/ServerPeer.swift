@@ -1,3 +1,4 @@
+import Logging
 import SolidEngine
 import SolidReactor
 import Synchronization
@@ -15,7 +16,21 @@ final class ServerPeer: ReactorObject {
     /// Closing gracefully: closes once no request waits and everything queued is written.
     @exclusivity(unchecked) private var draining = false
 
-    init(stream: TCPStream, core: ServiceCore) {
+    /// Serves an accepted stream: through TLS first when the service secures connections from the start.
+    static func accept(_ stream: SocketStream, core: ServiceCore) {
+        guard let tls = core.configuration.tls, core.configuration.secureFromStart else {
+            _ = ServerPeer(stream: stream, core: core)
+            return
+        }
+        do throws(StreamError) {
+            _ = ServerPeer(stream: try tls.makeServerStream(over: stream, initialInput: []), core: core)
+        } catch {
+            core.logger.warning("cannot start TLS on an accepted connection", metadata: ["error": "\(error)"])
+            stream.close()
+        }
+    }
+
+    init(stream: any ByteStream, core: ServiceCore) {
         reactor = stream.reactor
         self.core = core
         connection = Connection(stream: stream, configuration: core.configuration.connection, counters: core.counters)
@@ -24,19 +39,21 @@ final class ServerPeer: ReactorObject {
         let handle = ObjectHandle(reactor: reactor, id: id)
         let accepted = core.peerStarted(handle)
         core.provideSinks(to: connection, handle: handle)
-        let info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, destination: nil)
-        connection.onActive = { _ in
+        var info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: nil, destination: nil)
+        connection.onActive = { [connection] _ in
+            info = ConnectionInfo(
+                handle: handle, remoteAddress: connection.remoteAddress, security: connection.security, destination: nil)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             core.configuration.onConnectionStart?(info)
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0, respond(header, message) { return }
-            core.dispatch(header, message, from: handle)
+            core.dispatch(header, message, from: handle, security: connection.security)
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             for waiter in requests.takeAll() {
-                waiter(.failure(.connectionClosed("\(error)", progress: .sentAwaitingResponse)))
+                waiter(.failure(.connectionClosed(error, progress: .sentAwaitingResponse)))
             }
             core.configuration.onConnectionStop?(info, error)
             core.peerStopped(handle)
@@ -78,7 +95,7 @@ final class ServerPeer: ReactorObject {
     private func sendRequest(_ item: PoolItem) {
         guard item.isRequest else { return item.fail(.peerGone) }
         guard !draining else {
-            item.fail(.connectionClosed("the connection is closing", progress: .notSent))
+            item.fail(.connectionClosed(.closingGracefully, progress: .notSent))
             return
         }
         let requestID = requests.add { item.answer($0) }

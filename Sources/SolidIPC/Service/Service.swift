@@ -2,6 +2,7 @@ import Logging
 public import SolidEngine
 public import SolidReactor
 import Synchronization
+import Glibc
 
 /// Sends Swift messages to named destinations and serves incoming ones: the SolidIPC user API.
 ///
@@ -23,6 +24,7 @@ public final class Service: Sendable {
     private let sinkFactoriesBeforeStart = Lock<[MessageTypeID: SinkFactory]>([:])
     private let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
+    private let unixPermissions: mode_t?
     private let nextSerial = Atomic<UInt64>(1)
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
@@ -35,10 +37,12 @@ public final class Service: Sendable {
             maxConnectionsPerPool: configuration.maxConnectionsPerPool,
             maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
             reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
-            connectionStartState: configuration.connectionStartState, onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
+            connectionStartState: configuration.connectionStartState, tls: configuration.tls,
+            secureFromStart: configuration.secureFromStart, onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger
         listenAddressConfigured = configuration.listenAddress
+        unixPermissions = configuration.unixSocketPermissions.map { mode_t($0) }
     }
 
     /// Registers the handler for incoming messages of type `M` (before ``start()``).
@@ -93,16 +97,19 @@ public final class Service: Sendable {
         guard let address = listenAddressConfigured else { return nil }
         let reactor = group.reactors[0]
         let group = self.group
+        let unixPermissions = self.unixPermissions
         let result = Lock<Result<(SocketAddress, ObjectHandle), any Error>?>(nil)
         let latch = Latch()
         reactor.execute {
             result.withLock {
                 $0 = Result {
-                    let listener = try TCPListener(address: address, on: reactor) { accepted in
+                    let listener = try SocketListener(
+                        address: address, unixPermissions: unixPermissions, on: reactor
+                    ) { accepted in
                         let target = group.next()
                         target.execute {
-                            guard let stream = try? TCPStream(adopting: accepted, on: target) else { return }
-                            _ = ServerPeer(stream: stream, core: core)
+                            guard let stream = try? SocketStream(adopting: accepted, on: target) else { return }
+                            ServerPeer.accept(stream, core: core)
                         }
                     }
                     return (listener.localAddress, ObjectHandle(reactor: reactor, id: listener.objectID!))
@@ -292,7 +299,7 @@ public final class Service: Sendable {
         if let listener {
             expected += 1
             if listener.reactor.execute({
-                (listener.reactor.object(listener.id) as? TCPListener)?.close()
+                (listener.reactor.object(listener.id) as? SocketListener)?.close()
                 latch.open()
             }) != .posted { latch.open() }
         }

@@ -8,8 +8,13 @@ public struct ServiceConfiguration {
     public var registry: MessageRegistry
     /// Settings of every connection (hello, codecs, limits, keep-alive).
     public var connection: ConnectionConfiguration
-    /// Where to listen; `nil` for a client-only service. Port 0 picks a free port.
+    /// Where to listen; `nil` for a client-only service. Port 0 picks a free port; a
+    /// ``SocketAddress/unix(_:)`` address listens on a Unix-domain socket (a stale socket file is replaced,
+    /// the file is removed at stop).
     public var listenAddress: SocketAddress?
+    /// The mode of a Unix-domain listen socket's file (e.g. `0o600`: this user only; connecting needs write
+    /// permission); `nil` leaves what the umask gives (usually `0o755`, so any local user can connect).
+    public var unixSocketPermissions: UInt32?
     /// Messages a destination's queue holds before ``Service/send(_:to:flags:completion:)`` fails with
     /// ``SendError/queueFull(_:)``.
     public var poolQueueCapacity = 1024
@@ -31,6 +36,13 @@ public struct ServiceConfiguration {
     /// (authentication, versions) from ``onConnectionStart`` before any queued message goes out.
     /// Accepted connections send only what is addressed to them anyway and are always active.
     public var connectionStartState = ConnectionStartState.active
+    /// TLS (``SecureTransport``; the `SolidIPCTLS` product's `TLSTransport`): `nil`, the default, for plain
+    /// connections. Its server settings secure accepted connections, its client settings the pools'.
+    public var tls: (any SecureTransport)?
+    /// With ``tls`` set, every connection runs the TLS handshake before the hello (SolidFrame's
+    /// `connection_start_secure`, on by default). The destination's host is the name the server's
+    /// certificate must carry (an IP address: its IP-address entries).
+    public var secureFromStart = true
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
     /// Called on the connection's reactor thread when a connection completed its handshake.
@@ -57,6 +69,9 @@ public struct ServiceConfiguration {
             throw .invalid("connection.hello: \(error)")
         }
         guard connection.packetsInFlight > 0 else { throw .invalid("connection.packetsInFlight must be positive") }
+        if let tls, secureFromStart, listenAddress != nil, !tls.canAccept {
+            throw .invalid("tls has no server settings, but the service listens with secureFromStart")
+        }
     }
 }
 
@@ -81,8 +96,18 @@ public struct ConnectionInfo: Sendable, CustomStringConvertible {
     public let handle: ObjectHandle
     /// The peer's address.
     public let remoteAddress: SocketAddress?
+    /// What TLS established (protocol, the peer's verified certificate); `nil` for a plain connection.
+    public let security: SecurityInfo?
     /// The destination of a client pool's connection; `nil` for an accepted one.
     public let destination: Destination?
+
+    /// Creates the record (the service does; public for tests of hooks).
+    public init(handle: ObjectHandle, remoteAddress: SocketAddress?, security: SecurityInfo?, destination: Destination?) {
+        self.handle = handle
+        self.remoteAddress = remoteAddress
+        self.security = security
+        self.destination = destination
+    }
 
     /// `destination` or `accepted from address`.
     public var description: String {

@@ -53,18 +53,21 @@ final class ServiceCore: Sendable {
     func provideSinks(to connection: Connection, handle: ObjectHandle) {
         guard !sinkFactories.isEmpty else { return }
         connection.makeSinks = { [sinkFactories] header, message in
-            sinkFactories[header.typeID]?(message, MessageContext(connection: handle, header: header)) ?? []
+            sinkFactories[header.typeID]?(
+                message, MessageContext(connection: handle, header: header, security: connection.security)) ?? []
         }
     }
 
     /// Passes an incoming message that is not a response to its handler (or logs that none exists).
-    func dispatch(_ header: MessageHeader, _ message: any WireMessage, from connection: ObjectHandle) {
+    func dispatch(
+        _ header: MessageHeader, _ message: any WireMessage, from connection: ObjectHandle, security: SecurityInfo?
+    ) {
         counters.messagesReceived.add(1, ordering: .relaxed)
         guard let handler = handlers[header.typeID] else {
             logger.debug("no handler for message type", metadata: ["type": "\(header.typeID)"])
             return
         }
-        handler(message, MessageContext(connection: connection, header: header))
+        handler(message, MessageContext(connection: connection, header: header, security: security))
     }
 }
 
@@ -80,6 +83,8 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let reconnectDelay: Duration
     let maxReconnectDelay: Duration
     let connectionStartState: ConnectionStartState
+    let tls: (any SecureTransport)?
+    let secureFromStart: Bool
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 }

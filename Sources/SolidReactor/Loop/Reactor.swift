@@ -39,8 +39,10 @@ public final class Reactor: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var readyThisTurn = 0
     /// Immediate deliveries running (``deliverSoonest(_:to:)``); reactor thread only.
     @exclusivity(unchecked) private var immediateDepth = 0
-    /// Scratch space for socket reads; valid only during a read callback.
-    let readBuffer: UnsafeMutableRawBufferPointer
+    /// The reactor's shared read buffer: streams read into it and hand a view of it to their owner. Free
+    /// for any object on this reactor's thread between such calls (a TLS stream decrypts into it once the
+    /// ciphertext is copied out); never kept across calls.
+    public let readBuffer: UnsafeMutableRawBufferPointer
     var resolveRequests = ResolveRequests()
     private let eventsPerDrain = 4096
 

@@ -3,7 +3,7 @@ import Synchronization
 /// A freshly accepted connection that is not on any reactor yet.
 ///
 /// It is `Sendable`, so a listener may hand it to another reactor (post it, or capture it in
-/// ``Reactor/execute(_:)``) where ``TCPStream/init(adopting:on:)`` takes it over. If nobody adopts it,
+/// ``Reactor/execute(_:)``) where ``SocketStream/init(adopting:on:)`` takes it over. If nobody adopts it,
 /// the descriptor is closed when the last reference goes away: an accepted socket is never leaked.
 public final class AcceptedSocket: Sendable {
     private let descriptor: Atomic<Int32>

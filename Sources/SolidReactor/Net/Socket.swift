@@ -3,8 +3,8 @@ import Glibc
 
 /// Thin wrappers over the socket system calls the reactor uses. Every call goes through ``syscall``.
 enum Socket {
-    /// A new non-blocking, close-on-exec TCP socket for `family`.
-    static func makeTCP(family: Int32) throws(SystemError) -> Int32 {
+    /// A new non-blocking, close-on-exec stream socket for `family` (TCP for IP families).
+    static func makeStream(family: Int32) throws(SystemError) -> Int32 {
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         return try syscallValue("socket") { Glibc.socket(family, type, 0) }
     }
@@ -78,6 +78,37 @@ enum Socket {
             }
             return .done(())
         }
+    }
+
+    /// The socket's address family (`SO_DOMAIN`), or -1 when it cannot be read.
+    static func family(_ fd: Int32) -> Int32 {
+        var value: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &length) < 0 { return -1 }
+        return value
+    }
+
+    /// Removes the file of a Unix-domain socket nobody listens on any more (a stale one from a process that
+    /// died), so that bind can succeed. Leaves anything else alone: a socket someone listens on, or a file
+    /// that is not a socket, makes bind fail with `EADDRINUSE` as it would anyway.
+    static func removeStaleUnixSocket(_ address: UnixAddress) throws(SystemError) {
+        guard !address.isAbstract else { return }
+        var info = stat()
+        guard stat(address.name, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return }
+        let probe = try makeStream(family: AF_UNIX)
+        defer { closeDescriptor(probe) }
+        do throws(SystemError) {
+            _ = try connect(probe, to: .unix(address))
+        } catch where error.errno == ECONNREFUSED {
+            _ = try syscallValue("unlink") { unlink(address.name) }
+            return
+        }
+        throw SystemError("bind", errno: EADDRINUSE)  // connected, or queued: someone listens
+    }
+
+    /// Sets the mode of a Unix-domain socket's file.
+    static func setMode(_ path: String, _ mode: mode_t) throws(SystemError) {
+        _ = try syscallValue("chmod") { chmod(path, mode) }
     }
 
     /// The pending error of a socket (`SO_ERROR`), 0 when none.

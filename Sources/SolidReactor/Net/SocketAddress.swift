@@ -1,12 +1,22 @@
 import CSolidLinux
 import Glibc
 
-/// An IPv4 or IPv6 socket address (IP plus port).
+/// A socket address: IPv4 or IPv6 (IP plus port), or a Unix-domain socket (a path or a Linux abstract name).
 public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// An IPv4 address.
     case v4(sockaddr_in)
     /// An IPv6 address.
     case v6(sockaddr_in6)
+    /// A Unix-domain stream socket on this host.
+    case unix(UnixAddress)
+
+    /// A Unix-domain socket at a filesystem path, or, for a text starting with `@`, a Linux abstract
+    /// name (no file; gone when the last socket closes).
+    /// - Throws: ``AddressError/unixPathTooLong(_:)`` beyond 107 bytes, ``AddressError/emptyUnixPath``.
+    public static func unix(path: String) throws(AddressError) -> SocketAddress {
+        if path.hasPrefix("@") { return .unix(try UnixAddress(abstractName: String(path.dropFirst()))) }
+        return .unix(try UnixAddress(path: path))
+    }
 
     /// Parses a numeric IP (`"127.0.0.1"`, `"::1"`) and a port. No name resolution; see ``Resolver``.
     /// - Throws: ``AddressError/invalidIP(_:)`` when `ip` is neither IPv4 nor IPv6 text.
@@ -41,6 +51,8 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
             self = withUnsafeBytes(of: &storage) { .v4($0.load(as: sockaddr_in.self)) }
         case AF_INET6:
             self = withUnsafeBytes(of: &storage) { .v6($0.load(as: sockaddr_in6.self)) }
+        case AF_UNIX:
+            self = withUnsafeBytes(of: &storage) { .unix(UnixAddress(sockaddr: $0.load(as: sockaddr_un.self))) }
         default:
             return nil
         }
@@ -51,20 +63,24 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .v4: AF_INET
         case .v6: AF_INET6
+        case .unix: AF_UNIX
         }
     }
 
-    /// The port, in host byte order.
+    /// The port, in host byte order; 0 for a Unix-domain address.
     public var port: UInt16 {
         switch self {
         case .v4(let address): UInt16(bigEndian: address.sin_port)
         case .v6(let address): UInt16(bigEndian: address.sin6_port)
+        case .unix: 0
         }
     }
 
-    /// The same address with another port.
+    /// The same address with another port (a Unix-domain address stays as it is).
     public func withPort(_ port: UInt16) -> SocketAddress {
         switch self {
+        case .unix:
+            return self
         case .v4(var address):
             address.sin_port = port.bigEndian
             return .v4(address)
@@ -74,10 +90,12 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The IP as text, without the port.
+    /// The IP as text, without the port (for a Unix-domain address: its path, or `@name`).
     public var ipString: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         switch self {
+        case .unix(let address):
+            return address.text
         case .v4(var address):
             inet_ntop(AF_INET, &address.sin_addr, &buffer, socklen_t(buffer.count))
         case .v6(var address):
@@ -86,11 +104,12 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `1.2.3.4:80` or `[::1]:80`.
+    /// `1.2.3.4:80`, `[::1]:80`, `unix:/run/app.sock` or `unix:@name`.
     public var description: String {
         switch self {
         case .v4: "\(ipString):\(port)"
         case .v6: "[\(ipString)]:\(port)"
+        case .unix(let address): "unix:\(address.text)"
         }
     }
 
@@ -105,6 +124,12 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
             return try withUnsafeBytes(of: &address) { (raw) throws(SystemError) -> R in
                 try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
             }
+        case .unix(let unix):
+            var address = unix.sockaddr
+            let length = unix.sockaddrLength
+            return try withUnsafeBytes(of: &address) { (raw) throws(SystemError) -> R in
+                try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
+            }
         }
     }
 
@@ -114,6 +139,8 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
             return memcmp(&a, &b, MemoryLayout<sockaddr_in>.size) == 0
         case (.v6(var a), .v6(var b)):
             return memcmp(&a, &b, MemoryLayout<sockaddr_in6>.size) == 0
+        case (.unix(let a), .unix(let b)):
+            return a == b
         default:
             return false
         }
@@ -131,4 +158,8 @@ extension sockaddr_in6: @retroactive @unchecked Sendable {}
 public enum AddressError: Error, Sendable, Equatable {
     /// The text is not a numeric IPv4 or IPv6 address.
     case invalidIP(String)
+    /// A Unix-domain path or abstract name longer than ``UnixAddress/maxBytes`` bytes (the kernel's limit).
+    case unixPathTooLong(String)
+    /// An empty Unix-domain path or abstract name.
+    case emptyUnixPath
 }

@@ -7,10 +7,10 @@ func startEchoServer(group: ReactorGroup, on reactor: Reactor, address: SocketAd
     -> SocketAddress
 {
     try onReactor(reactor) {
-        let listener = try TCPListener(address: address, on: reactor) { accepted in
+        let listener = try SocketListener(address: address, on: reactor) { accepted in
             let target = group.next()
             target.execute {
-                guard let stream = try? TCPStream(adopting: accepted, on: target) else { return }
+                guard let stream = try? SocketStream(adopting: accepted, on: target) else { return }
                 stream.onRead = { [unowned stream] bytes in stream.write(Array(bytes)) }
             }
         }
@@ -27,7 +27,7 @@ func echoExchange(
     chunk: Int,
     done: @escaping @Sendable (Result<[UInt8], StreamError>) -> Void
 ) {
-    TCPStream.connect(to: address, on: reactor) { result in
+    SocketStream.connect(to: address, on: reactor) { result in
         switch result {
         case .failure(let error):
             done(.failure(error))

@@ -1,6 +1,6 @@
 import SolidReactor
 
-/// The raw-TCP baseline's client transport: SolidReactor ``TCPStream``s on a one-thread group, frames
+/// The raw-TCP baseline's client transport: SolidReactor ``SocketStream``s on a one-thread group, frames
 /// as `[UInt8]`, no message engine.
 final class RawTransport: FramedTransport {
     let name = "raw"
@@ -19,7 +19,7 @@ final class RawTransport: FramedTransport {
         let reactor = self.reactor
         let address = self.address
         reactor.execute {
-            TCPStream.connect(to: address, on: reactor) { result in
+            SocketStream.connect(to: address, on: reactor) { result in
                 switch result {
                 case .success(let stream):
                     let connection = RawClientConnection(stream: stream)
@@ -51,13 +51,13 @@ final class RawTransport: FramedTransport {
 /// answers, with the time that request was sent.
 final class RawClientConnection: FramedConnection, @unchecked Sendable {
     // @unchecked: created by the connect callback and used only on that reactor thread afterwards.
-    let stream: TCPStream
+    let stream: SocketStream
     var onResponse: ((FrameTag, UInt64, FrameReply) -> Void)?
     private var parser = FrameParser()
     private var reply = ReplyDigest()
     private var pending = PendingRequests()
 
-    init(stream: TCPStream) {
+    init(stream: SocketStream) {
         self.stream = stream
         stream.onRead = { bytes in self.received(bytes) }
     }

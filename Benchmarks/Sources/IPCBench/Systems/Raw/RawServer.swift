@@ -1,6 +1,6 @@
 import SolidReactor
 
-/// The raw-TCP baseline server: ``TCPListener`` and ``TCPStream`` of SolidReactor speaking
+/// The raw-TCP baseline server: ``SocketListener`` and ``SocketStream`` of SolidReactor speaking
 /// ``FrameProtocol``, with no message engine; one reactor thread.
 final class RawServerHost: SystemServer {
     private var group: ReactorGroup?
@@ -12,8 +12,8 @@ final class RawServerHost: SystemServer {
         let result = Completion<Result<UInt16, BenchError>>()
         reactor.execute {
             do {
-                let listener = try TCPListener(address: .loopbackV4(), on: reactor) { accepted in
-                    guard let stream = try? TCPStream(adopting: accepted, on: reactor) else { return }
+                let listener = try SocketListener(address: .loopbackV4(), on: reactor) { accepted in
+                    guard let stream = try? SocketStream(adopting: accepted, on: reactor) else { return }
                     RawServerConnection(stream: stream).attach()
                 }
                 result.complete(.success(listener.localAddress.port))
@@ -34,7 +34,7 @@ final class RawServerHost: SystemServer {
 final class RawServerConnection {
     private enum Mode { case unknown, echo, stream }
 
-    private let stream: TCPStream
+    private let stream: SocketStream
     private var parser = FrameParser()
     private var mode = Mode.unknown
     private var frameLength = 0
@@ -42,7 +42,7 @@ final class RawServerConnection {
     private var bulk: [UInt8] = []
     private var checksum = Checksum()
 
-    init(stream: TCPStream) { self.stream = stream }
+    init(stream: SocketStream) { self.stream = stream }
 
     /// Installs the read callback (the stream holds this object until it closes).
     func attach() {

@@ -2,7 +2,8 @@ import CSolidLinux
 import Glibc
 import Logging
 
-/// A connected, non-blocking TCP socket on one reactor.
+/// A connected, non-blocking stream socket on one reactor: TCP, or a Unix-domain socket
+/// (``SocketAddress/unix(_:)``). The plain ``ByteStream``.
 ///
 /// **Readiness model.** The socket is registered once, edge-triggered for read and write. Reads run until
 /// the socket is drained (a short read or `EAGAIN`), at most ``readBudget`` reads per turn; when the budget
@@ -13,7 +14,7 @@ import Logging
 /// **Callbacks** run on the reactor thread. ``onRead`` gets a view of the reactor's shared read buffer,
 /// valid only during the call. ``onClose`` runs exactly once, with `nil` for an orderly close and a
 /// ``StreamError`` otherwise; after it, the stream drops every callback it holds.
-public final class TCPStream: ReactorObject {
+public final class SocketStream: ReactorObject, ByteStream {
     /// Receives incoming bytes. The buffer is only valid during the call.
     public var onRead: ((UnsafeRawBufferPointer) -> Void)?
     /// Called when the peer shut down its writing side. When `nil`, the stream closes itself once its
@@ -49,7 +50,7 @@ public final class TCPStream: ReactorObject {
     private var writeShutdownRequested = false
     private var writeShutdownDone = false
     private var closeWhenFlushed = false
-    private var connectCompletion: ((Result<TCPStream, StreamError>) -> Void)?
+    private var connectCompletion: ((Result<SocketStream, StreamError>) -> Void)?
     private var connectTimer: TimerID?
     private var writes = WriteQueue()
     private let vectors: UnsafeMutablePointer<iovec>
@@ -70,10 +71,12 @@ public final class TCPStream: ReactorObject {
         self.fd = fd
         self.phase = phase
         vectors = .allocate(capacity: Self.maxVectors)
-        do {
-            try Socket.setNoDelay(fd)
-        } catch {
-            reactor.logger.debug("TCP_NODELAY failed", metadata: ["error": "\(error)"])
+        if Socket.family(fd) != AF_UNIX {
+            do {
+                try Socket.setNoDelay(fd)
+            } catch {
+                reactor.logger.debug("TCP_NODELAY failed", metadata: ["error": "\(error)"])
+            }
         }
         let id = reactor.register(self)
         self.id = id
@@ -102,13 +105,13 @@ public final class TCPStream: ReactorObject {
         to address: SocketAddress,
         on reactor: Reactor,
         timeout: Duration? = .seconds(10),
-        completion: @escaping (Result<TCPStream, StreamError>) -> Void
+        completion: @escaping (Result<SocketStream, StreamError>) -> Void
     ) {
         reactor.preconditionInReactor()
-        let stream: TCPStream
+        let stream: SocketStream
         do {
-            let fd = try Socket.makeTCP(family: address.family)
-            stream = try TCPStream(fd: fd, phase: .connecting, reactor: reactor)
+            let fd = try Socket.makeStream(family: address.family)
+            stream = try SocketStream(fd: fd, phase: .connecting, reactor: reactor)
         } catch let error as SystemError {
             reactor.runSoon { completion(.failure(StreamError(error))) }
             return
@@ -138,6 +141,26 @@ public final class TCPStream: ReactorObject {
 
     /// `true` until the stream closes.
     public var isOpen: Bool { phase != .closed }
+    /// A plain stream: `nil`.
+    public var security: SecurityInfo? { nil }
+
+    /// Applies `TCP_NOTSENT_LOWAT` (TCP only) and `SO_RCVBUF`; a failure is logged at debug level.
+    public func applyOptions(_ options: StreamOptions) {
+        if let limit = options.unsentBytesLimit, Socket.family(fd) != AF_UNIX {
+            do {
+                try limitUnsentBytes(to: limit)
+            } catch {
+                reactor.logger.debug("TCP_NOTSENT_LOWAT failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if let size = options.receiveBufferSize {
+            do {
+                try setReceiveBufferSize(size)
+            } catch {
+                reactor.logger.debug("SO_RCVBUF failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
     /// Bytes queued and not yet accepted by the kernel.
     public var pendingWriteBytes: Int { writes.byteCount }
 
@@ -279,7 +302,7 @@ public final class TCPStream: ReactorObject {
     ///
     /// `completion` runs once the kernel accepted every byte (possibly before `write` returns), or with
     /// the error that closed the stream (``StreamError/closed`` after a local close).
-    public func write(_ bytes: [UInt8], completion: ((StreamError?) -> Void)? = nil) {
+    public func write(_ bytes: [UInt8], completion: ((StreamError?) -> Void)?) {
         enqueue(bytes, completion: completion)
         flush()
     }

@@ -1,6 +1,6 @@
 import Glibc
 
-/// Why a TCP stream failed or closed.
+/// Why a byte stream failed or closed.
 public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The peer reset the connection (`ECONNRESET`).
     case connectionReset
@@ -10,12 +10,14 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectionRefused
     /// The connect did not finish within its timeout.
     case connectTimeout
-    /// The stream was closed locally with ``TCPStream/close()`` before the operation finished.
+    /// The stream was closed locally with ``ByteStream/close()`` before the operation finished.
     case closed
     /// The reactor stopped.
     case reactorStopped
     /// Another system error.
     case system(SystemError)
+    /// A secure stream failed (handshake, certificate, record layer).
+    case tls(TLSError)
 
     /// Maps a system error to the named case when there is one.
     public init(_ error: SystemError) {
@@ -37,6 +39,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: "stream closed locally"
         case .reactorStopped: "reactor stopped"
         case .system(let error): error.description
+        case .tls(let error): error.description
         }
     }
 }

@@ -1,13 +1,17 @@
 import Glibc
 import Logging
 
-/// A non-blocking TCP listening socket on one reactor.
+/// A non-blocking listening stream socket on one reactor: TCP, or a Unix-domain socket.
+///
+/// A Unix-domain listener at a path removes a stale socket file left by a process that died (nobody
+/// accepts on it) before binding, fails with `EADDRINUSE` when someone does listen there or the path is
+/// another kind of file, and removes its file when it closes.
 ///
 /// Accepts with `accept4` until `EAGAIN` each time the socket is readable (level-triggered), at most
 /// ``acceptBatch`` connections per turn so one busy listener cannot starve the reactor. When the process
 /// or system runs out of descriptors (`EMFILE`/`ENFILE`) it stops watching the socket and tries again
 /// after ``descriptorExhaustionBackoff``, so it never spins; pending connections wait in the backlog.
-public final class TCPListener: ReactorObject {
+public final class SocketListener: ReactorObject {
     /// Called on the reactor thread for each accepted connection.
     public typealias AcceptHandler = (AcceptedSocket) -> Void
 
@@ -25,6 +29,8 @@ public final class TCPListener: ReactorObject {
     public private(set) var acceptedCount = 0
 
     private var fd: Int32
+    /// The socket file this listener created (removed on close).
+    private let unixPath: String?
     private var id: ObjectID?
     private var watching = false
     private var retryTimer: TimerID?
@@ -39,29 +45,44 @@ public final class TCPListener: ReactorObject {
     /// - Parameters:
     ///   - address: Where to listen. IPv6 listeners accept IPv6 only (`IPV6_V6ONLY`).
     ///   - backlog: The kernel's queue of not yet accepted connections.
+    ///   - unixPermissions: For a Unix-domain path: the file's mode (e.g. `0o600` for this user only);
+    ///     `nil` keeps what the process umask gives.
     ///   - reactor: The reactor to live on; call from its thread.
-    ///   - onAccept: Receives each connection; adopt it with ``TCPStream/init(adopting:on:)`` here or on
+    ///   - onAccept: Receives each connection; adopt it with ``SocketStream/init(adopting:on:)`` here or on
     ///     another reactor.
     /// - Throws: ``SystemError`` from `socket`, `bind` (for example `EADDRINUSE`) or `listen`.
     public init(
         address: SocketAddress,
         backlog: Int32 = 1024,
+        unixPermissions: mode_t? = nil,
         on reactor: Reactor,
         onAccept: @escaping AcceptHandler
     ) throws(SystemError) {
         reactor.preconditionInReactor()
         self.reactor = reactor
         self.onAccept = onAccept
-        let fd = try Socket.makeTCP(family: address.family)
+        let fd = try Socket.makeStream(family: address.family)
+        var unixPath: String?
         do {
-            try Socket.setReuseAddress(fd)
-            if address.family == AF_INET6 { try Socket.setIPv6Only(fd) }
-            try Socket.bind(fd, to: address)
+            if case .unix(let unix) = address {
+                try Socket.removeStaleUnixSocket(unix)
+                try Socket.bind(fd, to: address)
+                if !unix.isAbstract {
+                    unixPath = unix.name
+                    if let unixPermissions { try Socket.setMode(unix.name, unixPermissions) }
+                }
+            } else {
+                try Socket.setReuseAddress(fd)
+                if address.family == AF_INET6 { try Socket.setIPv6Only(fd) }
+                try Socket.bind(fd, to: address)
+            }
             try Socket.listen(fd, backlog: backlog)
         } catch {
             closeDescriptor(fd)
+            if let unixPath { unlink(unixPath) }
             throw error
         }
+        self.unixPath = unixPath
         self.fd = fd
         localAddress = Socket.localAddress(fd) ?? address
         let id = reactor.register(self)
@@ -71,6 +92,7 @@ public final class TCPListener: ReactorObject {
         } catch {
             reactor.unregister(id)
             closeDescriptor(fd)
+            if let unixPath { unlink(unixPath) }
             throw error
         }
         reactor.logger.debug("listening", metadata: ["address": "\(localAddress)"])
@@ -146,6 +168,7 @@ public final class TCPListener: ReactorObject {
         if let retryTimer { reactor.cancelTimer(retryTimer) }
         closeDescriptor(fd)
         fd = -1
+        if let unixPath { unlink(unixPath) }
         if let id { reactor.unregister(id) }
         id = nil
     }

@@ -1,0 +1,75 @@
+#include "CSolidTLS.h"
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+int solid_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_min_proto_version(ctx, version); }
+int solid_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_max_proto_version(ctx, version); }
+
+void solid_ssl_ctx_set_safe_options(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
+}
+
+void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+}
+
+void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx) { SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER); }
+
+int solid_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert) { return (int)SSL_CTX_add_extra_chain_cert(ctx, cert); }
+int solid_ssl_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+void solid_bio_set_mem_eof_return(BIO *bio, int value) { BIO_set_mem_eof_return(bio, value); }
+int solid_err_get_lib(unsigned long code) { return ERR_GET_LIB(code); }
+int solid_err_get_reason(unsigned long code) { return ERR_GET_REASON(code); }
+int solid_err_is_ssl_reason(unsigned long code) { return ERR_GET_LIB(code) == ERR_LIB_SSL; }
+
+void solid_x509_visit_sans(X509 *cert, void *context, void (*visit)(void *, int, const unsigned char *, int)) {
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) return;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        if (name->type == GEN_DNS) {
+            visit(context, 1, ASN1_STRING_get0_data(name->d.dNSName), ASN1_STRING_length(name->d.dNSName));
+        } else if (name->type == GEN_IPADD) {
+            visit(context, 2, ASN1_STRING_get0_data(name->d.iPAddress), ASN1_STRING_length(name->d.iPAddress));
+        }
+    }
+    GENERAL_NAMES_free(names);
+}
+
+int solid_x509_common_name(X509 *cert, char *buffer, int size) {
+    return X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buffer, size);
+}
+
+EVP_PKEY *solid_ec_p256_key(void) { return EVP_EC_gen("P-256"); }
+
+int solid_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL) return 0;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+int solid_x509_set_validity(X509 *cert, long from_seconds, long to_seconds) {
+    return X509_gmtime_adj(X509_getm_notBefore(cert), from_seconds) != NULL &&
+           X509_gmtime_adj(X509_getm_notAfter(cert), to_seconds) != NULL;
+}
+
+const char *solid_ssl_version_text(const SSL *ssl) { return SSL_get_version(ssl); }
+
+int solid_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                      unsigned int inlen, void *arg) {
+    const unsigned char *server = arg;
+    unsigned int server_len = (unsigned int)strlen((const char *)server);  // wire format, zero-terminated copy
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, server, server_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+        *out = selected;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
