@@ -77,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SolidIPCTests",
-            dependencies: ["SolidIPC", "SolidIPCSnappy", "CSolidLinux"],
+            dependencies: ["SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "CSolidLinux"],
             swiftSettings: swiftSettings
         ),
     ]

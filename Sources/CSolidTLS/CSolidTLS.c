@@ -8,7 +8,6 @@ int solid_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) { return (int
 
 void solid_ssl_ctx_set_safe_options(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
 }
 
 void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx) {

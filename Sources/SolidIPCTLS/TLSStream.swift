@@ -84,12 +84,8 @@ public final class TLSStream: ByteStream {
         }
         SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
         SSL_set_verify(ssl, SSL_get_verify_mode(ssl), tlsVerifyCallback)
-        do {
-            try configureRole()
-        } catch {
-            SSL_free(ssl)
-            throw error
-        }
+        // Every property is set: a throw from here runs deinit, which frees the session.
+        try configureRole()
         if !initialInput.isEmpty { feed(initialInput) }
         inner.onRead = { bytes in self.innerRead(bytes) }  // cleared in finish (and by the inner stream when it closes)
         inner.onEndOfInput = { self.innerEnded() }
@@ -271,6 +267,9 @@ public final class TLSStream: ByteStream {
             let code = SSL_get_error(ssl, count)
             switch code {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                // A post-handshake message (a session ticket) can end a call early: go on while
+                // ciphertext is buffered.
+                if BIO_ctrl_pending(readBIO) > 0 { continue }
                 return
             case SSL_ERROR_ZERO_RETURN:
                 receivedCloseNotify = true
@@ -358,6 +357,11 @@ public final class TLSStream: ByteStream {
 
     private func finish(_ error: StreamError?) {
         guard phase != .closed else { return }
+        // Clearing the inner stream's callbacks may drop the last references to this stream.
+        withExtendedLifetime(self) { finishNow(error) }
+    }
+
+    private func finishNow(_ error: StreamError?) {
         phase = .closed
         if let handshakeTimer { reactor.cancelTimer(handshakeTimer) }
         handshakeTimer = nil

@@ -54,7 +54,7 @@ extension LoopbackTests {
             defer { group.shutdown() }
             let reactor = group.reactors[0]
             // A listener that never accepts with a full backlog: further SYNs are dropped, so connects hang.
-            let listenFD = try Socket.makeTCP(family: AF_INET)
+            let listenFD = try Socket.makeStream(family: AF_INET)
             defer { closeDescriptor(listenFD) }
             try Socket.bind(listenFD, to: .loopbackV4())
             try Socket.listen(listenFD, backlog: 0)
@@ -62,7 +62,7 @@ extension LoopbackTests {
             var fillers: [Int32] = []
             defer { fillers.forEach(closeDescriptor) }
             for _ in 0..<4 {
-                let fd = try Socket.makeTCP(family: AF_INET)
+                let fd = try Socket.makeStream(family: AF_INET)
                 fillers.append(fd)
                 _ = try? Socket.connect(fd, to: address)
             }

@@ -51,7 +51,7 @@ extension LoopbackTests {
             defer { group.shutdown() }
             let reactor = group.reactors[0]
             let address = try startEchoServer(group: group, on: reactor)
-            let fd = try Socket.makeTCP(family: AF_INET)
+            let fd = try Socket.makeStream(family: AF_INET)
             defer { closeDescriptor(fd) }
             let connected = connectWaiting(fd, to: address)
             #expect(connected)

@@ -41,13 +41,8 @@ final class TLSContext: @unchecked Sendable {
         } else {
             alpnWire = nil
         }
-        do {
-            try configure(alpn: wire)
-        } catch {
-            SSL_CTX_free(context)
-            alpnWire?.deallocate()
-            throw error
-        }
+        // Every property is set: a throw from here runs deinit, which frees the context.
+        try configure(alpn: wire)
     }
 
     deinit {
