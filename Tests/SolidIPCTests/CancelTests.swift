@@ -170,12 +170,13 @@ struct CancelByPeerTests {
 /// SolidFrame's cancel table (test_clientserver_cancel_client), sizes halved.
 @Suite("Service cancel table", .serialized)
 struct CancelTableTests {
-    @Test("cancel_client: 15 messages, 10 cancelled when the first is written; none of them reaches the peer")
-    func cancelTable() throws {
+    @Test("cancel_client: 15 messages, 10 cancelled when the first is written; none of them reaches the peer (plain, TLS)",
+          arguments: [false, true])
+    func cancelTable(secure: Bool) throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let received = EventLog()
-        let (server, destination) = try startServer(group: group) { server in
+        let (server, destination) = try startServer(group: group, secure: secure) { server in
             try server.handle(Blob.self) { blob, _ in received.add(blob.isIntact ? "\(blob.id)" : "damaged \(blob.id)") }
         }
         defer { server.stop() }
@@ -192,7 +193,7 @@ struct CancelTableTests {
         // Passive start: the connection takes the queue only once all 15 are in it, as six at a time
         // (the table's multiplex); the first completion then cancels the ten from the reactor thread.
         let firstConnection = Lock<ObjectHandle?>(nil)
-        let client = try startClient(group: group) { configuration in
+        let client = try startClient(group: group, secure: secure) { configuration in
             configuration.connectionStartState = .passive
             configuration.connection.hello.slots = 6
             configuration.onConnectionStart = { info in firstConnection.withLock { $0 = info.handle } }

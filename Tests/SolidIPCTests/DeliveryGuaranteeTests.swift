@@ -59,8 +59,9 @@ struct DeliveryGuaranteeTests {
         #expect(client.statistics.connectionsClosed >= 1)
     }
 
-    @Test("clientServerIdempotent: server stopped mid-transfer and restarted; idempotent and waiting ones are answered")
-    func idempotentAcrossRestart() throws {
+    @Test("clientServerIdempotent: server stopped mid-transfer and restarted; idempotent and waiting ones are answered (plain, TLS)",
+          arguments: [false, true])
+    func idempotentAcrossRestart(secure: Bool) throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let serverBox = Lock<Service?>(nil)
@@ -71,7 +72,7 @@ struct DeliveryGuaranteeTests {
         }
         // The first server stops reading at once, so every message is stuck part-way when it stops.
         // 16 KiB packets, as in SolidFrame's test: 100 KB written then means a few chunks of every message.
-        let (first, destination) = try startServer(group: group, configure: { configuration in
+        let (first, destination) = try startServer(group: group, secure: secure, configure: { configuration in
             configuration.connection.hello.packetSize = 16384
             configuration.onConnectionStart = { info in try? serverBox.withLock { $0 }?.pauseReading(info.handle) }
         }, handlers: echo)
@@ -81,7 +82,7 @@ struct DeliveryGuaranteeTests {
         let activateAtOnce = Lock(false)
         let firstConnection = Lock<ObjectHandle?>(nil)
         let clientBox = Lock<Service?>(nil)
-        let client = try startClient(group: group) { configuration in
+        let client = try startClient(group: group, secure: secure) { configuration in
             configuration.reconnectDelay = .milliseconds(5)
             configuration.connection.hello.packetSize = 16384
             configuration.connectionStartState = .passive
@@ -125,7 +126,8 @@ struct DeliveryGuaranteeTests {
         first.stop()
         #expect(done.wait(seconds: 10) { $0.count == 2 }, "the two partly sent one-shot messages fail at once: \(results.withLock { $0 })")
         let port = destination.port
-        let (second, _) = try startServer(group: group, configure: { $0.listenAddress = .loopbackV4(port: port) }, handlers: echo)
+        let (second, _) = try startServer(
+            group: group, secure: secure, configure: { $0.listenAddress = .loopbackV4(port: port) }, handlers: echo)
         defer { second.stop() }
         #expect(done.wait { $0.count == 5 })
         let final = results.withLock { $0 }

@@ -2,21 +2,40 @@ import Synchronization
 import SolidReactor
 import SolidEngine
 import SolidIPC
+import SolidIPCSnappy
 import Testing
+
+/// How a scenario's connections run.
+enum PoolTransport: String, Sendable, CustomStringConvertible {
+    case plain, tls, tlsSnappy
+
+    var description: String { rawValue }
+
+    func apply(_ configuration: inout ServiceConfiguration, server: Bool) {
+        guard self != .plain else { return }
+        useTestTLS(&configuration, server: server)
+        if self == .tlsSnappy { configuration.connection.codecs = [SnappyCodec()] }
+    }
+}
 
 @Suite("Pools", .serialized)
 struct PoolTests {
-    @Test("clientServerBasic: pool sizes 1, 2, 4 — the pool grows to its limit under load; every echo intact",
-          arguments: [1, 2, 4])
-    func clientServerBasic(poolSize: Int) throws {
+    @Test("clientServerBasic: pool sizes 1, 2, 4 — the pool grows to its limit under load; every echo intact; plain, TLS, TLS + Snappy",
+          arguments: [1, 2, 4], [PoolTransport.plain, .tls, .tlsSnappy])
+    func clientServerBasic(poolSize: Int, transport: PoolTransport) throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let accepted = Atomic<Int>(0)
         var serverConfiguration = ServiceConfiguration(registry: try noteRegistry())
         serverConfiguration.listenAddress = .loopbackV4()
-        serverConfiguration.onConnectionStart = { _ in accepted.add(1, ordering: .relaxed) }
+        let connectionsSecure = Atomic<Int>(0)
+        serverConfiguration.onConnectionStart = { info in
+            accepted.add(1, ordering: .relaxed)
+            if info.security?.protocolVersion == "TLSv1.3" { connectionsSecure.add(1, ordering: .relaxed) }
+        }
         // Few slots per connection, so a burst overflows one connection and the pool has to grow.
         serverConfiguration.connection.hello = HelloParameters(packetSize: 4096, slots: 4)
+        transport.apply(&serverConfiguration, server: true)
         let server = try Service(configuration: serverConfiguration, group: group)
         // Hold every answer until the client has filled `poolSize` connections (4 requests each, the
         // slot count), so the pool has to grow to its limit; then answer everything as it comes.
@@ -40,6 +59,7 @@ struct PoolTests {
         defer { server.stop() }
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
         clientConfiguration.maxConnectionsPerPool = poolSize
+        transport.apply(&clientConfiguration, server: false)
         let client = try Service(configuration: clientConfiguration, group: group)
         try client.start()
         defer { client.stop() }
@@ -57,6 +77,7 @@ struct PoolTests {
         #expect(log.all.filter { $0 == "ok" }.count == count, "\(Set(log.all))")
         #expect(accepted.load(ordering: .relaxed) == poolSize, "the pool opened exactly \(poolSize) connection(s)")
         #expect(client.statistics.connectionsOpened == poolSize)
+        #expect(connectionsSecure.load(ordering: .relaxed) == (transport == .plain ? 0 : poolSize))
     }
 
     @Test("a name resolving to several addresses: a refused one is skipped, the next is used")

@@ -5,12 +5,14 @@ import Testing
 
 /// A started server on 127.0.0.1 (ephemeral port) with the note registry. `handlers` registers the
 /// handlers and receives the service itself, so handlers can answer through it.
+/// `secure`: over TLS with the test certificates (``useTestTLS(_:server:)``).
 func startServer(
-    group: ReactorGroup, configure: (inout ServiceConfiguration) -> Void = { _ in },
+    group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in },
     handlers: (Service) throws -> Void
 ) throws -> (Service, Destination) {
     var configuration = ServiceConfiguration(registry: try noteRegistry())
     configuration.listenAddress = .loopbackV4()
+    if secure { useTestTLS(&configuration, server: true) }
     configure(&configuration)
     let server = try Service(configuration: configuration, group: group)
     try handlers(server)
@@ -19,8 +21,8 @@ func startServer(
 }
 
 /// A server that answers every Note request with the reversed text.
-func startEchoService(group: ReactorGroup) throws -> (Service, Destination) {
-    try startServer(group: group) { server in
+func startEchoService(group: ReactorGroup, secure: Bool = false) throws -> (Service, Destination) {
+    try startServer(group: group, secure: secure) { server in
         try server.handle(Note.self) { note, context in
             guard context.isRequest else { return }
             try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
@@ -29,8 +31,11 @@ func startEchoService(group: ReactorGroup) throws -> (Service, Destination) {
 }
 
 /// A started client-only service with the note registry; `configure` adjusts the settings first.
-func startClient(group: ReactorGroup, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws -> Service {
+func startClient(
+    group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }
+) throws -> Service {
     var configuration = ServiceConfiguration(registry: try noteRegistry())
+    if secure { useTestTLS(&configuration, server: false) }
     configure(&configuration)
     let client = try Service(configuration: configuration, group: group)
     try client.start()
@@ -40,13 +45,14 @@ func startClient(group: ReactorGroup, configure: (inout ServiceConfiguration) ->
 
 @Suite("Service over loopback", .serialized)
 struct ServiceTests {
-    @Test("clientServerSendRequest: 300 requests of mixed sizes, each response matched, exactly once")
-    func sendRequest() throws {
+    @Test("clientServerSendRequest: 300 requests of mixed sizes, each response matched, exactly once (plain, TLS)",
+          arguments: [false, true])
+    func sendRequest(secure: Bool) throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startEchoService(group: group)
+        let (server, destination) = try startEchoService(group: group, secure: secure)
         defer { server.stop() }
-        let client = try startClient(group: group)
+        let client = try startClient(group: group, secure: secure)
         defer { client.stop() }
         let log = EventLog()
         let count = 300

@@ -18,6 +18,7 @@ final class ServerPeer: ReactorObject {
 
     /// Serves an accepted stream: through TLS first when the service secures connections from the start.
     static func accept(_ stream: SocketStream, core: ServiceCore) {
+        defer { core.counters.connectionsAccepted.add(1, ordering: .relaxed) }
         guard let tls = core.configuration.tls, core.configuration.secureFromStart else {
             _ = ServerPeer(stream: stream, core: core)
             return

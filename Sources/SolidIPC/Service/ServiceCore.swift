@@ -99,6 +99,7 @@ final class ServiceCounters: Sendable {
     let bytesReceived = Atomic<Int>(0)
     let keepAlivesSent = Atomic<Int>(0)
     let keepAlivesReceived = Atomic<Int>(0)
+    let connectionsAccepted = Atomic<Int>(0)
 
     /// A snapshot of every counter.
     var snapshot: ServiceStatistics {
@@ -110,7 +111,8 @@ final class ServiceCounters: Sendable {
             bytesSent: bytesSent.load(ordering: .relaxed),
             bytesReceived: bytesReceived.load(ordering: .relaxed),
             keepAlivesSent: keepAlivesSent.load(ordering: .relaxed),
-            keepAlivesReceived: keepAlivesReceived.load(ordering: .relaxed))
+            keepAlivesReceived: keepAlivesReceived.load(ordering: .relaxed),
+            connectionsAccepted: connectionsAccepted.load(ordering: .relaxed))
     }
 }
 
@@ -132,6 +134,8 @@ public struct ServiceStatistics: Sendable, Equatable {
     public var keepAlivesSent: Int = 0
     /// Keep-alive packets received from peers.
     public var keepAlivesReceived: Int = 0
+    /// Connections the listener accepted and the service took on (TLS and hello still to come).
+    public var connectionsAccepted: Int = 0
     /// Destination pools that exist now (idle ones are freed).
     public var pools: Int = 0
 

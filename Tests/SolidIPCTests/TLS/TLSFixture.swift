@@ -69,3 +69,12 @@ final class TLSFixture: Sendable {
         return try TLSTransport(client: configuration)
     }
 }
+
+/// Secures a service configuration with the fixture's certificates: a server presents the server
+/// certificate, a client trusts the test CA and checks the destination's name or IP.
+func useTestTLS(_ configuration: inout ServiceConfiguration, server: Bool) {
+    let fixture = TLSFixture.shared
+    configuration.tls = server
+        ? try! TLSTransport(server: fixture.serverConfiguration(), client: fixture.clientConfiguration)
+        : try! TLSTransport(client: fixture.clientConfiguration)
+}

@@ -1,0 +1,212 @@
+import Glibc
+import SolidEngine
+import SolidIPC
+import SolidIPCTLS
+import Testing
+
+@Suite("Service over TLS", .serialized)
+struct ServiceTLSTests {
+    let fixture = TLSFixture.shared
+
+    @Test("timeoutSecure: 10 raw TCP clients that never speak are closed by the secure timeout (manual clock); the service keeps serving")
+    func timeoutSecure() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let stops = EventLog()
+        let (server, destination) = try startServer(group: group, secure: true, configure: { configuration in
+            configuration.connection.helloTimeout = nil  // only the TLS handshake timeout (10 s) applies
+            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
+        }) { server in
+            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        }
+        defer { server.stop() }
+        let closed = EventLog()
+        let reactor = group.reactors[1]
+        for _ in 0..<10 {
+            _ = reactor.execute {
+                SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
+                    guard case .success(let stream) = result else { return closed.add("connect failed") }
+                    stream.onRead = { _ in closed.add("read something") }
+                    stream.onClose = { error in closed.add("closed \(error.map { "\($0)" } ?? "by peer")") }
+                }
+            }
+        }
+        // Wait until the server has all ten (each got its handshake timer), then move time on.
+        #expect(waitUntil { server.statistics.connectionsAccepted == 10 })
+        _ = pendingTimers(group)  // the accepting turns are over: every handshake timer is set
+        clock.advance(by: .seconds(9))
+        _ = pendingTimers(group)  // the due timers ran (events are delivered in order)
+        #expect(stops.all.isEmpty, "nothing closes before the timeout")
+        clock.advance(by: .seconds(2))
+        _ = pendingTimers(group)
+        #expect(stops.wait(seconds: 5) { $0.count == 10 }, "\(stops.all.count) stops, \(pendingTimers(group)) timers, \(closed.all)")
+        #expect(Set(stops.all) == ["stream: TLS handshake not complete within 10.0 seconds"], "\(Set(stops.all))")
+        #expect(closed.wait { $0.count == 10 })
+        #expect(Set(closed.all) == ["closed by peer"], "\(Set(closed.all))")
+        // A real TLS client is still served.
+        let client = try startClient(group: group, secure: true)
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "still here"), to: destination, expecting: Note.self) { result in
+            answers.add((try? result.get().text) ?? "error \(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["still here"])
+    }
+
+    @Test("mutual TLS: the handler's context and the start hook carry the client's verified certificate")
+    func mutualTLSIdentity() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let seen = EventLog()
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            var tls = fixture.serverConfiguration()
+            tls.clientCertificates = .required
+            configuration.tls = try! TLSTransport(server: tls)
+            configuration.onConnectionStart = { info in seen.add("start \(info.security?.peerCommonName ?? "-")") }
+        }) { server in
+            try server.handle(Note.self) { note, context in
+                let security = context.security
+                seen.add("handler \(security?.peerCommonName ?? "-") \(security?.peerVerified ?? false) \(security?.peerDNSNames ?? [])")
+                try? server.sendResponse(note, for: context)
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group) { configuration in
+            var tls = fixture.client.tlsConfiguration
+            tls.trustRoots = .certificates(.pem(fixture.authority.certificatePEM))
+            configuration.tls = try! TLSTransport(client: tls)
+        }
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "who am I"), to: destination, expecting: Note.self) { result in
+            answers.add((try? result.get().text) ?? "error \(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["who am I"])
+        #expect(seen.all == ["start echo-client", "handler echo-client true [\"echo-client\"]"])
+    }
+
+    @Test("an untrusted server: a one-shot request fails with connectFailed carrying certificateUntrusted; the stop hook has the same cause")
+    func untrustedServer() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.tls = try! TLSTransport(server: fixture.serverConfiguration(fixture.strangerServer))
+        }) { _ in }
+        defer { server.stop() }
+        let stops = EventLog()
+        let client = try startClient(group: group, secure: true) { configuration in
+            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
+        }
+        defer { client.stop() }
+        let outcome = Lock<[SendError]>([])
+        try client.sendRequest(Note(id: 1, text: "x"), to: destination, flags: .oneShot, expecting: Note.self) { result in
+            if case .failure(let error) = result { outcome.withLock { $0.append(error) } }
+        }
+        #expect(waitUntil { !outcome.withLock { $0 }.isEmpty })
+        usleep(100_000)  // no second completion
+        let errors = outcome.withLock { $0 }
+        #expect(errors.count == 1)
+        if case .connectFailed(let target, .stream(.tls(.certificateUntrusted(let cause))))? = errors.first {
+            #expect(target == destination)
+            #expect(cause.code == 20)
+        } else {
+            Issue.record("unexpected \(errors)")
+        }
+        #expect(stops.all.first?.hasPrefix("stream: peer certificate untrusted") == true, "\(stops.all)")
+    }
+
+    @Test("a plain client of a TLS server and a TLS client of a plain server both fail at once with typed errors")
+    func mismatchedSecurity() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (tlsServer, tlsDestination) = try startEchoService(group: group, secure: true)
+        defer { tlsServer.stop() }
+        let (plainServer, plainDestination) = try startEchoService(group: group)
+        defer { plainServer.stop() }
+        let plainClient = try startClient(group: group) { $0.connection.helloTimeout = .seconds(2) }
+        defer { plainClient.stop() }
+        let tlsClient = try startClient(group: group, secure: true)
+        defer { tlsClient.stop() }
+        let outcomes = Lock<[String: SendError]>([:])
+        try plainClient.sendRequest(Note(id: 1, text: "x"), to: tlsDestination, flags: .oneShot, expecting: Note.self) { result in
+            if case .failure(let error) = result { outcomes.withLock { $0["plain"] = error } }
+        }
+        try tlsClient.sendRequest(Note(id: 1, text: "x"), to: plainDestination, flags: .oneShot, expecting: Note.self) { result in
+            if case .failure(let error) = result { outcomes.withLock { $0["tls"] = error } }
+        }
+        #expect(waitUntil { outcomes.withLock { $0.count } == 2 })
+        let found = outcomes.withLock { $0 }
+        // The TLS server takes the plain hello for garbage and closes; the plain client sees the close.
+        if case .connectFailed(_, let cause)? = found["plain"] {
+            #expect(cause == .closedByPeer || cause == .stream(.connectionReset), "\(cause)")
+        } else {
+            Issue.record("plain: \(String(describing: found["plain"]))")
+        }
+        // The plain server answers the ClientHello with its hello: not TLS.
+        if case .connectFailed(_, .stream(.tls(let tls)))? = found["tls"] {
+            if case .peerSentGarbage = tls {} else { Issue.record("tls: \(tls)") }
+        } else {
+            Issue.record("tls: \(String(describing: found["tls"]))")
+        }
+    }
+
+    @Test("no descriptor or memory growth after 1,000 TLS connections (handshake, one request, close)")
+    func thousandConnections() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startEchoService(group: group, secure: true)
+        defer { server.stop() }
+        let client = try startClient(group: group, secure: true)
+        defer { client.stop() }
+        func oneRound(_ id: UInt64) throws {
+            let done = EventLog()
+            try client.sendRequest(Note(id: id, text: "ping"), to: destination, expecting: Note.self) { result in
+                done.add((try? result.get().text) ?? "error \(result)")
+            }
+            #expect(done.wait { !$0.isEmpty })
+            #expect(done.all == ["gnip"])
+            let closed = EventLog()
+            try client.closePool(destination, mode: .force) { closed.add("closed") }
+            #expect(closed.wait { !$0.isEmpty })
+            #expect(waitUntil { client.statistics.connectionsClosed == Int(id) + 1 && server.statistics.connectionsClosed == Int(id) + 1 })
+        }
+        for id in 0..<50 { try oneRound(UInt64(id)) }  // warm up allocator and caches
+        let descriptors = openDescriptors()
+        let resident = residentBytes()
+        for id in 50..<1000 { try oneRound(UInt64(id)) }
+        #expect(openDescriptors() == descriptors)
+        let growth = residentBytes() - resident
+        #expect(growth < 16 << 20, "resident memory grew by \(growth >> 10) KiB over 950 connections")
+    }
+}
+
+/// Timers pending on all reactors, counted on each reactor's own thread.
+func pendingTimers(_ group: ReactorGroup) -> Int {
+    let counts = Lock<[Int]>([])
+    for reactor in group.reactors { _ = reactor.execute { let count = reactor.pendingTimerCount; counts.withLock { $0.append(count) } } }
+    _ = waitUntil { counts.withLock { $0.count } == group.reactors.count }
+    return counts.withLock { $0.reduce(0, +) }
+}
+
+/// Open file descriptors of this process.
+func openDescriptors() -> Int {
+    guard let directory = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while readdir(directory) != nil { count += 1 }
+    return count
+}
+
+/// Resident set size of this process, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
+    let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+    guard fields.count > 1, let resident = Int(fields[1]) else { return 0 }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
