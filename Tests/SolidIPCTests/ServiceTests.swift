@@ -17,6 +17,7 @@ func startServer(
     let server = try Service(configuration: configuration, group: group)
     try handlers(server)
     let address = try server.start()!
+    if case .unix(let unix) = address { return (server, try Destination(unixPath: unix.text)) }
     return (server, try Destination(host: "127.0.0.1", port: address.port))
 }
 
