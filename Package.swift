@@ -60,7 +60,8 @@ let package = Package(
         .executableTarget(
             name: "IPCEcho",
             dependencies: [
-                "SolidIPC", "SolidIPCSnappy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SolidIPC", "SolidIPCSnappy", "SolidIPCTLS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/IPCEcho",
             swiftSettings: swiftSettings

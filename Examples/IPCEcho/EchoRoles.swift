@@ -11,9 +11,12 @@ final class ServiceReference: @unchecked Sendable {
 }
 
 /// Starts a service that answers every echo request with the same payload.
-func startEchoServer(group: ReactorGroup, host: String, port: UInt16, snappy: Bool) throws -> (Service, SocketAddress) {
+func startEchoServer(
+    group: ReactorGroup, address: SocketAddress, snappy: Bool, tls: (any SecureTransport)? = nil
+) throws -> (Service, SocketAddress) {
     var configuration = ServiceConfiguration(registry: echoRegistry())
-    configuration.listenAddress = try SocketAddress(ip: host, port: port)
+    configuration.listenAddress = address
+    configuration.tls = tls
     if snappy { configuration.connection.codecs = [SnappyCodec()] }
     let server = try Service(configuration: configuration, group: group)
     let reference = ServiceReference()
@@ -41,7 +44,8 @@ final class EchoTally: Sendable {
 /// Sends `count` requests of `size` bytes over `connections` connections (one client service each),
 /// keeping `depth` in flight per connection; returns when all completed or failed.
 func runEchoClient(
-    group: ReactorGroup, destination: Destination, count: Int, size: Int, connections: Int, depth: Int, snappy: Bool
+    group: ReactorGroup, destination: Destination, count: Int, size: Int, connections: Int, depth: Int, snappy: Bool,
+    tls: (any SecureTransport)? = nil
 ) throws -> (EchoTally, Double) {
     let tally = EchoTally()
     let done = Atomic<Int>(0)
@@ -51,6 +55,7 @@ func runEchoClient(
     let start = monotonicSeconds()
     for connection in 0..<connections {
         var configuration = ServiceConfiguration(registry: echoRegistry())
+        configuration.tls = tls
         if snappy { configuration.connection.codecs = [SnappyCodec()] }
         let client = try Service(configuration: configuration, group: group)
         try client.start()
@@ -62,7 +67,11 @@ func runEchoClient(
             let id = next.add(1, ordering: .relaxed).oldValue
             guard id < total else { return }
             do {
-                try client.sendRequest(EchoMessage(id: UInt64(id), payload: payload), to: destination, expecting: EchoMessage.self) {
+                // One-shot: a server that cannot be reached (refused, TLS verification failed) fails the
+                // request and so the run, instead of the library's default of waiting for it.
+                try client.sendRequest(
+                    EchoMessage(id: UInt64(id), payload: payload), to: destination, flags: .oneShot, expecting: EchoMessage.self
+                ) {
                     result in
                     switch result {
                     case .success(let response) where response.payload == payload:

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Glibc
 import SolidIPC
+import SolidIPCTLS
 
 /// `ipc-echo`: a SolidIPC echo server, a load client, or both in one process.
 @main
 struct IPCEchoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipc-echo",
-        abstract: "SolidIPC echo: request/response round trips over TCP.",
+        abstract: "SolidIPC echo: request/response round trips over TCP, TLS or a Unix-domain socket.",
         subcommands: [Demo.self, Server.self, Client.self],
         defaultSubcommand: Demo.self)
 }
@@ -31,18 +32,30 @@ extension IPCEchoCommand {
         static let configuration = CommandConfiguration(abstract: "Server and client in one process; prints a summary.")
         @OptionGroup var load: LoadOptions
         @Option(help: "Reactor threads.") var threads = 2
+        @Flag(help: "Over TLS, with a CA and server certificate made in memory for the run.") var tls = false
 
         func run() throws {
             let group = try ReactorGroup(threads: threads)
             defer { group.shutdown() }
-            let (server, address) = try startEchoServer(group: group, host: "127.0.0.1", port: 0, snappy: load.snappy)
+            var serverTLS: TLSTransport?
+            var clientTLS: TLSTransport?
+            if tls {
+                let authority = try CertificateAuthority(commonName: "ipc-echo demo CA")
+                let issued = try authority.issue(commonName: "ipc-echo", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+                var client = TLSConfiguration()
+                client.trustRoots = .certificates(.pem(authority.certificatePEM))
+                serverTLS = try TLSTransport(server: issued.tlsConfiguration)
+                clientTLS = try TLSTransport(client: client)
+            }
+            let (server, address) = try startEchoServer(
+                group: group, address: .loopbackV4(), snappy: load.snappy, tls: serverTLS)
             defer { server.stop() }
-            print("ipc-echo demo: server on \(address), \(threads) reactor threads")
+            print("ipc-echo demo: server on \(address)\(tls ? " (TLS)" : ""), \(threads) reactor threads")
             print("client: \(load.count) round trips of \(load.size) B, \(load.connections) connection(s) × \(load.depth) in flight")
             let destination = try Destination(host: "127.0.0.1", port: address.port)
             let (tally, elapsed) = try runEchoClient(
                 group: group, destination: destination, count: load.count, size: load.size,
-                connections: load.connections, depth: load.depth, snappy: load.snappy)
+                connections: load.connections, depth: load.depth, snappy: load.snappy, tls: clientTLS)
             if !printSummary(tally, elapsed: elapsed) { throw ExitCode.failure }
         }
     }
@@ -53,6 +66,8 @@ extension IPCEchoCommand {
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
         @Option(help: "Reactor threads.") var threads = ReactorGroup.activeProcessorCount
         @Flag(help: "Offer Snappy compression.") var snappy = false
+        @Option(help: "Listen on this Unix-domain socket path (or @abstract-name) instead of TCP.") var unix: String?
+        @OptionGroup var security: ServerTLSOptions
 
         func run() throws {
             var signals = sigset_t()
@@ -62,8 +77,11 @@ extension IPCEchoCommand {
             pthread_sigmask(SIG_BLOCK, &signals, nil)  // before the reactor threads start, so they inherit it
             let group = try ReactorGroup(threads: threads)
             defer { group.shutdown() }
-            let (server, address) = try startEchoServer(group: group, host: host, port: port, snappy: snappy)
-            print("ipc-echo server listening on \(address) (Ctrl-C stops)")
+            let address = try unix.map { try SocketAddress.unix(path: $0) } ?? SocketAddress(ip: host, port: port)
+            let (server, bound) = try startEchoServer(
+                group: group, address: address, snappy: snappy, tls: try security.transport(host: host))
+            print("ipc-echo server listening on \(bound)\(security.tls ? " (TLS)" : "") (Ctrl-C stops)")
+            fflush(nil)  // flush stdout: a supervising script waits for this line
             var received: Int32 = 0
             sigwait(&signals, &received)
             server.stop()
@@ -74,17 +92,23 @@ extension IPCEchoCommand {
 
     struct Client: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send echo requests to a server and print a summary.")
-        @Option(help: "The server, HOST:PORT.") var connect: String
+        @Option(help: "The server: HOST:PORT, [IPv6]:PORT or unix:PATH.") var connect: String?
+        @Option(help: "The server's Unix-domain socket path (instead of --connect).") var unix: String?
         @OptionGroup var load: LoadOptions
         @Option(help: "Reactor threads.") var threads = ReactorGroup.activeProcessorCount
+        @OptionGroup var security: ClientTLSOptions
+
+        func validate() throws {
+            guard (connect == nil) != (unix == nil) else { throw ValidationError("give exactly one of --connect and --unix") }
+        }
 
         func run() throws {
-            let destination = try Destination(parsing: connect)
+            let destination = try unix.map { try Destination(unixPath: $0) } ?? Destination(parsing: connect!)
             let group = try ReactorGroup(threads: threads)
             defer { group.shutdown() }
             let (tally, elapsed) = try runEchoClient(
                 group: group, destination: destination, count: load.count, size: load.size,
-                connections: load.connections, depth: load.depth, snappy: load.snappy)
+                connections: load.connections, depth: load.depth, snappy: load.snappy, tls: try security.transport())
             if !printSummary(tally, elapsed: elapsed) { throw ExitCode.failure }
         }
     }

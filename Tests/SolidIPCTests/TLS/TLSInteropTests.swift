@@ -122,13 +122,13 @@ final class ExternalPeer: @unchecked Sendable {
     /// Waits until stdout contains `text`.
     func waitForStdout(_ text: String, seconds: Double = stepTimeout) -> Bool {
         let needle = Array(text.utf8)
-        return wait(seconds: seconds) { $0.stdout.firstIndex(of: needle) != nil }
+        return wait(seconds: seconds) { $0.stdout.offset(of: needle) != nil }
     }
 
     /// Waits until stderr contains `text`.
     func waitForStderr(_ text: String, seconds: Double = stepTimeout) -> Bool {
         let needle = Array(text.utf8)
-        return wait(seconds: seconds) { $0.stderr.firstIndex(of: needle) != nil }
+        return wait(seconds: seconds) { $0.stderr.offset(of: needle) != nil }
     }
 
     /// Waits for the program to exit by itself; its status, or `nil` when it is still running.
@@ -165,6 +165,8 @@ final class ExternalPeer: @unchecked Sendable {
 
     /// Ends the program if it still runs (SIGTERM, then SIGKILL), waits for it and for its output.
     func stop() {
+        let t0 = ContinuousClock.now
+        defer { print("DEBUG stop \(commandLine.prefix(30)) took \(ContinuousClock.now - t0)") }
         if current.status == nil {
             process.terminate()
             if !wait(seconds: 5, until: { $0.status != nil }) {
@@ -209,7 +211,7 @@ final class ExternalPeer: @unchecked Sendable {
     static func opensslServer(_ arguments: [String]) throws -> (ExternalPeer, UInt16) {
         try startServer(
             opensslPath, arguments: { ["s_server", "-accept", "127.0.0.1:\($0)"] + arguments },
-            ready: { output, _ in output.stdout.firstIndex(of: Array("ACCEPT\n".utf8)) != nil },
+            ready: { output, _ in output.stdout.offset(of: Array("ACCEPT\n".utf8)) != nil },
             failed: { output, _ in output.status != nil })
     }
 
@@ -242,7 +244,7 @@ private func freeLoopbackPort() -> UInt16? {
 
 extension Array where Element == UInt8 {
     /// Where `needle` first occurs as a contiguous run.
-    fileprivate func firstIndex(of needle: [UInt8]) -> Int? {
+    fileprivate func offset(of needle: [UInt8]) -> Int? {
         guard !needle.isEmpty, needle.count <= count else { return needle.isEmpty ? 0 : nil }
         return withUnsafeBufferPointer { haystack in
             needle.withUnsafeBufferPointer { needle in
@@ -440,7 +442,7 @@ struct TLSInteropTests {
         // Up: binary bytes through our stream, out of s_server's stdout unchanged.
         let up = binaryPayload(100_000, seed: 0x5EED_0001)
         client.write(up)
-        #expect(server.wait { $0.stdout.firstIndex(of: up) != nil }, "\(server.transcript.suffix(2000))")
+        #expect(server.wait { $0.stdout.offset(of: up) != nil }, "\(server.transcript.suffix(2000))")
         #expect(client.log.wait { $0.contains("write done ok") })
 
         // Down: s_server's stdin, through its TLS, out of our stream unchanged.
@@ -464,9 +466,9 @@ struct TLSInteropTests {
         #expect(client.current.sentCloseNotifyAtClose == true)
         #expect(server.waitForExit() == 0, "\(server.transcript)")
         let output = server.current
-        let end = try #require(output.stdout.firstIndex(of: up)) + up.count
+        let end = try #require(output.stdout.offset(of: up)) + up.count
         #expect(String(decoding: output.stdout[end...], as: UTF8.self).hasPrefix("DONE\nshutting down SSL\nCONNECTION CLOSED\n"), "\(server.transcript)")
-        #expect(!output.stdoutText.contains("ERROR"))
+        #expect(!String(decoding: output.stdout[end...], as: UTF8.self).contains("ERROR"))
         #expect(!output.stderrText.contains("unexpected eof"), "\(output.stderrText)")
         // Nothing more happens to our stream afterwards.
         #expect(client.current.closes.count == 1)
@@ -519,7 +521,8 @@ struct TLSInteropTests {
         let stranger = try CertificateAuthority(commonName: "Interop stranger CA")
         let certificate = try stranger.issue(commonName: "echo-server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
         var template = Array("/tmp/solid-tls-interop-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        guard let made = mkdtemp(&template) else { throw InteropFailure(description: "mkdtemp: errno \(errno)") }
+        let directory = String(cString: made)
         let certificatePath = "\(directory)/stranger.pem"
         let keyPath = "\(directory)/stranger.key"
         defer {
@@ -684,7 +687,7 @@ struct TLSInteropTests {
         let text = textPayload(lines: 300, tag: "gnutls-cli")
         client.send(text)
         let expectedStdout = Array(marker.utf8) + text
-        #expect(client.wait { $0.stdout.firstIndex(of: expectedStdout) != nil }, "\(client.transcript.suffix(1500))")
+        #expect(client.wait { $0.stdout.offset(of: expectedStdout) != nil }, "\(client.transcript.suffix(1500))")
 
         if closer == "our server" {
             closeServerStreams(pair)
@@ -696,7 +699,7 @@ struct TLSInteropTests {
         #expect(client.waitForExit() == 0, "\(client.transcript)")
         #expect(pair.log.wait { $0.contains("server closed cleanly") }, "\(pair.log.all)")
         let stdout = client.current.stdout
-        let start = try #require(stdout.firstIndex(of: expectedStdout))
+        let start = try #require(stdout.offset(of: expectedStdout))
         // After the echo, only GnuTLS's report of our close_notify.
         #expect(
             Array(stdout[start...]) == expectedStdout + Array("- Peer has closed the GnuTLS connection\n".utf8),
