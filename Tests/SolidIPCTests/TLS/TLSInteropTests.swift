@@ -170,6 +170,7 @@ final class ExternalPeer: @unchecked Sendable {
         if current.status == nil {
             process.terminate()
             if !wait(seconds: 5, until: { $0.status != nil }) {
+                print("DEBUG SIGTERM ignored: \(transcript)")
                 kill(process.processIdentifier, SIGKILL)
                 _ = wait(seconds: 5) { $0.status != nil }
             }
