@@ -14,6 +14,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case packetTooLarge(length: Int, limit: Int)
     /// A keep-alive packet carried a payload.
     case keepAliveWithPayload(Int)
+    /// A start-secure packet carried a payload.
+    case startSecureWithPayload(Int)
     /// A compressed packet arrived but no codec was agreed.
     case compressionNotAgreed
     /// The codec failed to decompress a packet.
@@ -105,6 +107,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPacketFlags(let kind, let flags): "invalid flags 0x\(String(flags, radix: 16)) for packet kind \(kind)"
         case .packetTooLarge(let length, let limit): "packet payload of \(length) bytes exceeds the limit of \(limit)"
         case .keepAliveWithPayload(let length): "keep-alive packet with a \(length)-byte payload"
+        case .startSecureWithPayload(let length): "start-secure packet with a \(length)-byte payload"
         case .compressionNotAgreed: "compressed packet but no codec was agreed"
         case .decompressionFailed(let why): "decompression failed: \(why)"
         case .decompressedTooLarge(let length, let limit): "packet decompresses to \(length) bytes, limit \(limit)"

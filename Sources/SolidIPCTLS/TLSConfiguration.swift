@@ -1,4 +1,4 @@
-public import SolidReactor
+import SolidReactor
 
 /// TLS settings of one side: what it presents, what it trusts, how strictly it checks the peer.
 ///

@@ -55,6 +55,8 @@ public final class TLSStream: ByteStream {
     /// Plaintext written before the handshake completed, with its completions.
     private var waiting: [([UInt8], ((StreamError?) -> Void)?)] = []
     private var waitingBytes = 0
+    /// `true` while the writes that waited for the handshake are encrypted.
+    private var flushingWaiting = false
     /// Depth of the certificate that failed verification (from the verify callback).
     var failedDepth: Int32 = 0
 
@@ -160,7 +162,13 @@ public final class TLSStream: ByteStream {
             waiting.append((bytes, completion))
             waitingBytes += bytes.count
         case .established:
-            encrypt(bytes, completion: completion)
+            if flushingWaiting {
+                // A completion of a waiting write wrote again: keep the order.
+                waiting.append((bytes, completion))
+                waitingBytes += bytes.count
+            } else {
+                encrypt(bytes, completion: completion)
+            }
         }
     }
 
@@ -248,10 +256,16 @@ public final class TLSStream: ByteStream {
         security = info
         onHandshake?(info)
         onHandshake = nil
-        let queued = waiting
-        waiting.removeAll()
-        waitingBytes = 0
-        for (bytes, completion) in queued where phase == .established { encrypt(bytes, completion: completion) }
+        // Completions of these writes may write more: those wait behind them (see write(_:completion:)).
+        // Each leaves the list before it is encrypted, so a failure meanwhile completes only the others.
+        // (The list is short: the connection keeps a few packets in flight.)
+        flushingWaiting = true
+        while !waiting.isEmpty && phase == .established {
+            let (bytes, completion) = waiting.removeFirst()
+            waitingBytes -= bytes.count
+            encrypt(bytes, completion: completion)
+        }
+        flushingWaiting = false
     }
 
     private func decrypt() {

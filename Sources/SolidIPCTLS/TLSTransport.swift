@@ -31,18 +31,24 @@ public final class TLSTransport: SecureTransport {
     public var canAccept: Bool { server != nil }
 
     /// Starts a client handshake over `stream` (see ``SecureTransport``).
-    public func makeClientStream(over stream: any ByteStream, serverName: String?, initialInput: [UInt8])
-        throws(StreamError) -> any ByteStream
-    {
-        try makeClient(over: stream, serverName: serverName, initialInput: initialInput)
+    public func makeClientStream(
+        over stream: any ByteStream, serverName: String?, initialInput: [UInt8], onHandshake: ((SecurityInfo) -> Void)?
+    ) throws(StreamError) -> any ByteStream {
+        let secure = try makeClient(over: stream, serverName: serverName, initialInput: initialInput)
+        secure.onHandshake = onHandshake
+        return secure
     }
 
     /// Starts a server handshake over `stream` (see ``SecureTransport``).
-    public func makeServerStream(over stream: any ByteStream, initialInput: [UInt8]) throws(StreamError) -> any ByteStream {
-        try makeServer(over: stream, initialInput: initialInput)
+    public func makeServerStream(
+        over stream: any ByteStream, initialInput: [UInt8], onHandshake: ((SecurityInfo) -> Void)?
+    ) throws(StreamError) -> any ByteStream {
+        let secure = try makeServer(over: stream, initialInput: initialInput)
+        secure.onHandshake = onHandshake
+        return secure
     }
 
-    /// ``makeClientStream(over:serverName:initialInput:)`` with the concrete type (``TLSStream/onHandshake``).
+    /// ``makeClientStream(over:serverName:initialInput:onHandshake:)`` with the concrete type.
     public func makeClient(over stream: any ByteStream, serverName: String?, initialInput: [UInt8] = [])
         throws(StreamError) -> TLSStream
     {
@@ -54,7 +60,7 @@ public final class TLSTransport: SecureTransport {
         }
     }
 
-    /// ``makeServerStream(over:initialInput:)`` with the concrete type.
+    /// ``makeServerStream(over:initialInput:onHandshake:)`` with the concrete type.
     public func makeServer(over stream: any ByteStream, initialInput: [UInt8] = []) throws(StreamError) -> TLSStream {
         guard let server else { throw .tls(.notConfigured) }
         do {

@@ -260,3 +260,54 @@ final class CountingSink: ByteSink {
     func finish() throws { finished = true }
     func abort(_ error: WireError) { aborted = error }
 }
+
+@Suite("Start-secure packet")
+struct StartSecurePacketTests {
+    @Test("the reader stops at a start-secure packet and keeps every byte after it, also from later reads")
+    func leftoverKept() throws {
+        let registry = MessageRegistry()
+        var configuration = ReaderConfiguration()
+        configuration.local = HelloParameters()
+        let reader = PacketReader(configuration: configuration, registry: registry)
+        var events: [String] = []
+        reader.onEvent = { event in
+            switch event {
+            case .handshake: events.append("hello")
+            case .keepAlive: events.append("keep-alive")
+            case .startSecure: events.append("start secure")
+            default: events.append("other")
+            }
+        }
+        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        let tlsBytes: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x02, 0x03]
+        let input = hello + [2, 0, 0, 0] + [4, 0, 0, 0] + tlsBytes
+        try input.withUnsafeBytes { try reader.consume($0) }
+        try [UInt8]([9, 9]).withUnsafeBytes { try reader.consume($0) }
+        #expect(events == ["hello", "keep-alive", "start secure"])
+        #expect(reader.isSuspended)
+        #expect(reader.takeLeftover() == tlsBytes + [9, 9])
+        reader.resume()
+        try [UInt8]([2, 0, 0, 0]).withUnsafeBytes { try reader.consume($0) }
+        #expect(events.last == "keep-alive")
+    }
+
+    @Test("a start-secure packet with a payload or flags, or before the hello, is a protocol violation")
+    func malformed() throws {
+        for (input, expected) in [
+            ([UInt8]([4, 0, 0, 0]), WireError.unexpectedPacketBeforeHandshake(4)),
+        ] {
+            let reader = PacketReader(configuration: ReaderConfiguration(), registry: MessageRegistry())
+            #expect(throws: expected) { try input.withUnsafeBytes { try reader.consume($0) } }
+        }
+        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        for (tail, expected) in [
+            ([UInt8]([4, 0, 1, 0, 7]), WireError.startSecureWithPayload(1)),
+            ([UInt8]([4, 1, 0, 0]), WireError.invalidPacketFlags(kind: 4, flags: 1)),
+        ] {
+            let reader = PacketReader(configuration: ReaderConfiguration(), registry: MessageRegistry())
+            #expect(throws: expected) { try (hello + tail).withUnsafeBytes { try reader.consume($0) } }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CSolidLinux
 import Glibc
 import SolidEngine
 import SolidIPC
@@ -16,7 +17,7 @@ struct UnixSocketTests {
         let log = EventLog()
         for id in 0..<UInt64(count) {
             let text = String(repeating: "u\(id)", count: Int(id % 50) * 40)
-            try? client.sendRequest(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
+            _ = try? client.sendRequest(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
                 log.add((try? result.get()).map { $0.id == id && $0.text == String(text.reversed()) ? "ok" : "bad" } ?? "error \(result)")
             }
         }

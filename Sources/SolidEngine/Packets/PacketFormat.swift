@@ -17,6 +17,8 @@ public enum PacketFormat {
         case keepAlive = 2
         /// The handshake: each side's parameters.
         case hello = 3
+        /// STARTTLS: the sender sends nothing more in plain; after each side sent one, TLS follows.
+        case startSecure = 4
     }
 
     /// Packet flag: the payload is compressed with the agreed codec (data packets only).

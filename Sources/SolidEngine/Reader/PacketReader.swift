@@ -4,6 +4,10 @@ public enum ReaderEvent {
     case handshake(remote: HelloParameters, agreed: AgreedParameters)
     /// A keep-alive packet.
     case keepAlive
+    /// The peer's start-secure packet: it sends nothing more in plain. The reader is suspended: what
+    /// follows in the input is kept (``PacketReader/takeLeftover()``) for the TLS stream, until
+    /// ``PacketReader/resume()``.
+    case startSecure
     /// A complete message (its streams, if any, have finished into their sinks).
     case message(MessageHeader, any WireMessage)
     /// One message was rejected (unknown type, bad field, sink failure…); the connection goes on.
@@ -69,6 +73,9 @@ public final class PacketReader {
     private let decompressed: UnsafeMutableRawBufferPointer
     @exclusivity(unchecked) private var slots: [MessageAssembly] = []
     @exclusivity(unchecked) private var failure: WireError?
+    /// After a start-secure packet: input is kept, not parsed.
+    @exclusivity(unchecked) public private(set) var isSuspended = false
+    @exclusivity(unchecked) private var leftover: [UInt8] = []
     /// What assemblies need, built once (and again when ``makeSinks`` changes).
     @exclusivity(unchecked) private var context: ReaderContext?
 
@@ -111,6 +118,10 @@ public final class PacketReader {
     /// - Throws: the ``WireError`` that makes the connection unusable; every later call throws it again.
     public func consume(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
         if let failure { throw failure }
+        if isSuspended {
+            leftover.append(contentsOf: bytes)
+            return
+        }
         do {
             try consumeUnchecked(bytes)
         } catch {
@@ -118,6 +129,18 @@ public final class PacketReader {
             for slot in slots where slot.isBusy { slot.abort(error) }
             throw error
         }
+    }
+
+    /// The bytes that followed the peer's start-secure packet (they belong to TLS); emptied.
+    public func takeLeftover() -> [UInt8] {
+        defer { leftover = [] }
+        return leftover
+    }
+
+    /// Parses input again (once the connection runs over TLS).
+    public func resume() {
+        isSuspended = false
+        leftover = []
     }
 
     private func consumeUnchecked(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
@@ -130,6 +153,10 @@ public final class PacketReader {
                 if headerFilled == PacketFormat.headerSize {
                     try startPacket()
                     if payloadLength == 0 { try finishPacket() }
+                    if isSuspended {
+                        leftover.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                        return
+                    }
                 }
                 continue
             }
@@ -164,6 +191,9 @@ public final class PacketReader {
         case .keepAlive:
             guard rawFlags == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
             guard length == 0 else { throw .keepAliveWithPayload(length) }
+        case .startSecure:
+            guard rawFlags == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
+            guard length == 0 else { throw .startSecureWithPayload(length) }
         case .data:
             guard rawFlags & ~PacketFormat.compressedFlag == 0 else { throw .invalidPacketFlags(kind: rawKind, flags: rawFlags) }
             if rawFlags & PacketFormat.compressedFlag != 0 && codec == nil { throw .compressionNotAgreed }
@@ -187,6 +217,9 @@ public final class PacketReader {
             onEvent(.handshake(remote: remote, agreed: agreed))
         case .keepAlive:
             onEvent(.keepAlive)
+        case .startSecure:
+            isSuspended = true
+            onEvent(.startSecure)
         case .data:
             if flags & PacketFormat.compressedFlag != 0 {
                 let limit = agreed!.packetSize - PacketFormat.headerSize

@@ -42,11 +42,13 @@ public final class Connection {
     /// Keep-alive packets sent so far.
     @exclusivity(unchecked) public private(set) var keepAlivesSent = 0
 
-    private let stream: any ByteStream
+    /// The stream messages run on; replaced by a TLS stream over it when the connection is secured later
+    /// (Connection+Secure.swift).
+    @exclusivity(unchecked) var stream: any ByteStream
     /// The service's traffic counters, when a service owns the connection.
     private let counters: ServiceCounters?
     let configuration: ConnectionConfiguration
-    private let reader: PacketReader
+    let reader: PacketReader
     @exclusivity(unchecked) private var writer: MessageWriter?
     /// Messages sent before the handshake finished: they go to the writer once it exists.
     @exclusivity(unchecked) private var waitingForHandshake: [PendingSend] = []
@@ -59,7 +61,15 @@ public final class Connection {
     @exclusivity(unchecked) var inactivityTimer: TimerID?
     @exclusivity(unchecked) var keepAliveWindowTimer: TimerID?
     @exclusivity(unchecked) var keepAlivesInWindow = 0
-    @exclusivity(unchecked) private var pumpScheduled = false
+    @exclusivity(unchecked) var pumpScheduled = false
+    /// STARTTLS (Connection+Secure.swift): how this side can secure the connection later, if at all.
+    @exclusivity(unchecked) var secureUpgrade: SecureUpgrade?
+    /// Between this side's start-secure packet and the TLS stream taking over: nothing is written.
+    @exclusivity(unchecked) var securing = false
+    @exclusivity(unchecked) var sentStartSecure = false
+    @exclusivity(unchecked) var secureCompletions: [(Result<SecurityInfo, ConnectionError>) -> Void] = []
+    /// Called once a STARTTLS handshake completed (not for connections secure from the start).
+    @exclusivity(unchecked) public var onSecured: ((SecurityInfo) -> Void)?
     /// `true` while ``pump()`` runs (it is not re-entered).
     @exclusivity(unchecked) private var pumping = false
     /// The previous packet was (nearly) full: bulk data is flowing.
@@ -90,10 +100,7 @@ public final class Connection {
         readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }
-        // The stream holds these closures, and so the connection, until it closes.
-        stream.onRead = { bytes in self.received(bytes) }
-        stream.onClose = { error in self.finish(error.map(ConnectionError.stream) ?? .closedByPeer) }
-        stream.onEndOfInput = { self.finish(.closedByPeer) }
+        installCallbacks(on: stream)
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
         stream.applyOptions(
@@ -108,6 +115,13 @@ public final class Connection {
             }
         }
         startReceiveLimits()
+    }
+
+    /// The stream holds these closures, and so the connection, until it closes.
+    func installCallbacks(on stream: any ByteStream) {
+        stream.onRead = { bytes in self.received(bytes) }
+        stream.onClose = { error in self.finish(error.map(ConnectionError.stream) ?? .closedByPeer) }
+        stream.onEndOfInput = { self.finish(.closedByPeer) }
     }
 
     /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
@@ -236,6 +250,11 @@ public final class Connection {
             finish(.protocolViolation(error))
             return
         }
+        if reader.isSuspended {
+            // The peer's start-secure packet arrived: the rest of the input is TLS.
+            peerStartedSecure()
+            return
+        }
         // Answers to what was just read go out now, not after the reactor's other reads this turn (a
         // ping behind 16 reads of bulk data waited about a millisecond; measured in W3).
         if pumpScheduled && !pumping { pump() }
@@ -257,6 +276,8 @@ public final class Connection {
             {
                 pump()
             }
+        case .startSecure:
+            break  // handled once the read is over (received(_:)), with the bytes that followed
         case .keepAlive:
             counters?.keepAlivesReceived.add(1, ordering: .relaxed)
             keepAliveReceived()
@@ -297,7 +318,7 @@ public final class Connection {
 
     /// Pumps once after the reactor's current batch of events, so messages sent in one turn share packets
     /// (and system calls) instead of going out one packet each.
-    private func schedulePump() {
+    func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
         reactor.runSoon { [weak self] in
@@ -323,8 +344,8 @@ public final class Connection {
     /// Hands packets to the stream while fewer than `packetsInFlight` wait in it, at most
     /// ``bytesPerTurn`` per reactor turn. Never re-entered: a write that completes at once (the socket
     /// took it) only makes room for the loop that is already running.
-    private func pump() {
-        guard let writer, case .active = state, !pumping else { return }
+    func pump() {
+        guard let writer, case .active = state, !pumping, !securing else { return }
         pumping = true
         defer {
             pumping = false
@@ -376,7 +397,7 @@ public final class Connection {
     }
 
     private func keepAliveTick() {
-        guard case .active = state else { return }
+        guard case .active = state, !securing else { return }
         // Traffic sent since the last tick, or about to go out, makes a keep-alive pointless.
         let busy = sentSinceTick || pumpScheduled || (writer?.hasWork ?? false)
         if !busy {
@@ -405,6 +426,10 @@ public final class Connection {
         // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
         writer?.cancelAll()
         stream.close()
+        let waitingForSecure = secureCompletions
+        secureCompletions.removeAll()
+        onSecured = nil
+        for completion in waitingForSecure { completion(.failure(error)) }
         let onClose = self.onClose
         self.onClose = nil
         onMessage = nil

@@ -35,6 +35,26 @@ final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
     }
 }
 
+/// STARTTLS on one connection (``Service/secureConnection(_:completion:)``).
+final class SecureConnectionEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed to one reactor thread.
+    let completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)?
+
+    init(completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)?) { self.completion = completion }
+
+    /// Starts securing `connection`; the completion runs once its TLS handshake is done (or failed).
+    func apply(to connection: Connection) {
+        let completion = self.completion
+        connection.startSecure { result in
+            completion?(result.mapError { .connectionClosed($0, progress: .notSent) })
+        }
+    }
+
+    override func undeliverable(_ reason: PostFailure) {
+        completion?(.failure(reason == .reactorStopped ? .serviceStopped : .peerGone))
+    }
+}
+
 /// A message (or response) for one connection (the seed's "NewConnectionMessage"). The concrete event is
 /// ``AddressedMessageEvent``, which carries the message itself (no closure to allocate).
 @usableFromInline

@@ -16,6 +16,8 @@ extension Pool {
             }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: link.connection)
+        } else if let secure = event as? SecureConnectionEvent {
+            secure.apply(to: link.connection)
         } else if let request = event as? DirectRequestEvent {
             sendAddressed(request.item, on: link)
         } else {

@@ -104,7 +104,7 @@ final class Pool: ReactorObject {
             case .success(let stream):
                 guard let tls = settings.tls, settings.secureFromStart else { return attach(stream) }
                 do throws(StreamError) {
-                    attach(try tls.makeClientStream(over: stream, serverName: entry.destination.serverName, initialInput: []))
+                    attach(try tls.makeClientStream(over: stream, serverName: entry.destination.serverName, initialInput: [], onHandshake: nil))
                 } catch {
                     stream.close()
                     connectFailed(.stream(error))
@@ -177,6 +177,13 @@ final class Pool: ReactorObject {
             settings.onConnectionStart?(info)
             dispatch()
             scale()
+        }
+        if let tls = settings.tls {
+            connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: true, serverName: destination.serverName)
+        }
+        connection.onSecured = { [settings, connection] security in
+            settings.onConnectionSecure?(
+                ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: security, destination: destination))
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0 {

@@ -24,7 +24,7 @@ final class ServerPeer: ReactorObject {
             return
         }
         do throws(StreamError) {
-            _ = ServerPeer(stream: try tls.makeServerStream(over: stream, initialInput: []), core: core)
+            _ = ServerPeer(stream: try tls.makeServerStream(over: stream, initialInput: [], onHandshake: nil), core: core)
         } catch {
             core.logger.warning("cannot start TLS on an accepted connection", metadata: ["error": "\(error)"])
             stream.close()
@@ -46,6 +46,13 @@ final class ServerPeer: ReactorObject {
                 handle: handle, remoteAddress: connection.remoteAddress, security: connection.security, destination: nil)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             core.configuration.onConnectionStart?(info)
+        }
+        if let tls = core.configuration.tls {
+            connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: false, serverName: nil)
+        }
+        connection.onSecured = { [connection] info in
+            core.configuration.onConnectionSecure?(
+                ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: info, destination: nil))
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0, respond(header, message) { return }
@@ -86,6 +93,8 @@ final class ServerPeer: ReactorObject {
             }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: connection)
+        } else if let secure = event as? SecureConnectionEvent {
+            secure.apply(to: connection)
         } else if let request = event as? DirectRequestEvent {
             sendRequest(request.item)
         } else {

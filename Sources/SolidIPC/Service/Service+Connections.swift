@@ -52,6 +52,21 @@ extension Service {
         try deliver(ConnectionControlEvent(.activate, completion: completion), to: connection)
     }
 
+    /// Secures a plain connection with TLS (STARTTLS at a packet boundary; the seed's Secure flag), from
+    /// the passive or the active state, after the hello: plain hello → `secureConnection` → authenticate
+    /// (``ServiceConfiguration/onConnectionSecure``) → ``activateConnection(_:completion:)``. Use it with
+    /// ``ServiceConfiguration/secureFromStart`` `false`; the peer's service needs TLS settings too (it
+    /// answers on its own). `completion` gets what TLS established, or
+    /// ``SendError/connectionClosed(_:progress:)`` with the cause. Invalid situations close the
+    /// connection with a specific error: a service without TLS settings for this side
+    /// (``TLSError/notConfigured``), a connection that has not said hello (``TLSError/invalidState(_:)``).
+    /// On a connection that is secure already the completion gets its ``SecurityInfo`` at once.
+    public func secureConnection(
+        _ connection: ObjectHandle, completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        try deliver(SecureConnectionEvent(completion: completion), to: connection)
+    }
+
     /// Stops reading from the connection (for example the one in a handler's ``MessageContext``); the peer's
     /// messages wait in its queue, and its sends fail with ``SendError/queueFull(_:)`` once that fills.
     public func pauseReading(_ connection: ObjectHandle) throws(SendError) {

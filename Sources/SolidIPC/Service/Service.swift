@@ -38,7 +38,8 @@ public final class Service: Sendable {
             maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
             reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
             connectionStartState: configuration.connectionStartState, tls: configuration.tls,
-            secureFromStart: configuration.secureFromStart, onConnectionStart: configuration.onConnectionStart, onConnectionStop: configuration.onConnectionStop)
+            secureFromStart: configuration.secureFromStart, onConnectionStart: configuration.onConnectionStart,
+            onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger
         listenAddressConfigured = configuration.listenAddress

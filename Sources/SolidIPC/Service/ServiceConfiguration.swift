@@ -47,6 +47,10 @@ public struct ServiceConfiguration {
     public var logger = Logger(label: "solid.ipc")
     /// Called on the connection's reactor thread when a connection completed its handshake.
     public var onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
+    /// Called on the connection's reactor thread when a connection secured later
+    /// (``Service/secureConnection(_:completion:)``, by either side) completed its TLS handshake: the place
+    /// for an application's authentication step before ``Service/activateConnection(_:completion:)``.
+    public var onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     /// Called on the connection's reactor thread when a connection closed, with the reason.
     public var onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 

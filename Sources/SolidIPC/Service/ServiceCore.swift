@@ -86,6 +86,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let tls: (any SecureTransport)?
     let secureFromStart: Bool
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
+    let onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 }
 

@@ -1,7 +1,7 @@
 import COpenSSL
 import Glibc
 import CSolidTLS
-public import SolidReactor
+import SolidReactor
 
 /// The one place OpenSSL's error queue is read: every call that can fail goes through these helpers,
 /// which clear the (per-thread) queue before the call and turn what it left into ``TLSLibraryErrors``.

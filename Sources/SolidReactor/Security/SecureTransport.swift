@@ -12,17 +12,22 @@ public protocol SecureTransport: Sendable {
     ///     checked against the certificate's IP-address entries and sends no SNI. `nil`: no name check.
     ///   - initialInput: Bytes already read from `stream` that belong to the handshake (after a raw or
     ///     plain phase).
+    ///   - onHandshake: Called once on the reactor thread when the handshake completed.
     /// - Throws: ``StreamError/tls(_:)`` when the transport has no client settings or OpenSSL fails.
-    func makeClientStream(over stream: any ByteStream, serverName: String?, initialInput: [UInt8])
+    func makeClientStream(
+        over stream: any ByteStream, serverName: String?, initialInput: [UInt8],
+        onHandshake: ((SecurityInfo) -> Void)?
+    ) throws(StreamError) -> any ByteStream
+
+    /// Starts the server side of a handshake over `stream`; `initialInput` and `onHandshake` as for the
+    /// client.
+    /// - Throws: ``StreamError/tls(_:)`` when the transport has no server settings or OpenSSL fails.
+    func makeServerStream(over stream: any ByteStream, initialInput: [UInt8], onHandshake: ((SecurityInfo) -> Void)?)
         throws(StreamError) -> any ByteStream
 
-    /// Starts the server side of a handshake over `stream`; `initialInput` as for the client.
-    /// - Throws: ``StreamError/tls(_:)`` when the transport has no server settings or OpenSSL fails.
-    func makeServerStream(over stream: any ByteStream, initialInput: [UInt8]) throws(StreamError) -> any ByteStream
-
-    /// `true` when ``makeClientStream(over:serverName:initialInput:)`` can work.
+    /// `true` when ``makeClientStream(over:serverName:initialInput:onHandshake:)`` can work.
     var canConnect: Bool { get }
-    /// `true` when ``makeServerStream(over:initialInput:)`` can work.
+    /// `true` when ``makeServerStream(over:initialInput:onHandshake:)`` can work.
     var canAccept: Bool { get }
 }
 

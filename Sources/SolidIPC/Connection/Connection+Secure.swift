@@ -1,0 +1,115 @@
+import SolidEngine
+public import SolidReactor
+
+/// How a plain connection can be secured later (STARTTLS): the transport and this side's role.
+public struct SecureUpgrade {
+    /// Makes the TLS stream.
+    public let transport: any SecureTransport
+    /// `true` on the side that dialed (it is the TLS client).
+    public let isClient: Bool
+    /// The name the server's certificate must carry (client side).
+    public let serverName: String?
+
+    /// The upgrade for one side.
+    public init(transport: any SecureTransport, isClient: Bool, serverName: String?) {
+        self.transport = transport
+        self.isClient = isClient
+        self.serverName = serverName
+    }
+
+    /// `true` when the transport has settings for this side's role.
+    var isAvailable: Bool { isClient ? transport.canConnect : transport.canAccept }
+}
+
+/// STARTTLS at a packet boundary (`docs/PROTOCOL.md`, packet kind 4): the seed's Secure flag, set on an
+/// active (or passive) connection after the plain hello.
+///
+/// Either side may start. A side sends a start-secure packet after the packets it already handed to the
+/// stream and then writes nothing in plain; when it receives the peer's, it answers with its own if it
+/// has not sent one. Once a side has sent and received one, its stream is wrapped in TLS (the dialing
+/// side is the TLS client) and the bytes that followed the peer's packet in the same read are the first
+/// TLS input. Messages under way continue over TLS where they stopped.
+extension Connection {
+    /// Secures the connection; `completion` gets what TLS established once the handshake is done.
+    ///
+    /// Invalid situations close the connection with a specific error (the seed's rule): before the hello
+    /// (``TLSError/invalidState(_:)``), without TLS settings for this side (``TLSError/notConfigured``).
+    /// On a connection that is secure already, `completion` gets its ``SecurityInfo`` at once.
+    public func startSecure(completion: ((Result<SecurityInfo, ConnectionError>) -> Void)? = nil) {
+        reactor.preconditionInReactor()
+        if case .closed(let error) = state {
+            completion?(.failure(error))
+            return
+        }
+        if let security = stream.security, !securing {
+            completion?(.success(security))
+            return
+        }
+        guard case .active = state else {
+            completion?(.failure(.stream(.tls(.invalidState("the connection has not completed its hello")))))
+            finish(.stream(.tls(.invalidState("the connection has not completed its hello"))))
+            return
+        }
+        guard let upgrade = secureUpgrade, upgrade.isAvailable else {
+            completion?(.failure(.stream(.tls(.notConfigured))))
+            finish(.stream(.tls(.notConfigured)))
+            return
+        }
+        if let completion { secureCompletions.append(completion) }
+        if !sentStartSecure { sendStartSecure() }
+    }
+
+    /// Writes this side's start-secure packet after everything already handed to the stream.
+    private func sendStartSecure() {
+        sentStartSecure = true
+        securing = true
+        stream.write([PacketFormat.Kind.startSecure.rawValue, 0, 0, 0])
+    }
+
+    /// The peer's start-secure packet arrived (the reader is suspended, holding what followed).
+    func peerStartedSecure() {
+        guard let upgrade = secureUpgrade, upgrade.isAvailable else {
+            finish(.stream(.tls(.notConfigured)))
+            return
+        }
+        guard stream.security == nil || securing else {
+            finish(.stream(.tls(.invalidState("the peer asked for TLS on a secure connection"))))
+            return
+        }
+        if !sentStartSecure { sendStartSecure() }
+        // Wrap after this read's callback returns: the plain stream is inside its own read loop now. It is
+        // paused meanwhile; what it still delivers is kept by the suspended reader.
+        let plain = stream
+        plain.pauseReading()
+        reactor.runSoon { [weak self] in self?.wrapInTLS(plain, upgrade) }
+    }
+
+    private func wrapInTLS(_ plain: any ByteStream, _ upgrade: SecureUpgrade) {
+        guard case .active = state, stream === plain else { return }
+        let leftover = reader.takeLeftover()
+        let secure: any ByteStream
+        do throws(StreamError) {
+            let onHandshake: (SecurityInfo) -> Void = { [weak self] info in self?.secured(info) }
+            secure = upgrade.isClient
+                ? try upgrade.transport.makeClientStream(
+                    over: plain, serverName: upgrade.serverName, initialInput: leftover, onHandshake: onHandshake)
+                : try upgrade.transport.makeServerStream(over: plain, initialInput: leftover, onHandshake: onHandshake)
+        } catch {
+            finish(.stream(error))
+            return
+        }
+        stream = secure
+        installCallbacks(on: secure)
+        plain.resumeReading()  // its reads now go to the TLS stream
+        reader.resume()
+        securing = false
+        pump()  // what waited goes into TLS (held there until the handshake is done)
+    }
+
+    private func secured(_ info: SecurityInfo) {
+        let completions = secureCompletions
+        secureCompletions.removeAll()
+        for completion in completions { completion(.success(info)) }
+        onSecured?(info)
+    }
+}
