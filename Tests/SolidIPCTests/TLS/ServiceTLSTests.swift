@@ -153,6 +153,31 @@ struct ServiceTLSTests {
         }
     }
 
+    @Test("TLS 1.3 session resumption on reconnect: the pool's second connection resumes the first one's session")
+    func resumptionOnReconnect() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startEchoService(group: group, secure: true)
+        defer { server.stop() }
+        let starts = EventLog()
+        let client = try startClient(group: group, secure: true) { configuration in
+            configuration.onConnectionStart = { info in starts.add("resumed \(info.security?.sessionResumed ?? false)") }
+        }
+        defer { client.stop() }
+        for id in 0..<2 {
+            let done = EventLog()
+            try client.sendRequest(Note(id: UInt64(id), text: "again"), to: destination, expecting: Note.self) { result in
+                done.add((try? result.get().text) ?? "error \(result)")
+            }
+            #expect(done.wait { !$0.isEmpty })
+            #expect(done.all == ["niaga"])
+            let closed = EventLog()
+            try client.closePool(destination, mode: .graceful) { closed.add("closed") }
+            #expect(closed.wait { !$0.isEmpty })
+        }
+        #expect(starts.all == ["resumed false", "resumed true"])
+    }
+
     @Test("no descriptor or memory growth after 1,000 TLS connections (handshake, one request, close)")
     func thousandConnections() throws {
         let group = try ReactorGroup(threads: 2)

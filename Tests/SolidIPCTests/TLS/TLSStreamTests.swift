@@ -241,6 +241,53 @@ struct TLSStreamTests {
         #expect(pair.log.wait { $0.contains("client handshake TLSv1.3 resumed true peer echo-server") }, "\(pair.log.all)")
     }
 
+    @Test("ALPN: the server picks from its list; a client offering none of them fails with the peer's alert")
+    func alpn() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let pair = try TLSPair(group: group, server: try fixture.serverTransport { $0.applicationProtocols = ["solid-ipc/1", "h2"] })
+        defer { pair.stop() }
+        let chosen = Lock<[String]>([])
+        pair.connect(try fixture.clientTransport { $0.applicationProtocols = ["h2", "solid-ipc/1"] }) { stream in
+            stream.onHandshake = { info in chosen.withLock { $0.append(info.alpn ?? "none") } }
+        }
+        #expect(waitUntil { chosen.withLock { $0.count } == 1 })
+        #expect(chosen.withLock { $0 } == ["solid-ipc/1"], "the server's preference wins")
+        pair.connect(try fixture.clientTransport { $0.applicationProtocols = ["spdy/3"] })
+        #expect(pair.log.wait { $0.contains { $0.hasPrefix("client closed") } })
+        let closed = pair.log.all.first { $0.hasPrefix("client closed") } ?? ""
+        #expect(closed.contains("the peer sent a TLS alert") && closed.contains("no application protocol"), "\(closed)")
+    }
+
+    @Test("a truncated handshake (half a ClientHello, then FIN) closes only that connection, with handshakeFailed")
+    func truncatedHandshake() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
+        defer { pair.stop() }
+        // A real ClientHello, cut in half: capture one from our own client through a recording stream.
+        let reactor = group.reactors[1]
+        let address = SocketAddress.loopbackV4(port: pair.port)
+        let hello = try TLSTransport(client: fixture.clientConfiguration)
+        _ = reactor.execute {
+            SocketStream.connect(to: address, on: reactor) { result in
+                guard case .success(let socket) = result else { return }
+                let recorder = RecordingStream(reactor: reactor)
+                let tls = try! hello.makeClient(over: recorder, serverName: "localhost")
+                recorder.onFirstWrite = { bytes in
+                    socket.onRead = { _ in }
+                    socket.write(Array(bytes.prefix(bytes.count / 2))) { _ in socket.shutdownWrite() }
+                    _ = tls  // keep the client alive until its hello is out
+                }
+            }
+        }
+        #expect(pair.log.wait { $0.contains { $0.hasPrefix("server closed") } })
+        let closed = pair.log.all.first { $0.hasPrefix("server closed") } ?? ""
+        #expect(closed == "server closed TLS handshake failed: the peer closed the connection during the handshake: no OpenSSL error queued", "\(closed)")
+        pair.connect(try fixture.clientTransport())
+        #expect(pair.log.wait { $0.contains { $0.hasPrefix("client handshake") } }, "the server still serves")
+    }
+
     @Test("a bad configuration fails when the transport is made, naming the file")
     func badConfiguration() throws {
         #expect {
@@ -257,4 +304,32 @@ struct TLSStreamTests {
             return false
         }
     }
+}
+
+/// A stream that only records what is written to it (the first write is a TLS client's hello).
+final class RecordingStream: ByteStream {
+    let reactor: Reactor
+    var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    var onEndOfInput: (() -> Void)?
+    var onClose: ((StreamError?) -> Void)?
+    var onFirstWrite: (([UInt8]) -> Void)?
+    var localAddress: SocketAddress? { nil }
+    var remoteAddress: SocketAddress? { nil }
+    var isOpen: Bool { true }
+    var pendingWriteBytes: Int { 0 }
+    var security: SecurityInfo? { nil }
+
+    init(reactor: Reactor) { self.reactor = reactor }
+
+    func write(_ bytes: [UInt8], completion: ((StreamError?) -> Void)?) {
+        onFirstWrite?(bytes)
+        onFirstWrite = nil
+        completion?(nil)
+    }
+    func pauseReading() {}
+    func resumeReading() {}
+    func shutdownWrite() {}
+    func close() {}
+    func abort() {}
+    func applyOptions(_ options: StreamOptions) {}
 }
