@@ -64,7 +64,7 @@ struct UnixSocketTests {
         defer { group.shutdown() }
         let path = socketPath()
         // Leave a stale socket file: bind a socket and close it without removing the file.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in

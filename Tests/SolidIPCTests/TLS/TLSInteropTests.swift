@@ -153,24 +153,29 @@ private final class ExternalPeer: @unchecked Sendable {
         return current.status
     }
 
-    /// Writes `bytes` to the program's stdin (all of them: the pipe blocks while the program is slow).
-    @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    /// Writes `bytes` to the program's stdin; `false` when the program stopped taking them (it exited, or
+    /// the pipe stayed full for `seconds`).
+    func send(_ bytes: [UInt8], seconds: Double = stepTimeout) -> Bool {
         guard inputOpen else { return false }
         let descriptor = input.fileHandleForWriting.fileDescriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        let deadline = ContinuousClock.now + .seconds(seconds)
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
+            if written >= 0 {
+                offset += written
+                continue
             }
-            offset += written
+            guard errno == EAGAIN || errno == EINTR else { return false }
+            // The pipe is full: wait until the program reads, within the deadline.
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return false }
+            var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&ready, 1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1))
         }
         return true
     }
-
-    func send(_ text: String) { send(Array(text.utf8)) }
 
     /// Closes the program's stdin (end of input for it).
     func closeInput() {
@@ -201,7 +206,8 @@ private final class ExternalPeer: @unchecked Sendable {
     /// The command and everything it printed, for a failed expectation.
     var transcript: String {
         let output = current
-        return "$ \(commandLine)\n[status \(output.status.map { "\($0)" } ?? "running")]\n"
+        let status = output.status.map { output.killedBySignal ? "killed by signal \($0)" : "exit status \($0)" } ?? "running"
+        return "$ \(commandLine)\n[\(status)]\n"
             + "[stdout]\n\(output.stdoutText)\n[stderr]\n\(output.stderrText)"
     }
 
@@ -449,7 +455,7 @@ struct TLSInteropTests {
     // MARK: our client → openssl s_server
 
     @Test(
-        "our client ↔ openssl s_server: the version asked for, 100 KB binary up, 20 KB down, s_server sees our close_notify",
+        "our client ↔ openssl s_server: the version asked for, 100 KB binary up, 25 KB of text down, s_server sees our close_notify",
         .enabled(if: haveOpenSSL), arguments: ["TLSv1.3", "TLSv1.2"], [false, true])
     func clientToOpenSSLServer(version: String, halfClose: Bool) throws {
         let group = try ReactorGroup(threads: 2)
@@ -479,7 +485,7 @@ struct TLSInteropTests {
 
         // Down: s_server's stdin, through its TLS, out of our stream unchanged.
         let down = textPayload(lines: 400, tag: "s_server")
-        server.send(down)
+        #expect(server.send(down), "\(server.transcript)")
         #expect(client.wait { $0.received.count >= down.count }, "\(client.current.received.count) of \(down.count)")
         #expect(mismatch(client.current.received, down) == nil)
 
@@ -619,7 +625,7 @@ struct TLSInteropTests {
         #expect(pair.log.wait { $0.contains("server handshake \(version) peer - verified false") }, "\(pair.log.all) \(client.transcript)")
         // -quiet: stdout is exactly what came through TLS.
         let payload = binaryPayload(64 * 1024, seed: 0x5EED_0002)
-        client.send(payload)
+        #expect(client.send(payload), "\(client.transcript)")
         #expect(client.wait { $0.stdout.count >= payload.count }, "\(client.current.stdout.count) of \(payload.count)\n\(client.transcript.suffix(1500))")
         #expect(mismatch(client.current.stdout, payload) == nil)
         #expect(client.current.stderrText.contains("verify return:1"))
@@ -651,7 +657,7 @@ struct TLSInteropTests {
             defer { client.stop() }
             #expect(pair.log.wait { $0.contains("server handshake TLSv1.3 peer echo-client verified true") }, "\(pair.log.all) \(client.transcript)")
             let line = Array("mutual TLS from openssl s_client\n".utf8)
-            client.send(line)
+            #expect(client.send(line), "\(client.transcript)")
             #expect(client.wait { $0.stdout.count >= line.count }, "\(client.transcript)")
             #expect(mismatch(client.current.stdout, line) == nil)
             closeServerStreams(pair)
@@ -675,7 +681,7 @@ struct TLSInteropTests {
     // MARK: our client → gnutls-serv
 
     @Test(
-        "our client ↔ gnutls-serv --echo: 30 KB of text echoed; our close_notify answered with GnuTLS's",
+        "our client ↔ gnutls-serv --echo: 33 KB of text echoed; our close_notify answered with GnuTLS's",
         .enabled(if: haveGnuTLS), arguments: ["TLSv1.3", "TLSv1.2"])
     func clientToGnuTLSServer(version: String) throws {
         let group = try ReactorGroup(threads: 2)
@@ -732,7 +738,7 @@ struct TLSInteropTests {
         #expect(pair.log.wait { $0.contains("server handshake TLSv1.3 peer - verified false") }, "\(pair.log.all)")
 
         let text = textPayload(lines: 300, tag: "gnutls-cli")
-        client.send(text)
+        #expect(client.send(text), "\(client.transcript)")
         let expectedStdout = Array(marker.utf8) + text
         #expect(client.wait { $0.stdout.offset(of: expectedStdout) != nil }, "\(client.transcript.suffix(1500))")
 
