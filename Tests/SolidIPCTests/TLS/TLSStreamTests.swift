@@ -120,7 +120,7 @@ struct TLSStreamTests {
         let got = received.withLock { $0 }
         // Compared outside #expect: a failing comparison of 1 MiB arrays takes minutes to report.
         #expect(got.count == payload.count)
-        #expect(got == payload ? true : false, "first difference at \(zip(got, payload).firstIndex { $0 != $1 } ?? -1)")
+        #expect(got == payload ? true : false, "first difference at \(zip(got, payload).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
         let entries = log.all
         #expect(entries.contains("client handshake TLSv1.3 resumed false peer echo-server"))
         #expect(entries.contains("server handshake TLSv1.3 peer - verified false"))
