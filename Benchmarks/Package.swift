@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(name: "CAllocationCounter"),
@@ -33,7 +34,7 @@ let package = Package(
             dependencies: [.product(name: "SolidReactor", package: "SolidIPC")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // `ipc-bench`: SolidIPC against raw TCP, SwiftNIO and grpc-swift 2 in the same run (issue 6).
+        // `ipc-bench`: SolidIPC against raw TCP, SwiftNIO (also with NIOSSL) and grpc-swift 2 in the same run (issue 6).
         .executableTarget(
             name: "IPCBench",
             dependencies: [
@@ -41,7 +42,9 @@ let package = Package(
                 "CBenchSupport",
                 .product(name: "SolidIPC", package: "SolidIPC"),
                 .product(name: "SolidIPCSnappy", package: "SolidIPC"),
+                .product(name: "SolidIPCTLS", package: "SolidIPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
