@@ -115,11 +115,7 @@ struct StartTLSTests {
             configuration.onConnectionStop = { _, error in stops.add("\(error)") }
         }
         defer { client.stop() }
-        let answered = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
-            answered.add((try? result.get().text) ?? "error")
-        }
-        #expect(answered.wait { !$0.isEmpty })
+        #expect(echoOnce(client, destination) == ["ih"])
         let outcome = EventLog()
         try client.secureConnection(started.withLock { $0 }!) { result in outcome.add("\(result)") }
         #expect(outcome.wait { !$0.isEmpty })
@@ -145,11 +141,7 @@ struct StartTLSTests {
             configuration.onConnectionStart = { info in started.withLock { $0 = info.handle } }
         }
         defer { client.stop() }
-        let answered = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
-            answered.add((try? result.get().text) ?? "error")
-        }
-        #expect(answered.wait { !$0.isEmpty })
+        #expect(echoOnce(client, destination) == ["hi"])
         let outcome = EventLog()
         try client.secureConnection(started.withLock { $0 }!) { result in
             if case .failure(.connectionClosed(let cause, _)) = result { outcome.add("\(cause)") } else { outcome.add("other \(result)") }
@@ -159,4 +151,18 @@ struct StartTLSTests {
         #expect(outcome.wait { !$0.isEmpty })
         #expect(outcome.all.first?.hasPrefix("closed by peer") == true || outcome.all.first?.hasPrefix("stream:") == true, "\(outcome.all)")
     }
+}
+
+/// One request "hi" and what came back.
+func echoOnce(_ client: Service, _ destination: Destination) -> [String] {
+    let answered = EventLog()
+    do {
+        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+            answered.add((try? result.get().text) ?? "error")
+        }
+    } catch {
+        return ["send failed \(error)"]
+    }
+    _ = answered.wait { !$0.isEmpty }
+    return answered.all
 }

@@ -72,6 +72,18 @@ final class TLSPair: @unchecked Sendable {
         }
     }
 
+    /// A new two-reactor group with a pair on it; ``stopAll()`` ends both.
+    static func start(server: TLSTransport) throws -> (ReactorGroup, TLSPair) {
+        let group = try ReactorGroup(threads: 2)
+        return (group, try TLSPair(group: group, server: server))
+    }
+
+    /// Stops the pair and shuts its group down.
+    func stopAll() {
+        stop()
+        group.shutdown()
+    }
+
     func stop() {
         let latch = DispatchSemaphore(value: 0)
         _ = group.reactors[0].execute { [self] in
@@ -95,10 +107,8 @@ struct TLSStreamTests {
 
     @Test("handshake, 1 MiB echoed through TLS in both directions, close_notify seen by the server")
     func echoAndCloseNotify() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let received = Lock<[UInt8]>([])
         let log = pair.log
@@ -134,10 +144,8 @@ struct TLSStreamTests {
 
     @Test("an untrusted server certificate fails with certificateUntrusted (X509_V_ERR 20), the server sees the alert")
     func untrusted() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try TLSTransport(server: fixture.serverConfiguration(fixture.strangerServer)))
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.strangerServer)))
+        defer { pair.stopAll() }
         pair.connect(try fixture.clientTransport())
         #expect(pair.log.wait { entries in entries.contains { $0.hasPrefix("client closed") } && entries.contains { $0.hasPrefix("server closed") } })
         let client = closeError(pair.log, side: "client") ?? ""
@@ -147,10 +155,8 @@ struct TLSStreamTests {
 
     @Test("a wrong host name fails with hostNameMismatch; an IP the certificate lacks too; the right IP works")
     func hostNames() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let transport = try fixture.clientTransport()
         let errors = Lock<[TLSError]>([])
         let opened = Lock<Int>(0)
@@ -172,10 +178,8 @@ struct TLSStreamTests {
 
     @Test("an expired server certificate fails with certificateExpired (X509_V_ERR 10)")
     func expired() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try TLSTransport(server: fixture.serverConfiguration(fixture.expiredServer)))
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.expiredServer)))
+        defer { pair.stopAll() }
         pair.connect(try fixture.clientTransport())
         #expect(pair.log.wait { $0.contains { $0.hasPrefix("client closed") } })
         #expect(closeError(pair.log, side: "client")?.contains("expired or not yet valid: certificate has expired (X509_V_ERR 10 at depth 0)") == true, "\(pair.log.all)")
@@ -183,10 +187,8 @@ struct TLSStreamTests {
 
     @Test("mutual TLS: no client certificate → server peerCertificateMissing, client certificateRequired; with one the server sees its name")
     func mutualTLS() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport { $0.clientCertificates = .required })
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport { $0.clientCertificates = .required })
+        defer { pair.stopAll() }
         pair.connect(try fixture.clientTransport()) { stream in stream.write(Array("hello".utf8)) }
         #expect(pair.log.wait { entries in entries.contains { $0.hasPrefix("client closed") } && entries.contains { $0.hasPrefix("server closed") } })
         #expect(closeError(pair.log, side: "server") == "server closed the peer sent no certificate (required)", "\(pair.log.all)")
@@ -205,10 +207,8 @@ struct TLSStreamTests {
 
     @Test("plain bytes sent to a TLS server close that connection with peerSentGarbage; the server still serves")
     func garbage() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let reactor = group.reactors[1]
         let address = SocketAddress.loopbackV4(port: pair.port)
         _ = reactor.execute {
@@ -226,10 +226,8 @@ struct TLSStreamTests {
 
     @Test("TLS 1.3 session resumption: the second connection to the same name resumes")
     func resumption() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let transport = try fixture.clientTransport()
         // Read something so the server's tickets (sent after its handshake) arrive before closing.
         pair.connect(transport) { stream in
@@ -246,10 +244,8 @@ struct TLSStreamTests {
 
     @Test("ALPN: the server picks from its list; a client offering none of them fails with the peer's alert")
     func alpn() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport { $0.applicationProtocols = ["solid-ipc/1", "h2"] })
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport { $0.applicationProtocols = ["solid-ipc/1", "h2"] })
+        defer { pair.stopAll() }
         let chosen = Lock<[String]>([])
         pair.connect(try fixture.clientTransport { $0.applicationProtocols = ["h2", "solid-ipc/1"] }) { stream in
             stream.onHandshake = { info in chosen.withLock { $0.append(info.alpn ?? "none") } }
@@ -264,10 +260,8 @@ struct TLSStreamTests {
 
     @Test("a truncated handshake (half a ClientHello, then FIN) closes only that connection, with handshakeFailed")
     func truncatedHandshake() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         // A real ClientHello, cut in half: capture one from our own client through a recording stream.
         let reactor = group.reactors[1]
         let address = SocketAddress.loopbackV4(port: pair.port)
