@@ -52,3 +52,29 @@ struct PoolBooksTests {
         #expect(list.isEmpty && items.allSatisfy { !$0.listed && $0.listNext == nil })
     }
 }
+
+@Suite("Pool queue memory")
+struct ItemQueueMemoryTests {
+    @Test("a queue that never empties frees what it popped and keeps its storage bounded")
+    func neverEmpty() {
+        var queue = ItemQueue()
+        var popped: [Weak] = []
+        for serial in 0..<UInt64(10) { queue.append(PoolBooksTests.item(serial)) }
+        for serial in 10..<UInt64(100_010) {
+            queue.append(PoolBooksTests.item(serial))
+            if let item = queue.popFirst(), serial % 1000 == 0 { popped.append(Weak(item)) }
+            #expect(queue.count == 10)
+        }
+        #expect(popped.count == 100)
+        #expect(popped.allSatisfy { $0.value == nil }, "every popped item is freed (no reference left in the queue)")
+        #expect(queue.storageCount <= 64, "storage \(queue.storageCount) for 10 queued items")
+        // Order kept throughout.
+        #expect(queue.popFirst()?.serial == 100_000)
+    }
+}
+
+/// A weak reference, to see whether something was freed.
+final class Weak {
+    weak var value: PoolItem?
+    init(_ value: PoolItem) { self.value = value }
+}
