@@ -23,6 +23,20 @@ struct TimerQueueTests {
         #expect(queue.nextDeadline == nil)
     }
 
+    @Test("a huge delay saturates (never fires) instead of wrapping into the past; so does a huge interval")
+    func hugeDelays() {
+        let queue = TimerQueue()
+        var fired: [String] = []
+        let start = at(1000)
+        queue.schedule(at: start.advanced(by: .seconds(Int64.max))) { fired.append("never") }
+        queue.schedule(at: start.advanced(by: .milliseconds(1)), repeating: .seconds(Int64.max)) { fired.append("once") }
+        #expect(start.advanced(by: .seconds(Int64.max)) == ReactorInstant(nanoseconds: .max))
+        #expect(queue.fireDue(now: at(2000)) == 1)
+        #expect(queue.fireDue(now: at(3_000_000)) == 0)
+        #expect(fired == ["once"])
+        #expect(queue.count == 2, "both wait for the end of time")
+    }
+
     @Test("cancel: pending → true once; fired or unknown → false; slot reuse keeps ids distinct")
     func cancel() {
         let queue = TimerQueue()

@@ -238,8 +238,8 @@ final class Pool: ReactorObject {
 
     private func scheduleRetry() {
         guard retryTimer == nil else { return }
-        let base = settings.reconnectDelay.clampedToNanoseconds
-        let delay = min(base << min(failedInARow - 1, 20), settings.maxReconnectDelay.clampedToNanoseconds)
+        let delay = Self.backOff(
+            base: settings.reconnectDelay, failures: failedInARow, limit: settings.maxReconnectDelay)
         retryTimer = entry.reactor.schedule(after: .nanoseconds(Int64(delay))) { [self] in
             retryTimer = nil
             scale()
@@ -435,6 +435,16 @@ final class Pool: ReactorObject {
         closeWhenDrained = nil
         stop(with: .poolClosed(entry.destination))
         done()
+    }
+}
+
+extension Pool {
+    /// The wait before the next attempt after `failures` failures in a row: `base` doubled per failure
+    /// after the first, saturating (never wrapping into a short wait), at most `limit`, in nanoseconds.
+    static func backOff(base: Duration, failures: Int, limit: Duration) -> Int64 {
+        let shift = min(max(failures - 1, 0), 62)
+        let (doubled, overflow) = base.clampedToNanoseconds.multipliedReportingOverflow(by: Int64(1) << shift)
+        return min(overflow ? .max : doubled, limit.clampedToNanoseconds)
     }
 }
 

@@ -77,9 +77,11 @@ public final class Reactor: @unchecked Sendable {
         precondition(isCurrent, "must be called on reactor #\(index)'s thread", file: file, line: line)
     }
 
+    /// The check of every reactor-thread-only entry point (`register`, `watch`, `schedule`, `runSoon`, …): a
+    /// precondition that stays on in release builds (one comparison), so misuse traps instead of racing.
     @inline(__always)
     func assertInReactor(file: StaticString = #fileID, line: UInt = #line) {
-        assert(isCurrent, "must be called on reactor #\(index)'s thread", file: file, line: line)
+        precondition(isCurrent, "must be called on reactor #\(index)'s thread", file: file, line: line)
     }
 
     /// `true` until the reactor is asked to stop.

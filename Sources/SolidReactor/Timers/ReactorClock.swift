@@ -8,9 +8,11 @@ public struct ReactorInstant: Comparable, Hashable, Sendable, CustomStringConver
     /// Creates an instant from nanoseconds since the clock's origin.
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    /// The instant `duration` later (negative durations are clamped to this instant).
+    /// The instant `duration` later (negative durations are clamped to this instant; a sum past the end
+    /// of time saturates, so `.seconds(.max)` means never, not a wrapped instant in the past).
     public func advanced(by duration: Duration) -> ReactorInstant {
-        ReactorInstant(nanoseconds: nanoseconds &+ duration.clampedNanoseconds)
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(duration.clampedNanoseconds)
+        return ReactorInstant(nanoseconds: overflow ? .max : sum)
     }
 
     public static func < (lhs: ReactorInstant, rhs: ReactorInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }

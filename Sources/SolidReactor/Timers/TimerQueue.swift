@@ -95,8 +95,8 @@ public final class TimerQueue {
             if interval == 0 {
                 release(top.slot)
             } else if slots[slot].heapIndex < 0 {
-                var next = top.deadline &+ interval
-                if next <= now.nanoseconds { next = now.nanoseconds &+ interval }
+                var next = ReactorInstant(nanoseconds: top.deadline).advanced(by: .nanoseconds(Int64(clamping: interval))).nanoseconds
+                if next <= now.nanoseconds { next = now.advanced(by: .nanoseconds(Int64(clamping: interval))).nanoseconds }
                 push(HeapEntry(deadline: next, sequence: 0, slot: top.slot))
             }
         }
