@@ -1,6 +1,7 @@
 import COpenSSL
 import CSolidTLS
 import Glibc
+import Synchronization
 public import SolidReactor
 
 /// A TLS stream over another ``ByteStream`` (TCP, a Unix-domain socket, or a stream that already ran a
@@ -74,6 +75,7 @@ public final class TLSStream: ByteStream {
         // An empty read BIO means "wait for more", not end of file.
         solid_bio_set_mem_eof_return(readBIO, -1)
         SSL_set_bio(ssl, readBIO, writeBIO)  // the session owns both from here
+        context.liveStreams.add(1, ordering: .relaxed)
         self.readBIO = readBIO
         self.writeBIO = writeBIO
         if context.role == .client {
@@ -102,7 +104,10 @@ public final class TLSStream: ByteStream {
         reactor.runSoon { [weak self] in self?.advance() }
     }
 
-    deinit { SSL_free(ssl) }
+    deinit {
+        SSL_free(ssl)
+        context.liveStreams.subtract(1, ordering: .relaxed)
+    }
 
     private func configureRole() throws(TLSError) {
         guard context.role == .client else {

@@ -1,4 +1,5 @@
 public import SolidReactor
+import Synchronization
 
 /// TLS over the system OpenSSL for a service or a single stream: a ``SecureTransport`` made from the
 /// client settings, the server settings, or both (a peer-to-peer node).
@@ -23,6 +24,12 @@ public final class TLSTransport: SecureTransport {
     public init(server: TLSConfiguration? = nil, client: TLSConfiguration? = nil) throws(TLSError) {
         self.server = try server.map { (configuration) throws(TLSError) in try TLSContext(role: .server, configuration: configuration) }
         self.client = try client.map { (configuration) throws(TLSError) in try TLSContext(role: .client, configuration: configuration) }
+    }
+
+    /// TLS streams made by this transport that are alive now (client and server side): what an operator
+    /// compares with the open connections when looking for a leak.
+    public var liveStreams: Int {
+        (client?.liveStreams.load(ordering: .relaxed) ?? 0) + (server?.liveStreams.load(ordering: .relaxed) ?? 0)
     }
 
     /// `true` when client settings were given.

@@ -1,6 +1,7 @@
 import COpenSSL
 import CSolidTLS
 import SolidReactor
+import Synchronization
 
 /// One `SSL_CTX` built from a ``TLSConfiguration`` for one role, plus the client's session cache.
 ///
@@ -14,6 +15,8 @@ final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
     /// The server's ALPN list in wire format, zero-terminated (read by `solid_alpn_select`).
     private let alpnWire: UnsafeMutablePointer<UInt8>?
+    /// TLS streams made with this context that are still alive (their `SSL` not yet freed).
+    let liveStreams = Atomic<Int>(0)
     /// Client side: the newest session ticket per server (name or address), for resumption.
     private let sessions = Lock<[String: OpaquePointer]>([:])
 
