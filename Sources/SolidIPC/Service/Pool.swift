@@ -42,6 +42,9 @@ final class Pool: ReactorObject {
     /// Timers of messages with a timeout, by serial.
     @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
     @exclusivity(unchecked) var retryTimer: TimerID?
+    /// Why the last round of connect attempts failed, while the pool waits to retry: a one-shot message
+    /// sent meanwhile fails at once with it instead of waiting for the next round.
+    @exclusivity(unchecked) private var lastRoundFailure: ConnectionError?
     @exclusivity(unchecked) private var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages = InFlightList()
@@ -66,6 +69,10 @@ final class Pool: ReactorObject {
             item.givePlaceBack()
             finish(item.serial)
             item.fail(.serviceStopped)
+            return
+        }
+        if item.oneShot, links.isEmpty, retryTimer != nil, let lastRoundFailure {
+            failUnsent(item, .connectFailed(entry.destination, lastRoundFailure))
             return
         }
         queue.append(item)
@@ -148,6 +155,7 @@ final class Pool: ReactorObject {
             // the pool resolves again and retries with back-off.
             failedThisRound = 0
             addresses = []
+            lastRoundFailure = reason
             failQueue(.connectFailed(entry.destination, reason), where: { $0.oneShot })
             if !queue.isEmpty { scheduleRetry() }
             retireIfIdle()
@@ -174,6 +182,7 @@ final class Pool: ReactorObject {
             link.capacity = agreed.slots
             failedInARow = 0
             failedThisRound = 0
+            lastRoundFailure = nil
             settings.onConnectionStart?(info)
             dispatch()
             scale()

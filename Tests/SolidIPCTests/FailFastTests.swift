@@ -1,0 +1,70 @@
+import Glibc
+import SolidEngine
+import SolidIPC
+import Testing
+
+@Suite("One-shot means fail fast", .serialized)
+struct FailFastTests {
+    @Test("a peer that accepts and never says hello: a one-shot request fails with connectFailed(helloTimeout) (manual clock)")
+    func silentAcceptor() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 1, clock: clock)
+        defer { group.shutdown() }
+        // A listener that accepts and keeps the socket without a word (a stopped server's backlog does the same).
+        let reactor = group.reactors[0]
+        let held = Lock<[SocketStream]>([])
+        let bound = Lock<UInt16>(0)
+        let listenerBox = Lock<SocketListener?>(nil)
+        _ = reactor.execute {
+            let listener = try! SocketListener(address: .loopbackV4(), on: reactor) { accepted in
+                if let stream = try? SocketStream(adopting: accepted, on: reactor) {
+                    stream.onRead = { _ in }
+                    held.withLock { $0.append(stream) }
+                }
+            }
+            listenerBox.withLock { $0 = listener }
+            bound.withLock { $0 = listener.localAddress.port }
+        }
+        #expect(waitUntil { bound.withLock { $0 } != 0 })
+        defer { _ = reactor.execute { listenerBox.withLock { $0?.close() } } }
+        let client = try startClient(group: group) { $0.reconnectDelay = .seconds(10) }
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: bound.withLock { $0 })
+        let outcomes = EventLog()
+        try client.sendRequest(Note(id: 1, text: "hello?"), to: destination, flags: .oneShot, expecting: Note.self) { result in
+            outcomes.add("\(result)")
+        }
+        #expect(waitUntil { held.withLock { $0.count } == 1 })
+        clock.advance(by: .seconds(9))
+        _ = pendingTimers(group)
+        #expect(outcomes.all.isEmpty, "not before the hello timeout")
+        clock.advance(by: .seconds(2))
+        _ = pendingTimers(group)
+        #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["\(Result<Note, SendError>.failure(.connectFailed(destination, .helloTimeout)))"])
+    }
+
+    @Test("a one-shot message sent while the destination waits for its next retry fails at once with the last cause")
+    func betweenRetries() throws {
+        let group = try ReactorGroup(threads: 1)
+        defer { group.shutdown() }
+        let reserved = try reservePort()
+        defer { close(reserved.fd) }
+        let client = try startClient(group: group) { $0.reconnectDelay = .seconds(10) }
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: reserved.port)
+        let outcomes = EventLog()
+        // A waiting (not one-shot) message keeps the pool retrying with back-off.
+        try client.send(Note(id: 0, text: "patient"), to: destination) { result in outcomes.add("patient \(result)") }
+        try client.send(Note(id: 1, text: "first"), to: destination, flags: .oneShot) { result in outcomes.add("first \(result)") }
+        #expect(outcomes.wait { !$0.isEmpty })
+        let refused = "\(Result<Void, SendError>.failure(.connectFailed(destination, .stream(.connectionRefused))))"
+        #expect(outcomes.all == ["first \(refused)"])
+        // Now the pool waits 10 s before its next round; a one-shot message does not wait for it.
+        let sent = ContinuousClock.now
+        try client.send(Note(id: 2, text: "second"), to: destination, flags: .oneShot) { result in outcomes.add("second \(result)") }
+        #expect(outcomes.wait(seconds: 5) { $0.count == 2 })
+        #expect(ContinuousClock.now - sent < .seconds(2))
+        #expect(outcomes.all.last == "second \(refused)")
+    }
+}
