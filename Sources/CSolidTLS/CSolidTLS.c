@@ -1,6 +1,7 @@
 #include "CSolidTLS.h"
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 
 int solid_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_min_proto_version(ctx, version); }
@@ -71,4 +72,106 @@ int solid_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen
         return SSL_TLSEXT_ERR_OK;
     }
     return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+// MARK: the stream BIO
+
+static int solid_bio_write(BIO *bio, const char *data, size_t length, size_t *written) {
+    solid_bio_state *state = BIO_get_data(bio);
+    BIO_clear_flags(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
+    size_t direct = 0;
+    if (state->output != NULL && state->spill_length == 0) {
+        size_t room = state->output_capacity - state->output_length;
+        direct = length < room ? length : room;
+        memcpy(state->output + state->output_length, data, direct);
+        state->output_length += direct;
+    }
+    size_t rest = length - direct;
+    if (rest > 0) {
+        if (state->spill_length + rest > state->spill_capacity) {
+            size_t capacity = state->spill_capacity ? state->spill_capacity : 4096;
+            while (capacity < state->spill_length + rest) capacity *= 2;
+            unsigned char *grown = realloc(state->spill, capacity);
+            if (grown == NULL) return 0;
+            state->spill = grown;
+            state->spill_capacity = capacity;
+        }
+        memcpy(state->spill + state->spill_length, data + direct, rest);
+        state->spill_length += rest;
+    }
+    *written = length;
+    return 1;
+}
+
+static int solid_bio_read(BIO *bio, char *data, size_t length, size_t *read) {
+    solid_bio_state *state = BIO_get_data(bio);
+    BIO_clear_flags(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
+    if (state->input_length == 0) {
+        BIO_set_flags(bio, BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY);  // "wait for more", not end of file
+        *read = 0;
+        return 0;
+    }
+    size_t count = length < state->input_length ? length : state->input_length;
+    memcpy(data, state->input, count);
+    state->input += count;
+    state->input_length -= count;
+    *read = count;
+    return 1;
+}
+
+static long solid_bio_ctrl(BIO *bio, int command, long number, void *pointer) {
+    (void)number;
+    (void)pointer;
+    solid_bio_state *state = BIO_get_data(bio);
+    switch (command) {
+    case BIO_CTRL_FLUSH:
+    case BIO_CTRL_DUP:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return (long)state->input_length;
+    case BIO_CTRL_WPENDING:
+        return (long)state->spill_length;
+    default:
+        return 0;
+    }
+}
+
+static int solid_bio_create(BIO *bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+static int solid_bio_destroy(BIO *bio) {
+    BIO_set_data(bio, NULL);
+    return 1;
+}
+
+static BIO_METHOD *solid_bio_method_instance = NULL;
+static CRYPTO_ONCE solid_bio_method_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void solid_bio_method_make(void) {
+    BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "solid stream");
+    if (method == NULL) return;
+    BIO_meth_set_write_ex(method, solid_bio_write);
+    BIO_meth_set_read_ex(method, solid_bio_read);
+    BIO_meth_set_ctrl(method, solid_bio_ctrl);
+    BIO_meth_set_create(method, solid_bio_create);
+    BIO_meth_set_destroy(method, solid_bio_destroy);
+    solid_bio_method_instance = method;
+}
+
+BIO *solid_bio_new(solid_bio_state *state) {
+    if (!CRYPTO_THREAD_run_once(&solid_bio_method_once, solid_bio_method_make) || solid_bio_method_instance == NULL) {
+        return NULL;
+    }
+    BIO *bio = BIO_new(solid_bio_method_instance);
+    if (bio != NULL) BIO_set_data(bio, state);
+    return bio;
+}
+
+void solid_bio_state_release(solid_bio_state *state) {
+    free(state->spill);
+    state->spill = NULL;
+    state->spill_length = 0;
+    state->spill_capacity = 0;
 }

@@ -5,17 +5,18 @@ import Synchronization
 public import SolidReactor
 
 /// A TLS stream over another ``ByteStream`` (TCP, a Unix-domain socket, or a stream that already ran a
-/// raw phase), driven by OpenSSL through two memory BIOs on the stream's reactor thread.
+/// raw phase), driven by OpenSSL through one BIO of our own on the stream's reactor thread.
 ///
-/// **Data path.** Ciphertext read from the inner stream is copied into the read BIO; `SSL_read` decrypts
-/// into the reactor's shared read buffer and the owner's ``onRead`` sees it there. A write encrypts at
-/// once (`SSL_write` into the write BIO) and hands the ciphertext to the inner stream, whose completion
-/// is the write's completion. Output OpenSSL produces on its own (handshake messages, session tickets,
-/// alerts, `close_notify`) is drained to the inner stream after every operation.
+/// **Data path.** OpenSSL reads ciphertext straight from the view the inner stream hands over (no copy
+/// into a memory BIO) and `SSL_read` decrypts into the reactor's ``Reactor/transformBuffer``, where the
+/// owner's ``onRead`` sees it. A write encrypts at once, `SSL_write` putting the ciphertext straight into
+/// the array that goes to the inner stream, whose completion is the write's completion. Output OpenSSL
+/// produces on its own (handshake messages, session tickets, alerts, `close_notify`) collects in the
+/// BIO's spill buffer and goes to the inner stream after every operation.
 ///
-/// **Bounds.** The read BIO never holds more than one inner read while reading is paused (the inner
-/// stream is paused too); the write BIO is emptied after every call; plaintext written before the
-/// handshake completes waits, up to ``TLSConfiguration/maxBufferedBeforeHandshake``.
+/// **Bounds.** Ciphertext OpenSSL did not take (reading is paused) is kept, at most one inner read: the
+/// inner stream is paused too. The spill buffer is emptied after every call; plaintext written before
+/// the handshake completes waits, up to ``TLSConfiguration/maxBufferedBeforeHandshake``.
 ///
 /// **Closing.** ``close()`` sends `close_notify` when the inner stream can take it at once, then closes
 /// the inner stream. The peer's `close_notify` is end of input (``onEndOfInput``); the inner stream
@@ -44,8 +45,10 @@ public final class TLSStream: ByteStream {
     private let inner: any ByteStream
     private let context: TLSContext
     let ssl: OpaquePointer
-    private let readBIO: OpaquePointer
-    private let writeBIO: OpaquePointer
+    /// What the BIO reads from and writes to (see `solid_bio_state`).
+    private let bio: UnsafeMutablePointer<solid_bio_state>
+    /// Ciphertext that arrived while OpenSSL could not take it (paused, or before the first step).
+    private var pendingInput: [UInt8] = []
     /// The host name the peer's certificate must carry (client side), for the error text.
     let expectedName: String?
     /// Key of the client's session cache.
@@ -68,16 +71,16 @@ public final class TLSStream: ByteStream {
         self.context = context
         let configuration = context.configuration
         ssl = try OpenSSL.make("session", "SSL_new") { SSL_new(context.context) }
-        guard let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
+        let state = UnsafeMutablePointer<solid_bio_state>.allocate(capacity: 1)
+        state.initialize(to: solid_bio_state())
+        guard let streamBIO = solid_bio_new(state) else {
+            state.deallocate()
             SSL_free(ssl)
-            throw .invalidConfiguration("memory BIO", OpenSSL.takeErrors("BIO_new"))
+            throw .invalidConfiguration("stream BIO", OpenSSL.takeErrors("BIO_new"))
         }
-        // An empty read BIO means "wait for more", not end of file.
-        solid_bio_set_mem_eof_return(readBIO, -1)
-        SSL_set_bio(ssl, readBIO, writeBIO)  // the session owns both from here
+        SSL_set_bio(ssl, streamBIO, streamBIO)  // the session owns it from here (one reference for both)
         context.liveStreams.add(1, ordering: .relaxed)
-        self.readBIO = readBIO
-        self.writeBIO = writeBIO
+        bio = state
         if context.role == .client {
             let name = configuration.serverNameOverride ?? serverName
             expectedName = name
@@ -90,7 +93,7 @@ public final class TLSStream: ByteStream {
         SSL_set_verify(ssl, SSL_get_verify_mode(ssl), tlsVerifyCallback)
         // Every property is set: a throw from here runs deinit, which frees the session.
         try configureRole()
-        if !initialInput.isEmpty { feed(initialInput) }
+        pendingInput = initialInput
         inner.onRead = { bytes in self.innerRead(bytes) }  // cleared in finish (and by the inner stream when it closes)
         inner.onEndOfInput = { self.innerEnded() }
         inner.onClose = { error in self.finish(error ?? (self.phase == .handshaking ? .closed : nil)) }
@@ -101,11 +104,13 @@ public final class TLSStream: ByteStream {
             }
         }
         // The first step (the client's hello) runs after the owner has set its callbacks.
-        reactor.runSoon { [weak self] in self?.advance() }
+        reactor.runSoon { [weak self] in self?.advancePending() }
     }
 
     deinit {
         SSL_free(ssl)
+        solid_bio_state_release(bio)
+        bio.deallocate()
         context.liveStreams.subtract(1, ordering: .relaxed)
     }
 
@@ -189,7 +194,7 @@ public final class TLSStream: ByteStream {
         readingPaused = false
         reactor.runSoon { [weak self] in
             guard let self, !self.readingPaused, self.phase != .closed else { return }
-            self.advance()
+            self.advancePending()
             if !self.readingPaused { self.inner.resumeReading() }
         }
     }
@@ -222,16 +227,31 @@ public final class TLSStream: ByteStream {
 
     private func innerRead(_ bytes: UnsafeRawBufferPointer) {
         guard phase != .closed else { return }
-        feed(bytes)
-        advance()
+        guard pendingInput.isEmpty else {
+            pendingInput.append(contentsOf: bytes)
+            advancePending()
+            return
+        }
+        withInput(bytes) { advance() }
     }
 
-    private func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { feed($0) } }
+    /// Runs ``advance()`` over the ciphertext that waited.
+    private func advancePending() {
+        let input = pendingInput
+        pendingInput = []
+        input.withUnsafeBytes { bytes in withInput(bytes) { advance() } }
+    }
 
-    private func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0 else { return }
-        // A memory BIO takes everything (it grows); the inner stream is paused while we are.
-        _ = BIO_write(readBIO, bytes.baseAddress, Int32(bytes.count))
+    /// Lets OpenSSL read from `bytes` during `body`; keeps what it did not take.
+    private func withInput(_ bytes: UnsafeRawBufferPointer, _ body: () -> Void) {
+        bio.pointee.input = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        bio.pointee.input_length = bytes.count
+        body()
+        if bio.pointee.input_length > 0, phase != .closed, let rest = bio.pointee.input {
+            pendingInput.append(contentsOf: UnsafeBufferPointer(start: rest, count: bio.pointee.input_length))
+        }
+        bio.pointee.input = nil
+        bio.pointee.input_length = 0
     }
 
     /// Runs the handshake or decrypts, then sends what OpenSSL produced.
@@ -274,7 +294,7 @@ public final class TLSStream: ByteStream {
     }
 
     private func decrypt() {
-        let buffer = reactor.readBuffer
+        let buffer = reactor.transformBuffer  // the ciphertext may still be in the read buffer
         let capacity = Int32(clamping: buffer.count)
         while phase == .established && !readingPaused && !receivedCloseNotify {
             OpenSSL.clearErrors()
@@ -288,7 +308,7 @@ public final class TLSStream: ByteStream {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
                 // A post-handshake message (a session ticket) can end a call early: go on while
                 // ciphertext is buffered.
-                if BIO_ctrl_pending(readBIO) > 0 { continue }
+                if bio.pointee.input_length > 0 { continue }
                 return
             case SSL_ERROR_ZERO_RETURN:
                 receivedCloseNotify = true
@@ -310,7 +330,9 @@ public final class TLSStream: ByteStream {
         case .established:
             if !receivedCloseNotify {
                 // What is buffered may still hold the close_notify: decrypt before judging.
-                decrypt()
+                let input = pendingInput
+                pendingInput = []
+                input.withUnsafeBytes { bytes in withInput(bytes) { decrypt() } }
                 if phase == .established && !receivedCloseNotify { fail(.closedWithoutCloseNotify) }
             }
         case .closed:
@@ -335,27 +357,45 @@ public final class TLSStream: ByteStream {
             completion?(nil)
             return
         }
+        if bio.pointee.spill_length > 0 { drainOutput() }  // earlier output goes first
+        // Records of at most 16 KiB, each 22 bytes longer in TLS 1.3 (29 in 1.2): room for all of them.
+        let capacity = bytes.count + (bytes.count / 16384 + 2) * 64
+        var written: Int32 = 0
         OpenSSL.clearErrors()
-        let written = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        var ciphertext = [UInt8](unsafeUninitializedCapacity: capacity) { storage, count in
+            bio.pointee.output = storage.baseAddress
+            bio.pointee.output_capacity = capacity
+            bio.pointee.output_length = 0
+            written = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+            count = bio.pointee.output_length
+            bio.pointee.output = nil
+            bio.pointee.output_capacity = 0
+            bio.pointee.output_length = 0
+        }
         guard written == Int32(bytes.count) else {
             completion?(.closed)
             fail(classifyStreamFailure(SSL_get_error(ssl, written)))
             return
         }
-        drainOutput(completion: completion)
+        if bio.pointee.spill_length > 0 {
+            ciphertext.append(contentsOf: takeSpill())  // did not fit (a key update came along)
+        }
+        inner.write(ciphertext, completion: completion)
     }
 
-    /// Hands everything in the write BIO to the inner stream in one write.
+    /// Hands what OpenSSL wrote on its own (handshake, tickets, alerts) to the inner stream in one write.
     private func drainOutput(completion: ((StreamError?) -> Void)? = nil) {
-        let pending = Int(BIO_ctrl_pending(writeBIO))
-        guard pending > 0 else {
+        guard bio.pointee.spill_length > 0 else {
             completion?(nil)
             return
         }
-        let ciphertext = [UInt8](unsafeUninitializedCapacity: pending) { storage, count in
-            count = Int(max(0, BIO_read(writeBIO, storage.baseAddress, Int32(pending))))
-        }
-        inner.write(ciphertext, completion: completion)
+        inner.write(takeSpill(), completion: completion)
+    }
+
+    private func takeSpill() -> [UInt8] {
+        let spilled = [UInt8](UnsafeBufferPointer(start: bio.pointee.spill, count: bio.pointee.spill_length))
+        bio.pointee.spill_length = 0
+        return spilled
     }
 
     private func sendCloseNotify() {

@@ -42,4 +42,23 @@ const char *solid_ssl_version_text(const SSL *ssl);
 int solid_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                       unsigned int inlen, void *arg);
 
+/// The state behind a TLS stream's BIO: OpenSSL reads ciphertext straight from the bytes the socket
+/// stream just read (`input`), and writes ciphertext straight into the array the stream is about to hand
+/// to the socket (`output`), spilling what does not fit (handshake messages, alerts) into `spill`.
+typedef struct solid_bio_state {
+    const unsigned char *input;
+    size_t input_length;
+    unsigned char *output;
+    size_t output_capacity;
+    size_t output_length;
+    unsigned char *spill;
+    size_t spill_length;
+    size_t spill_capacity;
+} solid_bio_state;
+
+/// A BIO over `state` (which must outlive it); NULL when OpenSSL cannot make one.
+BIO *solid_bio_new(solid_bio_state *state);
+/// Frees the spill buffer.
+void solid_bio_state_release(solid_bio_state *state);
+
 #endif

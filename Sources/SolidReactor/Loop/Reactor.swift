@@ -39,10 +39,12 @@ public final class Reactor: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var readyThisTurn = 0
     /// Immediate deliveries running (``deliverSoonest(_:to:)``); reactor thread only.
     @exclusivity(unchecked) private var immediateDepth = 0
-    /// The reactor's shared read buffer: streams read into it and hand a view of it to their owner. Free
-    /// for any object on this reactor's thread between such calls (a TLS stream decrypts into it once the
-    /// ciphertext is copied out); never kept across calls.
+    /// The reactor's shared read buffer: socket streams read into it and hand a view of it to their
+    /// owner, valid during that call only.
     public let readBuffer: UnsafeMutableRawBufferPointer
+    /// A second shared buffer (64 KiB) for a layer that transforms what a socket stream read while that
+    /// view is still in use (a TLS stream decrypts into it). Reactor thread only; never kept across calls.
+    public let transformBuffer: UnsafeMutableRawBufferPointer
     var resolveRequests = ResolveRequests()
     private let eventsPerDrain = 4096
 
@@ -57,6 +59,7 @@ public final class Reactor: @unchecked Sendable {
         self.logger = logger
         backend = try EpollBackend()
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
+        transformBuffer = .allocate(byteCount: 65536, alignment: 16)
     }
 
     deinit {
@@ -64,6 +67,7 @@ public final class Reactor: @unchecked Sendable {
         while let event = queue.pop() { event.undeliverable(.reactorStopped) }
         backend.close()
         readBuffer.deallocate()
+        transformBuffer.deallocate()
     }
 
     // MARK: thread identity
