@@ -15,7 +15,12 @@ void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 }
 
-void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx) { SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER); }
+void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx) {
+    // Resumption through stateless tickets only: no per-session state kept on the server.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    // The server sends the chain it was given, never one built from the trust store per handshake.
+    SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
 
 int solid_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert) { return (int)SSL_CTX_add_extra_chain_cert(ctx, cert); }
 int solid_ssl_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }

@@ -12,6 +12,7 @@ int solid_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version);
 /// No renegotiation, no compression, no TLS < 1.2 tickets in the clear: the options every context gets.
 void solid_ssl_ctx_set_safe_options(SSL_CTX *ctx);
 void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx);
+/// Server: stateless tickets only (no session cache), and no chain building from the store per handshake.
 void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx);
 int solid_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert);
 int solid_ssl_set_tlsext_host_name(SSL *ssl, const char *name);

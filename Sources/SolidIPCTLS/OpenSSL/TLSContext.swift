@@ -72,7 +72,9 @@ final class TLSContext: @unchecked Sendable {
                     + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
         }
         try loadIdentity()
-        try loadTrustRoots()
+        // A server that asks for no client certificate verifies nothing: loading the system store would
+        // only make OpenSSL read its directory during handshakes.
+        if role == .client || configuration.clientCertificates != .notRequested { try loadTrustRoots() }
         switch role {
         case .client:
             let verify = configuration.serverVerification != .insecureNoVerification
@@ -99,8 +101,8 @@ final class TLSContext: @unchecked Sendable {
             case .required: SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
             }
             if let alpnWire { SSL_CTX_set_alpn_select_cb(context, solid_alpn_select, alpnWire) }
+            solid_ssl_ctx_set_server_session_cache(context)
             if configuration.sessionResumption {
-                solid_ssl_ctx_set_server_session_cache(context)
                 // A session id context is required for resumption when client certificates are verified.
                 let id: [UInt8] = Array("solid-ipc".utf8)
                 _ = SSL_CTX_set_session_id_context(context, id, UInt32(id.count))

@@ -15,13 +15,13 @@ struct RunCommand: ParsableCommand {
     var pin: Switch = .on
     @Option(help: "Measured repetitions after the warm-up (default 3, 1 with --quick).")
     var repetitions: Int?
-    @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3.")
-    var workloads = "w1,w1b,w2,w3"
-    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc.")
-    var systems = "solidipc,raw,nio,grpc"
+    @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, hs (TLS handshakes).")
+    var workloads = "w1,w1b,w2,w3,hs"
+    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl.")
+    var systems = "solidipc,raw,nio,grpc,solidtls,solidunix,niossl"
     @Flag(help: "Leave out the SolidIPC + Snappy rows.")
     var noSnappy = false
-    @Flag(help: "Skip the physical limits (tcp_pingpong, iperf3).")
+    @Flag(help: "Skip the physical limits (tcp_pingpong, iperf3, openssl speed).")
     var skipLimits = false
     @Option(help: "Path of tcp_pingpong.c (default: ../shared/bench/tcp_pingpong.c next to the repository).")
     var pingpongSource: String?
@@ -49,7 +49,8 @@ struct RunCommand: ParsableCommand {
             case "w2m": result.append(.w2)
             case "w2s": result.append(.w2s)
             case "w3": result.append(.w3)
-            default: throw ValidationError("unknown workload \(name) (w1, w1b, w2, w2m, w2s, w3)")
+            case "hs": result.append(.hs)
+            default: throw ValidationError("unknown workload \(name) (w1, w1b, w2, w2m, w2s, w3, hs)")
             }
         }
         return result
@@ -83,6 +84,9 @@ struct RunCommand: ParsableCommand {
             "SolidIPC connections: receiveBufferSize \(solidReceiveBufferSize / 1024) KiB, unsentBytesLimit 32 KiB (library default)")
         let plan = Plan(quick: quick, repetitions: repetitions)
         let groups = plan.groups(workloads: try selectedWorkloads(), systems: try selectedSystems(), snappy: !noSnappy)
+        // One CA and server certificate for every TLS system of the run (files for the server children).
+        let tls = try selectedSystems().contains(where: \.usesTLS) ? try TLSMaterial.create() : nil
+        defer { tls?.remove() }
         let start = nowNanos()
         let startDate = MachineFacts.now()
         let loadAtStart = MachineFacts.loadAverage()
@@ -90,12 +94,15 @@ struct RunCommand: ParsableCommand {
         if !skipLimits {
             limits += PingPongLimit.run(source: pingpongSource, pin: pinning, quick: quick)
             limits.append(IPerfLimit.run(pin: pinning))
+            if tls != nil { limits += CipherLimit.run(pin: pinning) }
         }
-        let runner = Runner(plan: plan, processes: processes, serverCPU: pinning ? 0 : nil, threadStackMebibytes: threadStackMib)
+        let runner = Runner(
+            plan: plan, processes: processes, serverCPU: pinning ? 0 : nil, threadStackMebibytes: threadStackMib, tls: tls)
         let results = runner.run(groups)
         runner.stopServers()
         for system in SystemKind.allCases {
             if let line = runner.placements[system] { placement.append("\(system.label): \(line)") }
+            if let note = runner.connectionNotes[system] { placement.append("\(system.label): negotiated \(note)") }
         }
         let report = BenchReport(
             date: startDate, machine: MachineFacts.describe(),

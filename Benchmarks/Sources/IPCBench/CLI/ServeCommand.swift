@@ -10,9 +10,10 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve", abstract: "Run one system's benchmark server (started by ipc-bench itself).",
         shouldDisplay: false)
 
-    @Option(help: "solidipc, raw, nio or grpc.") var system: String
+    @Option(help: "solidipc, raw, nio, grpc, solidtls, solidunix or niossl.") var system: String
     @Option(help: "Pin this process to this CPU.") var cpu: Int?
     @Option(help: "Stack reserved per thread, MiB (default 0: the system default).") var threadStackMib = ThreadStacks.defaultMebibytes
+    @Option(help: "Directory with ca.pem, cert.pem and key.pem (the TLS systems).") var tlsDir: String?
 
     func run() throws {
         guard let kind = SystemKind(rawValue: system) else { throw ValidationError("unknown system \(system)") }
@@ -22,9 +23,10 @@ struct ServeCommand: ParsableCommand {
             let error = bench_pin_to_cpu(Int32(cpu))
             if error != 0 { printError("ipc-bench serve: cannot pin to CPU \(cpu): errno \(error)") }
         }
-        let server = kind.makeServer()
+        let server = try kind.makeServer(tls: tlsDir.map { TLSMaterial(directory: $0) })
         let endpoints = try server.start()
-        reply("READY port=\(endpoints.port) cpus=\(ProcessMemory.allowedCPUs() ?? "?")")
+        let unix = endpoints.unixPath.map { " unix=\($0)" } ?? ""
+        reply("READY port=\(endpoints.port) cpus=\(ProcessMemory.allowedCPUs() ?? "?")\(unix)")
         var startRSS = -1
         while let line = readLine() {
             switch line {

@@ -15,7 +15,7 @@ protocol ServerControl: AnyObject {
 }
 
 /// A server in a child process of this same binary (`ipc-bench serve`), spoken to over its stdin and
-/// stdout: it prints `READY port=… cpus=…`, answers `BEGIN` with `OK` and `END` with
+/// stdout: it prints `READY port=… cpus=…` (and `unix=PATH` for a Unix-domain socket server), answers `BEGIN` with `OK` and `END` with
 /// `END allocations=… peak=… start=…`, and exits when its stdin closes.
 final class ChildServer: ServerControl {
     let endpoints: ServerEndpoints
@@ -25,11 +25,12 @@ final class ChildServer: ServerControl {
     private let system: SystemKind
     private var exited = false
 
-    init(system: SystemKind, cpu: Int?, threadStackMebibytes: Int) throws {
+    init(system: SystemKind, cpu: Int?, threadStackMebibytes: Int, tls: TLSMaterial?) throws {
         self.system = system
         var arguments = [Subprocess.currentExecutable, "serve", "--system", system.rawValue,
                          "--thread-stack-mib", "\(threadStackMebibytes)"]
         if let cpu { arguments += ["--cpu", "\(cpu)"] }
+        if let tls { arguments += ["--tls-dir", tls.directory] }
         process = try Subprocess.spawn(arguments, pipeStdin: true, pipeStdout: true)
         reader = LineReader(fd: process.stdoutFD!)
         guard let line = reader.readLine(), line.hasPrefix("READY ") else {
@@ -38,7 +39,7 @@ final class ChildServer: ServerControl {
         }
         let fields = ChildServer.fields(line)
         guard let port = fields["port"].flatMap({ UInt16($0) }) else { throw BenchError("bad READY line: \(line)") }
-        endpoints = ServerEndpoints(port: port)
+        endpoints = ServerEndpoints(port: port, unixPath: fields["unix"], tls: tls)
         let cpus = fields["cpus"] ?? "?"
         placement = "server pid \(process.pid) may run on CPU \(cpus)"
     }
@@ -103,9 +104,11 @@ final class InProcessServer: ServerControl {
     let placement = "server in the client's process, not pinned"
     private let server: any SystemServer
 
-    init(system: SystemKind) throws {
-        server = system.makeServer()
-        endpoints = try server.start()
+    init(system: SystemKind, tls: TLSMaterial?) throws {
+        server = try system.makeServer(tls: tls)
+        var endpoints = try server.start()
+        endpoints.tls = tls
+        self.endpoints = endpoints
     }
 
     func beginPhase() throws {}

@@ -35,6 +35,7 @@ struct PlanSummary: Codable {
     var streamSizes: [Int]
     var headOfLineBytes: Int
     var idlePings: Int
+    var handshakeConnections: Int
 
     init(_ plan: Plan) {
         quick = plan.quick
@@ -44,6 +45,7 @@ struct PlanSummary: Codable {
         streamSizes = plan.streamSizes
         headOfLineBytes = plan.headOfLineBytes
         idlePings = plan.idlePings
+        handshakeConnections = plan.handshakeConnections
     }
 }
 

@@ -29,20 +29,28 @@ struct RatioLines {
             return [Figure(name: "ping p50 during") { $0.busyLatency?.p50 }, Figure(name: "p99 during") { $0.busyLatency?.p99 },
                     Figure(name: "max during") { $0.busyLatency?.max }, Figure(name: "idle p99") { $0.idleLatency?.p99 },
                     Figure(name: "bulk MB/s") { $0.rate?.median }] + rss
+        case .hs:
+            return [Figure(name: "connections/s") { $0.rate?.median }, Figure(name: "p50") { $0.latency?.p50 },
+                    Figure(name: "p99") { $0.latency?.p99 }] + allocations + rss
         case nil:
             return []
         }
     }
 
     func lines() -> [String] {
-        let solid = group.filter { $0.benchCase.system == .solidipc && !$0.samples.isEmpty }
-        let baselines = group.filter { $0.benchCase.system != .solidipc && !$0.samples.isEmpty }
+        let solid = group.filter { $0.benchCase.system.isSolidIPC && !$0.samples.isEmpty }
+        let measured = group.filter { !$0.samples.isEmpty }
         guard !solid.isEmpty else { return [] }
         var out: [String] = []
-        if !baselines.isEmpty {
+        if measured.count > 1 {
             out.append("  SolidIPC ÷ baseline (rates: above 1× is faster; latencies, allocations, RSS: below 1× is less):")
         }
         for mine in solid {
+            // Plain SolidIPC against the other systems; the TLS and Unix rows against their counterparts
+            // (NIOSSL and plain SolidIPC; plain SolidIPC over TCP), never a Snappy row.
+            let baselines = measured.filter { other in
+                mine.benchCase.system.comparedWith.contains(other.benchCase.system) && !other.benchCase.snappy
+            }
             for baseline in baselines {
                 let parts = figures.compactMap { figure -> String? in
                     guard let a = figure.value(mine), let b = figure.value(baseline) else { return nil }
@@ -53,7 +61,8 @@ struct RatioLines {
                 }
                 out.append("    \(mine.benchCase.label) ÷ \(baseline.benchCase.label): " + parts.joined(separator: ", "))
             }
-            if let workload = mine.benchCase.workload as WorkloadID?, let reference = Targets.solidFrame(workload) {
+            if mine.benchCase.system == .solidipc, let workload = mine.benchCase.workload as WorkloadID?,
+               let reference = Targets.solidFrame(workload) {
                 let value = workload == .w3 ? mine.busyLatency?.p99 : mine.rate?.median
                 if let value {
                     let shown = workload == .w3 ? formatMicros(value) : (workload == .w2 || workload == .w2s ? fixed(value, 0) : formatCount(value))

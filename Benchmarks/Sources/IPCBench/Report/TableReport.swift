@@ -59,6 +59,14 @@ struct TableReport {
                            rss(result.clientPeakRSS, result.clientStartRSS), rss(result.serverPeakRSS, result.serverStartRSS),
                            note(result)])
             }
+        case .hs:
+            table = TextTable(["system", "connections/s", "p50 µs", "p99 µs", "max µs",
+                               "allocs/conn \(side)", "server", "peak RSS \(side)", "server", "note"])
+            for result in group {
+                table.add([result.benchCase.label, formatSpread(result.rate, formatCount),
+                           micros(result.latency?.p50), micros(result.latency?.p99), micros(result.latency?.max)]
+                          + costs(result) + [note(result)])
+            }
         }
         out.append(table.render())
         for result in group where result.failure != nil {
@@ -66,6 +74,7 @@ struct TableReport {
         }
         out.append(contentsOf: RatioLines(group: group).lines())
         out.append(contentsOf: Targets.notes(workload).map { "  " + $0 })
+        out.append(contentsOf: TLSTargets(report: report, group: group).lines().map { "  " + $0 })
         out.append(contentsOf: limitNotes(workload))
         return out
     }
@@ -84,6 +93,9 @@ struct TableReport {
         case .w2s:
             return "W2 stream — \(formatBytes(result.benchCase.bytes ?? 0)) from a generator into a checksumming sink "
                 + "(SolidIPC: one StreamField; raw/NIO: 64 KiB frames)"
+        case .hs:
+            return "Handshakes — \(grouped(result.benchCase.roundTrips ?? plan.handshakeConnections)) new connections one after "
+                + "the other per repetition, each with one 64 B round trip"
         case .w3:
             return "W3 — 64 B pings one at a time on the connection carrying one \(formatBytes(result.benchCase.bytes ?? 0)) "
                 + "message: alone (\(grouped(plan.idlePings)) pings), then while the message awaits its reply"
@@ -112,13 +124,17 @@ struct TableReport {
         if result.failure != nil { return result.samples.isEmpty ? "FAILED" : "errors" }
         if result.samples.contains(where: { $0.checksumOK == false }) { return "checksum MISMATCH" }
         if result.samples.contains(where: { $0.checksumOK == true }) { return "checksum ok" }
+        if let resumed = Spread(result.samples.compactMap { $0.resumed.map(Double.init) }), result.benchCase.workload == .hs {
+            return "resumed \(fixed(resumed.min, 0))–\(fixed(resumed.max, 0)) of \(grouped(result.samples.first?.messages ?? 0))"
+        }
         return ""
     }
 
     private func limitNotes(_ workload: WorkloadID) -> [String] {
         let wanted: [String] = switch workload {
         case .w1: ["tcp_pingpong depth 64", "tcp_pingpong depth 1"]
-        case .w2, .w2s: ["iperf3"]
+        case .w2, .w2s: ["iperf3", "cipher"]
+        case .w3: ["cipher"]
         default: []
         }
         return report.limits.filter { limit in wanted.contains { limit.name.hasPrefix($0) } }

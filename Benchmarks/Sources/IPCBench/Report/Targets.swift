@@ -21,6 +21,10 @@ enum Targets {
             return ["reference: SolidFrame MPRPC ping p99 82 µs during the transfer, but one 107 ms stall when the receiver",
                     "zero-fills the 256 MiB string; SwiftNIO: a ping waits 217 ms behind the bulk; grpc-swift 2: ping max 209 ms.",
                     "goal: ping p99 ≤ 100 µs during the transfer and no ping ever above 1 ms."]
+        case .hs:
+            return ["new connections one after the other: connect, TLS 1.3 handshake (EC P-256 certificate), the system's own",
+                    "hello, one 64 B round trip, close; latency is per connection, from the connect to the answer.",
+                    "goal: a figure against NIOSSL, with and without resumption (swift-nio-ssl keeps no client sessions)."]
         }
     }
 
@@ -32,6 +36,7 @@ enum Targets {
         case .w2: (1133, "MB/s")
         case .w2s: (2523, "MB/s")
         case .w3: (82, "µs ping p99 during the transfer")
+        case .hs: nil
         }
     }
 }

@@ -10,6 +10,8 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     case w2s
     /// Pings during a bulk message on the same connection.
     case w3
+    /// New connections per second: connect, TLS handshake (full or resumed), one round trip, close.
+    case hs
 
     /// The name in tables.
     var title: String {
@@ -19,15 +21,21 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
         case .w2: "W2"
         case .w2s: "W2 stream"
         case .w3: "W3"
+        case .hs: "Handshakes"
         }
     }
 
-    /// Which systems take part: every one, except gRPC in the stream workload (issue 6 asks for unary
-    /// gRPC only).
+    /// Which systems take part: the four of issue 6 everywhere, except gRPC in the stream workload (issue
+    /// 6 asks for unary gRPC only); the TLS and Unix-socket systems in W1, W2 stream, W3 (SolidIPC + TLS)
+    /// and the handshake workload (TLS systems, with plain SolidIPC and SwiftNIO for the cost of a
+    /// connection without TLS).
     func includes(_ system: SystemKind) -> Bool {
         switch self {
-        case .w1, .w1b, .w2, .w3: true
+        case .w1: true
+        case .w1b, .w2: [.solidipc, .raw, .nio, .grpc].contains(system)
         case .w2s: system != .grpc
+        case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls].contains(system)
+        case .hs: [.solidipc, .nio, .solidtls, .niossl].contains(system)
         }
     }
 }
@@ -37,12 +45,17 @@ struct BenchCase: Codable, Sendable {
     var workload: WorkloadID
     var system: SystemKind
     var snappy: Bool
-    /// W1/W1b: round trips per repetition.
+    /// Handshakes, TLS rows: resumed sessions rather than full handshakes.
+    var resumption = false
+    /// W1/W1b: round trips per repetition; handshakes: connections.
     var roundTrips: Int?
     /// W2/W2s/W3: message or stream size.
     var bytes: Int?
 
-    var label: String { system.label + (snappy ? " + Snappy" : "") }
+    var label: String {
+        let tls = workload == .hs && system.usesTLS ? (resumption ? ", resumed" : ", full handshake") : ""
+        return system.label + (snappy ? " + Snappy" : "") + tls
+    }
 }
 
 /// Counts and sizes of a run (`--quick` shrinks them) and the cases in the order they run.
@@ -56,6 +69,8 @@ struct Plan {
     let streamSizes: [Int]
     let headOfLineBytes: Int
     let idlePings: Int
+    /// Connections per repetition of the handshake workload.
+    let handshakeConnections: Int
     let pingSize = 64
     let echoSize = 64
 
@@ -68,6 +83,7 @@ struct Plan {
         streamSizes = quick ? [64 << 20, 512 << 20] : [256 << 20, 4 << 30]
         headOfLineBytes = (quick ? 64 : 256) << 20
         idlePings = quick ? 1000 : 5000
+        handshakeConnections = quick ? 500 : 2000
     }
 
     /// Groups of cases that share a table; each group's repetitions are interleaved across its systems.
@@ -79,10 +95,20 @@ struct Plan {
             case .w2: [bulkBytes]
             case .w2s: streamSizes
             case .w3: [headOfLineBytes]
+            case .hs: [nil]
             }
             for (index, size) in sizes.enumerated() {
                 var group: [BenchCase] = []
                 for system in systems where workload.includes(system) {
+                    if workload == .hs {
+                        group.append(BenchCase(workload: workload, system: system, snappy: false, roundTrips: handshakeConnections))
+                        // swift-nio-ssl keeps no client sessions: only SolidIPC has a resumed row.
+                        if system == .solidtls {
+                            group.append(BenchCase(
+                                workload: workload, system: system, snappy: false, resumption: true, roundTrips: handshakeConnections))
+                        }
+                        continue
+                    }
                     let count: Int? = size == nil ? (system == .grpc ? grpcRoundTrips : roundTrips) : nil
                     group.append(BenchCase(workload: workload, system: system, snappy: false, roundTrips: count, bytes: size))
                     // Snappy on the SolidIPC rows; for streams only at the smaller size (the 4 GiB case is long).
@@ -101,6 +127,12 @@ struct Plan {
         let connections = benchCase.workload == .w1b ? 4 : 1
         let count = benchCase.roundTrips ?? roundTrips
         return EchoSpec(roundTrips: warmUp ? max(count / 10, 1000) : count, size: echoSize, connections: connections, depth: 64)
+    }
+
+    /// The connections of a handshake run.
+    func handshakeSpec(_ benchCase: BenchCase, warmUp: Bool) -> HandshakeSpec {
+        let count = benchCase.roundTrips ?? handshakeConnections
+        return HandshakeSpec(connections: warmUp ? max(count / 10, 50) : count, resumption: benchCase.resumption)
     }
 
     /// A warm-up transfer is at most 64 MiB.

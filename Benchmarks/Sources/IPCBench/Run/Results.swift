@@ -16,6 +16,8 @@ struct RunSample: Codable, Sendable {
     var firstError: String?
     var checksumOK: Bool?
     var busyPings: Int?
+    /// Handshakes: connections whose TLS session was resumed.
+    var resumed: Int?
 }
 
 /// Median and spread of one figure over the repetitions.

@@ -6,14 +6,18 @@ final class Runner {
     private let processes: Int
     private let serverCPU: Int?
     private let threadStackMebibytes: Int
+    private let tls: TLSMaterial?
     private var servers: [SystemKind: any ServerControl] = [:]
     /// Where each system's server ran (for the placement lines).
     private(set) var placements: [SystemKind: String] = [:]
+    /// What each system's client connections negotiated (TLS protocol and cipher).
+    private(set) var connectionNotes: [SystemKind: String] = [:]
     private var runNumber = 0
     private var runCount = 0
 
-    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int) {
+    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int, tls: TLSMaterial?) {
         self.threadStackMebibytes = threadStackMebibytes
+        self.tls = tls
         self.plan = plan
         self.processes = processes
         self.serverCPU = serverCPU
@@ -67,6 +71,7 @@ final class Runner {
                 }
             }
             for index in states.indices {
+                if let note = states[index].client?.connectionNote { connectionNotes[states[index].result.benchCase.system] = note }
                 if !states[index].hung { states[index].client?.shutdown() }
                 states[index].result.summarise(latency: states[index].latency, idle: states[index].idle, busy: states[index].busy)
             }
@@ -83,8 +88,10 @@ final class Runner {
 
     private func server(_ system: SystemKind) throws -> any ServerControl {
         if let existing = servers[system] { return existing }
+        let material = system.usesTLS ? tls : nil
         let server: any ServerControl = processes == 1
-            ? try InProcessServer(system: system) : try ChildServer(system: system, cpu: serverCPU, threadStackMebibytes: threadStackMebibytes)
+            ? try InProcessServer(system: system, tls: material)
+            : try ChildServer(system: system, cpu: serverCPU, threadStackMebibytes: threadStackMebibytes, tls: material)
         servers[system] = server
         placements[system] = server.placement
         return server
@@ -152,6 +159,17 @@ final class Runner {
                 errors: 0, busyPings: outcome.busy.count)
             histograms.1 = outcome.idle
             histograms.2 = outcome.busy
+        case .hs:
+            let spec = plan.handshakeSpec(benchCase, warmUp: warmUp)
+            let outcome = try client.handshakes(spec, phase: phase)
+            let elapsed = seconds(outcome.elapsedNanos)
+            // A resumed row whose sessions were not all resumed is reported as failed (it measured the wrong thing).
+            let missed = spec.resumption ? outcome.connections - (outcome.resumed ?? outcome.connections) : 0
+            sample = RunSample(
+                seconds: elapsed, rate: Double(outcome.connections) / elapsed, messages: outcome.connections,
+                errors: missed, firstError: missed > 0 ? "\(missed) of \(outcome.connections) sessions not resumed" : nil,
+                resumed: outcome.resumed)
+            histograms.0 = outcome.latency
         }
         sample.clientAllocations = phase.clientAllocations
         sample.clientPeakRSS = phase.clientPeakRSS

@@ -47,6 +47,24 @@ struct HeadOfLineOutcome: Sendable {
     var bulkElapsedNanos: UInt64
 }
 
+/// The handshake workload: `connections` times in a row, open a fresh connection (TCP connect, the TLS
+/// handshake, the system's own hello), make one 64 B round trip on it and close it.
+struct HandshakeSpec: Sendable {
+    var connections: Int
+    /// TLS systems: keep the session tickets and resume (`false`: a full handshake every time).
+    var resumption: Bool
+}
+
+/// What a handshake run measured.
+struct HandshakeOutcome: Sendable {
+    var connections: Int
+    var elapsedNanos: UInt64
+    /// Per connection: from the start of the connect to the answer of its round trip.
+    var latency: LatencyHistogram
+    /// Connections whose TLS session was resumed (nil where the system cannot tell).
+    var resumed: Int?
+}
+
 /// The client half of a system. Each call runs one repetition: it opens fresh connections, warms them
 /// with a round trip, brackets the measured part with `phase`, and closes them again.
 protocol SystemClient: AnyObject {
@@ -54,6 +72,9 @@ protocol SystemClient: AnyObject {
     func bulk(_ spec: TransferSpec, phase: MeasuredPhase) throws -> TransferOutcome
     func stream(_ spec: TransferSpec, phase: MeasuredPhase) throws -> TransferOutcome
     func headOfLine(_ spec: HeadOfLineSpec, phase: MeasuredPhase) throws -> HeadOfLineOutcome
+    func handshakes(_ spec: HandshakeSpec, phase: MeasuredPhase) throws -> HandshakeOutcome
+    /// What the connections negotiated (TLS protocol and cipher), for the report; nil when nothing to say.
+    var connectionNote: String? { get }
     /// Releases threads and connections.
     func shutdown()
 }
@@ -65,10 +86,15 @@ extension SystemClient {
     func headOfLine(_ spec: HeadOfLineSpec, phase: MeasuredPhase) throws -> HeadOfLineOutcome {
         throw BenchError("W3 is not part of this system's baseline")
     }
+    func handshakes(_ spec: HandshakeSpec, phase: MeasuredPhase) throws -> HandshakeOutcome {
+        throw BenchError("the handshake workload is not part of this system's baseline")
+    }
+    var connectionNote: String? { nil }
 }
 
 /// Generous deadlines: a run that exceeds them is reported as hung, not waited for forever.
 enum Deadline {
     static func echo(_ spec: EchoSpec) -> Double { 60 + Double(spec.roundTrips) / 1000 }
     static func transfer(_ bytes: Int) -> Double { 60 + Double(bytes) / 20e6 }
+    static func handshakes(_ spec: HandshakeSpec) -> Double { 60 + Double(spec.connections) / 100 }
 }

@@ -1,6 +1,13 @@
-/// The systems ipc-bench compares: SolidIPC and the three things a Swift user would pick instead.
+/// The systems ipc-bench compares: SolidIPC and the three things a Swift user would pick instead, plus
+/// SolidIPC over TLS and over a Unix-domain socket and SwiftNIO with NIOSSL.
 enum SystemKind: String, CaseIterable, Codable, Sendable {
     case solidipc, raw, nio, grpc
+    /// SolidIPC with `ServiceConfiguration.tls` (SolidIPCTLS over OpenSSL), secure from the start.
+    case solidtls
+    /// SolidIPC over a Unix-domain socket.
+    case solidunix
+    /// SwiftNIO with an `NIOSSLClientHandler`/`NIOSSLServerHandler` in front of the same framing.
+    case niossl
 
     /// The name printed in tables.
     var label: String {
@@ -9,15 +16,37 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .raw: "raw TCP (SolidReactor)"
         case .nio: "SwiftNIO"
         case .grpc: "grpc-swift 2"
+        case .solidtls: "SolidIPC + TLS"
+        case .solidunix: "SolidIPC, Unix socket"
+        case .niossl: "SwiftNIO + NIOSSL"
         }
     }
 
-    /// A server of this system, not started.
-    func makeServer() -> any SystemServer {
+    /// The SolidIPC systems (the rows whose ratios to the baselines are printed).
+    var isSolidIPC: Bool { self == .solidipc || self == .solidtls || self == .solidunix }
+
+    /// Uses the run's certificates.
+    var usesTLS: Bool { self == .solidtls || self == .niossl }
+
+    /// What a SolidIPC row's ratio lines compare it with.
+    var comparedWith: [SystemKind] {
         switch self {
-        case .solidipc: SolidServerHost()
+        case .solidipc: [.raw, .nio, .grpc]
+        case .solidtls: [.niossl, .solidipc]
+        case .solidunix: [.solidipc, .raw, .nio]
+        default: []
+        }
+    }
+
+    /// A server of this system, not started; `tls` holds the certificates of the TLS systems.
+    func makeServer(tls: TLSMaterial?) throws -> any SystemServer {
+        switch self {
+        case .solidipc: SolidServerHost(variant: .tcp)
+        case .solidtls: SolidServerHost(variant: .tls(try requireTLS(tls)))
+        case .solidunix: SolidServerHost(variant: .unix)
         case .raw: RawServerHost()
-        case .nio: NIOServerHost()
+        case .nio: NIOServerHost(tls: nil)
+        case .niossl: NIOServerHost(tls: try requireTLS(tls).nioServerContext())
         case .grpc: GRPCServerHost()
         }
     }
@@ -25,23 +54,42 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// A client for `endpoints`; `snappy` applies to SolidIPC only.
     func makeClient(endpoints: ServerEndpoints, snappy: Bool) throws -> any SystemClient {
         switch self {
-        case .solidipc: try SolidSystemClient(endpoints: endpoints, snappy: snappy)
+        case .solidipc: try SolidSystemClient(endpoints: endpoints, variant: .tcp, snappy: snappy)
+        case .solidtls: try SolidSystemClient(endpoints: endpoints, variant: .tls(try requireTLS(endpoints.tls)), snappy: snappy)
+        case .solidunix: try SolidSystemClient(endpoints: endpoints, variant: .unix, snappy: snappy)
         case .raw: try RawSystemClient(endpoints: endpoints)
-        case .nio: try NIOSystemClient(endpoints: endpoints)
+        case .nio: try NIOSystemClient(endpoints: endpoints, tls: nil)
+        case .niossl: try NIOSystemClient(endpoints: endpoints, tls: try requireTLS(endpoints.tls).nioClientContext())
         case .grpc: try GRPCSystemClient(endpoints: endpoints)
         }
     }
+
+    private func requireTLS(_ material: TLSMaterial?) throws -> TLSMaterial {
+        guard let material else { throw BenchError("\(rawValue) needs the run's TLS certificates") }
+        return material
+    }
 }
 
-/// Where a started server listens (127.0.0.1).
+/// How a SolidIPC server or client connects.
+enum SolidVariant: Sendable {
+    case tcp
+    case tls(TLSMaterial)
+    case unix
+}
+
+/// Where a started server listens (127.0.0.1, or a Unix-domain socket path).
 struct ServerEndpoints: Sendable {
-    /// Every workload: echo, bulk, streams and pings.
+    /// Every workload: echo, bulk, streams and pings (0 for a Unix-domain socket server).
     var port: UInt16
+    /// The socket path of a Unix-domain server.
+    var unixPath: String?
+    /// The run's certificates (TLS systems).
+    var tls: TLSMaterial?
 }
 
 /// The server half of a system, hosted in the child process (or in the client's for `--processes 1`).
 protocol SystemServer: AnyObject {
-    /// Starts listening on 127.0.0.1 with ephemeral ports.
+    /// Starts listening on 127.0.0.1 with ephemeral ports (or on a Unix-domain socket).
     func start() throws -> ServerEndpoints
     /// Stops and releases everything.
     func stop()

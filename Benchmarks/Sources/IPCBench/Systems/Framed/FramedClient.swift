@@ -11,6 +11,10 @@ final class FramedSystemClient<Transport: FramedTransport>: SystemClient {
 
     func shutdown() { transport.shutdown() }
 
+    func handshakes(_ spec: HandshakeSpec, phase: MeasuredPhase) throws -> HandshakeOutcome {
+        try transport.handshakes(spec, phase: phase)
+    }
+
     private func close(_ connections: [Connection]) {
         let done = Completion<Bool>()
         transport.execute {

@@ -1,27 +1,41 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The SwiftNIO baseline's client transport: a ``ClientBootstrap`` on a one-thread event loop group,
-/// frames as ``ByteBuffer``s.
+/// frames as ``ByteBuffer``s; with an ``NIOSSLContext`` an `NIOSSLClientHandler` comes first in the
+/// pipeline (the NIOSSL baseline).
 final class NIOTransport: FramedTransport {
-    let name = "NIO"
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private let port: Int
+    let name: String
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let port: Int
+    let tls: NIOSSLContext?
     private var bulk: (size: Int, parts: [ByteBuffer])?
 
-    init(endpoints: ServerEndpoints) { port = Int(endpoints.port) }
+    init(endpoints: ServerEndpoints, tls: NIOSSLContext?) {
+        port = Int(endpoints.port)
+        self.tls = tls
+        name = tls == nil ? "NIO" : "NIO+NIOSSL"
+    }
 
-    func open(mode: UInt8) throws -> NIOClientConnection {
-        let connection = NIOClientConnection()
-        let channel = try ClientBootstrap(group: group)
+    /// A bootstrap whose pipeline ends in `connection`.
+    func bootstrap(for connection: NIOClientConnection) -> ClientBootstrap {
+        let tls = self.tls
+        return ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // No host name: NIOSSL checks the certificate's IP entries against the remote address.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(connection)
                 }
             }
-            .connect(host: "127.0.0.1", port: port).wait()
+    }
+
+    func open(mode: UInt8) throws -> NIOClientConnection {
+        let connection = NIOClientConnection()
+        let channel = try bootstrap(for: connection).connect(host: "127.0.0.1", port: port).wait()
         try channel.writeAndFlush(ByteBuffer.frame([mode])).wait()
         return connection
     }
@@ -90,11 +104,11 @@ final class NIOClientConnection: ChannelInboundHandler, FramedConnection, @unche
     }
 }
 
-/// The SwiftNIO baseline client: the shared framed client over ``NIOTransport``.
+/// The SwiftNIO (and NIOSSL) baseline client: the shared framed client over ``NIOTransport``.
 typealias NIOSystemClient = FramedSystemClient<NIOTransport>
 
 extension FramedSystemClient where Transport == NIOTransport {
-    convenience init(endpoints: ServerEndpoints) throws {
-        self.init(transport: NIOTransport(endpoints: endpoints))
+    convenience init(endpoints: ServerEndpoints, tls: NIOSSLContext?) throws {
+        self.init(transport: NIOTransport(endpoints: endpoints, tls: tls))
     }
 }

@@ -1,20 +1,27 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The SwiftNIO baseline server: a ``ServerBootstrap`` on a one-thread event loop group, a
-/// ``FrameDecoder`` and a handler answering ``FrameProtocol``.
+/// ``FrameDecoder`` and a handler answering ``FrameProtocol``; with an ``NIOSSLContext`` an
+/// `NIOSSLServerHandler` first (the NIOSSL baseline).
 final class NIOServerHost: SystemServer {
+    private let tls: NIOSSLContext?
     private var group: MultiThreadedEventLoopGroup?
     private var channel: (any Channel)?
+
+    init(tls: NIOSSLContext?) { self.tls = tls }
 
     func start() throws -> ServerEndpoints {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
+        let tls = self.tls
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(NIOServerHandler())
                 }

@@ -1,17 +1,36 @@
 import SolidEngine
 import SolidIPC
+import SolidIPCTLS
 import Synchronization
 
 /// The SolidIPC client: fresh client ``Service``s per repetition on a one-thread ``ReactorGroup``, so
-/// every response callback runs on that one thread.
+/// every response callback runs on that one thread. The TLS variant shares one client ``TLSTransport``
+/// (one session cache) across its services; the Unix variant connects to the server's socket path.
 final class SolidSystemClient: SystemClient {
     let group: ReactorGroup
     let destination: Destination
     let snappy: Bool
+    let variant: SolidVariant
+    /// The client TLS settings of the TLS variant.
+    let tls: TLSTransport?
+    /// What the last TLS handshake negotiated (protocol and cipher), for the report's placement lines.
+    let negotiated = Locked<String?>(nil)
 
-    init(endpoints: ServerEndpoints, snappy: Bool) throws {
+    init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool) throws {
         group = try ReactorGroup(threads: 1, name: "solid-client")
-        destination = try Destination(host: "127.0.0.1", port: endpoints.port)
+        self.variant = variant
+        switch variant {
+        case .tcp:
+            destination = try Destination(host: "127.0.0.1", port: endpoints.port)
+            tls = nil
+        case .tls(let material):
+            destination = try Destination(host: "127.0.0.1", port: endpoints.port)
+            tls = try material.solidClient()
+        case .unix:
+            guard let path = endpoints.unixPath else { throw BenchError("the Unix-socket server named no path") }
+            destination = try Destination(unixPath: path)
+            tls = nil
+        }
         self.snappy = snappy
     }
 
@@ -20,10 +39,26 @@ final class SolidSystemClient: SystemClient {
 
     func shutdown() { group.shutdown() }
 
-    /// A started client service (Snappy offered when this client is the Snappy variant).
-    func makeService() throws -> Service {
+    var connectionNote: String? { negotiated.withLock { $0 } }
+
+    /// A started client service (Snappy offered when this client is the Snappy variant). `tls` replaces
+    /// the client's own TLS settings (the handshake workload's no-resumption transport); `onStart` runs on
+    /// the reactor for every connection that completed its handshake.
+    func makeService(tls override: TLSTransport? = nil, onStart: (@Sendable (ConnectionInfo) -> Void)? = nil) throws -> Service {
         var configuration = ServiceConfiguration(registry: benchRegistry())
         configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: snappy)
+        if let transport = override ?? tls {
+            configuration.tls = transport
+            let negotiated = self.negotiated
+            configuration.onConnectionStart = { info in
+                if let security = info.security {
+                    negotiated.withLock { $0 = "\(security.protocolVersion) \(security.cipher) (client side)" }
+                }
+                onStart?(info)
+            }
+        } else {
+            configuration.onConnectionStart = onStart
+        }
         let service = try Service(configuration: configuration, group: group)
         try service.start()
         return service

@@ -2,6 +2,7 @@ import Glibc
 import SolidEngine
 import SolidIPC
 import SolidIPCSnappy
+import SolidIPCTLS
 import SolidReactor
 
 /// Lets a handler reach its service, set once before traffic starts.
@@ -13,16 +14,31 @@ final class ServiceReference: @unchecked Sendable {
 /// The SolidIPC server: one ``Service`` answering echo and bulk requests and receiving streams (Snappy
 /// offered, the client decides). A stream message gets a ``ChecksumSink`` from the handler registration
 /// (`handle(_:makeSinks:_:)`); once the stream has ended the handler answers with the sink's count and
-/// checksum.
+/// checksum. The TLS variant presents the run's certificate; the Unix variant listens on a socket file in
+/// `/tmp` (removed at stop).
 final class SolidServerHost: SystemServer {
+    private let variant: SolidVariant
     private var group: ReactorGroup?
     private var service: Service?
+
+    init(variant: SolidVariant) { self.variant = variant }
 
     func start() throws -> ServerEndpoints {
         let group = try ReactorGroup(threads: 1, name: "solid-server")
         self.group = group
         var configuration = ServiceConfiguration(registry: benchRegistry())
-        configuration.listenAddress = .loopbackV4()
+        var unixPath: String?
+        switch variant {
+        case .tcp:
+            configuration.listenAddress = .loopbackV4()
+        case .tls(let material):
+            configuration.listenAddress = .loopbackV4()
+            configuration.tls = try material.solidServer()
+        case .unix:
+            let path = "/tmp/ipc-bench-\(getpid()).sock"
+            configuration.listenAddress = try .unix(path: path)
+            unixPath = path
+        }
         configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: true)
         let service = try Service(configuration: configuration, group: group)
         let reference = ServiceReference()
@@ -43,7 +59,7 @@ final class SolidServerHost: SystemServer {
         reference.service = service
         self.service = service
         guard let address = try service.start() else { throw BenchError("SolidIPC service did not listen") }
-        return ServerEndpoints(port: address.port)
+        return ServerEndpoints(port: unixPath == nil ? address.port : 0, unixPath: unixPath)
     }
 
     func stop() {
