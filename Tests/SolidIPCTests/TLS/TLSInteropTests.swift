@@ -605,6 +605,51 @@ struct TLSInteropTests {
         #expect(server.current.stderrText.contains("alert unknown ca"))
     }
 
+    @Test(
+        "trust roots from a hashed directory (openssl rehash) verify s_server; minimumVersion .tls13 refuses a TLS 1.2-only s_server",
+        .enabled(if: haveOpenSSL))
+    func trustDirectoryAndMinimumVersion() throws {
+        var template = Array("/tmp/solid-tls-dir-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw InteropFailure(description: "mkdtemp: errno \(errno)") }
+        let directory = String(cString: made)
+        try Data(fixture.authority.certificatePEM).write(to: URL(fileURLWithPath: "\(directory)/ca.pem"))
+        let rehash = Process()
+        rehash.executableURL = URL(fileURLWithPath: opensslPath)
+        rehash.arguments = ["rehash", directory]
+        try rehash.run()
+        rehash.waitUntilExit()
+        #expect(rehash.terminationStatus == 0)
+        defer {
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+                for name in names { unlink("\(directory)/\(name)") }
+            }
+            rmdir(directory)
+        }
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let serverArguments = ["-cert", fixture.path("server.pem"), "-key", fixture.path("server.key"), "-naccept", "1"]
+        let (server, port) = try ExternalPeer.opensslServer(serverArguments)
+        defer { server.stop() }
+        let fromDirectory = try TLSTransport(client: {
+            var configuration = TLSConfiguration()
+            configuration.trustRoots = .directory(directory)
+            return configuration
+        }())
+        let client = InteropClient(on: group.reactors[1], transport: fromDirectory, port: port)
+        defer { client.finish() }
+        let info = try #require(client.handshake(), "\(client.current) \(server.transcript)")
+        #expect(info.peerVerified && info.peerCommonName == "echo-server")
+
+        let (old, oldPort) = try ExternalPeer.opensslServer(serverArguments + ["-tls1_2"])
+        defer { old.stop() }
+        let strict = InteropClient(on: group.reactors[1], transport: try fixture.clientTransport { $0.minimumVersion = .tls13 }, port: oldPort)
+        defer { strict.finish() }
+        #expect(strict.wait { !$0.closes.isEmpty }, "\(old.transcript)")
+        #expect(strict.current.security == nil)
+        let closed = strict.current.closes.first.map { "\($0)" } ?? ""
+        #expect(closed.contains("alert protocol version") || closed.contains("unsupported protocol"), "\(closed)")
+    }
+
     // MARK: openssl s_client → our server
 
     @Test(
