@@ -15,11 +15,14 @@ public struct ConnectionConfiguration {
     /// bigger message fails at once with ``WireError/messageTooLarge(length:limit:)`` (not sent) instead of
     /// being dropped by a peer with the same limit.
     public var maxBodyBytes = 512 * 1024 * 1024
-    /// When set, a keep-alive packet goes out after this long without any other packet.
-    public var keepAliveInterval: Duration?
-    /// When set, the connection closes with ``ConnectionError/inactivityTimeout`` after this long without
-    /// receiving anything (keep-alives count). Checked every half of it, so closing takes up to 1.5×.
-    public var inactivityTimeout: Duration?
+    /// A keep-alive packet goes out after this long without any other packet (default 10 s), so the
+    /// peer's ``inactivityTimeout`` sees a live but idle connection as live. `nil`: none.
+    public var keepAliveInterval: Duration? = .seconds(10)
+    /// The connection closes with ``ConnectionError/inactivityTimeout`` after this long without receiving
+    /// anything, keep-alives included (default 60 s): a peer that vanished without a FIN or a reset (a
+    /// pulled cable, a NAT that forgot the connection, a stopped process) is detected within 1.5× of it
+    /// (checked every half). Must be well above the peer's ``keepAliveInterval``. `nil`: never.
+    public var inactivityTimeout: Duration? = .seconds(60)
     /// When set, the connection closes with ``ConnectionError/tooManyKeepAlives`` when the peer sends more
     /// keep-alive packets than this within one ``keepAliveLimitWindow`` (the count restarts every window).
     public var maxKeepAlivesPerWindow: Int?
