@@ -16,6 +16,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case keepAliveWithPayload(Int)
     /// A start-secure packet carried a payload.
     case startSecureWithPayload(Int)
+    /// A type was registered after the registry was frozen (its service had started).
+    case registryFrozen
     /// A compressed packet arrived but no codec was agreed.
     case compressionNotAgreed
     /// The codec failed to decompress a packet.
@@ -108,6 +110,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .packetTooLarge(let length, let limit): "packet payload of \(length) bytes exceeds the limit of \(limit)"
         case .keepAliveWithPayload(let length): "keep-alive packet with a \(length)-byte payload"
         case .startSecureWithPayload(let length): "start-secure packet with a \(length)-byte payload"
+        case .registryFrozen: "the registry is frozen: register every type before the service starts"
         case .compressionNotAgreed: "compressed packet but no codec was agreed"
         case .decompressionFailed(let why): "decompression failed: \(why)"
         case .decompressedTooLarge(let length, let limit): "packet decompresses to \(length) bytes, limit \(limit)"

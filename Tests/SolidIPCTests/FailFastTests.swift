@@ -68,3 +68,20 @@ struct FailFastTests {
         #expect(outcomes.all.last == "second \(refused)")
     }
 }
+
+@Suite("Frozen registry")
+struct FrozenRegistryTests {
+    @Test("a service freezes its registry when it starts: a later registration fails with registryFrozen")
+    func frozenAtStart() throws {
+        let group = try ReactorGroup(threads: 1)
+        defer { group.shutdown() }
+        let registry = try noteRegistry()
+        #expect(!registry.isFrozen)
+        let service = try Service(configuration: ServiceConfiguration(registry: registry), group: group)
+        try service.start()
+        defer { service.stop() }
+        #expect(registry.isFrozen)
+        #expect(throws: WireError.registryFrozen) { try registry.register(AlphaMessage.self, protocol: 77, index: 0) }
+        #expect(registry.typeID(of: AlphaMessage.self) == nil)
+    }
+}

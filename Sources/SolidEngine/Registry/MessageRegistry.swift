@@ -1,3 +1,4 @@
+import Synchronization
 /// The wire identity of a message type: a protocol number and the type's index in that protocol.
 public struct MessageTypeID: Hashable, Sendable, CustomStringConvertible {
     /// The protocol (group of message types) the type belongs to.
@@ -37,14 +38,18 @@ final class TypedDecoder<M: WireMessage>: MessageDecoding {
 /// `protocol id + type index`. A side may know only some of the other side's protocols; a message of
 /// an unknown type is rejected on its own with ``WireError/unknownMessageType(protocol:type:)``.
 ///
-/// Register everything before the registry is shared; afterwards it is read-only (and `Sendable`).
+/// Register everything before the registry is shared; afterwards it is read-only (and `Sendable`): a
+/// service freezes its registry when it starts, and later registrations fail with
+/// ``WireError/registryFrozen``.
 public final class MessageRegistry: @unchecked Sendable {
-    // @unchecked: mutated only during setup by one thread (documented); read-only once shared.
+    // @unchecked: mutated only during setup by one thread (documented), then frozen; read-only once shared.
     @exclusivity(unchecked) private var decoders: [MessageTypeID: any MessageDecoding] = [:]
     @exclusivity(unchecked) private var ids: [ObjectIdentifier: MessageTypeID] = [:]
     /// The same as `ids` while there are few types: a linear scan of pointers beats hashing there.
     @exclusivity(unchecked) private var fewIDs: [(ObjectIdentifier, MessageTypeID)] = []
     private static let fewLimit = 16
+    /// Set by ``freeze()``; atomic so a registration racing a service's start is refused, not torn.
+    private let frozen = Atomic<Bool>(false)
 
     /// Creates an empty registry.
     public init() {}
@@ -54,6 +59,7 @@ public final class MessageRegistry: @unchecked Sendable {
     public func register<M: WireMessage>(_ type: M.Type, protocol protocolID: UInt16, index typeIndex: UInt16)
         throws(WireError)
     {
+        guard !frozen.load(ordering: .acquiring) else { throw .registryFrozen }
         let id = MessageTypeID(protocolID: protocolID, typeIndex: typeIndex)
         guard decoders[id] == nil else { throw .duplicateRegistration("type id \(id) is taken") }
         guard ids[ObjectIdentifier(type)] == nil else { throw .duplicateRegistration("\(type) is registered") }
@@ -88,4 +94,10 @@ public final class MessageRegistry: @unchecked Sendable {
 
     /// Number of registered types.
     public var count: Int { decoders.count }
+
+    /// Refuses further registrations (``WireError/registryFrozen``). Services call it when they start.
+    public func freeze() { frozen.store(true, ordering: .releasing) }
+
+    /// `true` after ``freeze()``.
+    public var isFrozen: Bool { frozen.load(ordering: .acquiring) }
 }

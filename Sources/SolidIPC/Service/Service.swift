@@ -86,6 +86,7 @@ public final class Service: Sendable {
     @discardableResult
     public func start() throws -> SocketAddress? {
         precondition(!group.reactors.contains { $0.isCurrent }, "Service.start() called on a reactor thread")
+        configuration.registry.freeze()  // the connections read it without locks from now on
         let core = ServiceCore(
             configuration: configuration, handlers: handlersBeforeStart.withLock { $0 },
             sinkFactories: sinkFactoriesBeforeStart.withLock { $0 }, logger: logger)
@@ -286,8 +287,9 @@ public final class Service: Sendable {
     }
 
     /// Stops accepting, closes every pool (their queued messages complete with
-    /// ``SendError/serviceStopped``) and refuses further sends. Blocks until the reactors have done it;
-    /// must not be called on a reactor thread.
+    /// ``SendError/serviceStopped``) and refuses further sends. Blocks until the reactors have done it,
+    /// so it must not be called on a reactor thread — completions, handlers and hooks run there: calling
+    /// it from one traps (a precondition, on in release builds); hand it to another thread instead.
     public func stop() {
         precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop() called on a reactor thread")
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in

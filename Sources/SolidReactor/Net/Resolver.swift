@@ -152,37 +152,41 @@ extension Reactor {
 /// A blocking FIFO for the resolver threads (a mutex and a condition variable; not on any hot path).
 final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     // @unchecked: every field is accessed with `mutex` held.
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    // Heap-allocated: pthread objects must not move, and the address of a Swift stored property is not
+    // stable (`&property` may be a temporary).
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var items: [Element] = []
     private var head = 0
     private var closed = false
 
     init() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
     }
 
     deinit {
-        pthread_cond_destroy(&condition)
-        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
     }
 
     /// Adds an item; returns `false` when the queue is closed.
     func put(_ item: Element) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         guard !closed else { return false }
         items.append(item)
-        pthread_cond_signal(&condition)
+        pthread_cond_signal(condition)
         return true
     }
 
     /// Waits for an item; returns `nil` once the queue is closed and empty.
     func take() -> Element? {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while head == items.count && !closed { pthread_cond_wait(&condition, &mutex) }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while head == items.count && !closed { pthread_cond_wait(condition, mutex) }
         guard head < items.count else { return nil }
         let item = items[head]
         head += 1
@@ -195,9 +199,9 @@ final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
 
     /// Wakes every waiter; later `put`s fail and `take` drains what is left, then returns `nil`.
     func close() {
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         closed = true
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
     }
 }
