@@ -28,6 +28,7 @@ final class ServerPeer: ReactorObject {
         } catch {
             core.logger.warning("cannot start TLS on an accepted connection", metadata: ["error": "\(error)"])
             stream.close()
+            core.releaseAccepted()
         }
     }
 
@@ -65,6 +66,7 @@ final class ServerPeer: ReactorObject {
             }
             core.configuration.onConnectionStop?(info, error)
             core.peerStopped(handle)
+            core.releaseAccepted()
             if let id = self.id { reactor.unregister(id) }
             self.id = nil
         }

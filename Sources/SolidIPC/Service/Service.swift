@@ -37,7 +37,8 @@ public final class Service: Sendable {
             maxConnectionsPerPool: configuration.maxConnectionsPerPool,
             maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
             reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
-            connectionStartState: configuration.connectionStartState, tls: configuration.tls,
+            connectionStartState: configuration.connectionStartState,
+            maxAcceptedConnections: configuration.maxAcceptedConnections, tls: configuration.tls,
             secureFromStart: configuration.secureFromStart, onConnectionStart: configuration.onConnectionStart,
             onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
         self.group = group
@@ -108,9 +109,13 @@ public final class Service: Sendable {
                     let listener = try SocketListener(
                         address: address, unixPermissions: unixPermissions, on: reactor
                     ) { accepted in
+                        // Beyond the limit a connection is refused at once (a reset), not queued.
+                        guard core.admitAccepted() else { return accepted.refuse() }
                         let target = group.next()
                         target.execute {
-                            guard let stream = try? SocketStream(adopting: accepted, on: target) else { return }
+                            guard let stream = try? SocketStream(adopting: accepted, on: target) else {
+                                return core.releaseAccepted()
+                            }
                             ServerPeer.accept(stream, core: core)
                         }
                     }

@@ -18,6 +18,10 @@ public struct ServiceConfiguration {
     /// Messages a destination's queue holds before ``Service/send(_:to:flags:completion:)`` fails with
     /// ``SendError/queueFull(_:)``.
     public var poolQueueCapacity = 1024
+    /// Most accepted connections open at once (default 4096); beyond it a new one is refused at once with
+    /// a reset and counted in ``ServiceStatistics/connectionsRefused``, so a flood of connections cannot
+    /// exhaust descriptors or memory. Connections that have not said hello count too.
+    public var maxAcceptedConnections = 4096
     /// How long a connect may take.
     public var connectTimeout: Duration = .seconds(10)
     /// Most connections one destination's pool opens. A pool adds connections one at a time while
@@ -64,6 +68,7 @@ public struct ServiceConfiguration {
     public func validate() throws(ServiceConfigurationError) {
         guard poolQueueCapacity > 0 else { throw .invalid("poolQueueCapacity must be positive") }
         guard maxConnectionsPerPool > 0 else { throw .invalid("maxConnectionsPerPool must be positive") }
+        guard maxAcceptedConnections > 0 else { throw .invalid("maxAcceptedConnections must be positive") }
         guard maxPendingConnectionsPerPool > 0 else { throw .invalid("maxPendingConnectionsPerPool must be positive") }
         guard reconnectDelay <= maxReconnectDelay else { throw .invalid("reconnectDelay exceeds maxReconnectDelay") }
         guard connection.registry === registry else { throw .invalid("connection.registry differs from registry") }

@@ -16,11 +16,25 @@ final class ServiceCore: Sendable {
     let handlers: [MessageTypeID: MessageHandler]
     let sinkFactories: [MessageTypeID: SinkFactory]
     let counters = ServiceCounters()
+    /// Accepted connections alive now (for the accept limit).
+    let liveAccepted = Atomic<Int>(0)
     let logger: Logger
     /// Accepted connections alive now, so ``Service/stop()`` can close them; `nil` once stopping.
     private let acceptedPeers = Lock<Set<ObjectHandle>?>([])
 
     /// Records an accepted connection; `false` when the service is stopping (then close it).
+    /// Counts a newly accepted connection in; `false` (and counted as refused) beyond
+    /// ``ServiceConfiguration/maxAcceptedConnections``. Any thread.
+    func admitAccepted() -> Bool {
+        if liveAccepted.add(1, ordering: .relaxed).newValue <= configuration.maxAcceptedConnections { return true }
+        liveAccepted.subtract(1, ordering: .relaxed)
+        counters.connectionsRefused.add(1, ordering: .relaxed)
+        return false
+    }
+
+    /// An admitted connection is gone (closed, or it never became a connection).
+    func releaseAccepted() { liveAccepted.subtract(1, ordering: .relaxed) }
+
     func peerStarted(_ handle: ObjectHandle) -> Bool {
         acceptedPeers.withLock { peers in peers?.insert(handle) != nil }
     }
@@ -83,6 +97,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let reconnectDelay: Duration
     let maxReconnectDelay: Duration
     let connectionStartState: ConnectionStartState
+    let maxAcceptedConnections: Int
     let tls: (any SecureTransport)?
     let secureFromStart: Bool
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
@@ -101,6 +116,7 @@ final class ServiceCounters: Sendable {
     let keepAlivesSent = Atomic<Int>(0)
     let keepAlivesReceived = Atomic<Int>(0)
     let connectionsAccepted = Atomic<Int>(0)
+    let connectionsRefused = Atomic<Int>(0)
 
     /// A snapshot of every counter.
     var snapshot: ServiceStatistics {
@@ -113,7 +129,8 @@ final class ServiceCounters: Sendable {
             bytesReceived: bytesReceived.load(ordering: .relaxed),
             keepAlivesSent: keepAlivesSent.load(ordering: .relaxed),
             keepAlivesReceived: keepAlivesReceived.load(ordering: .relaxed),
-            connectionsAccepted: connectionsAccepted.load(ordering: .relaxed))
+            connectionsAccepted: connectionsAccepted.load(ordering: .relaxed),
+            connectionsRefused: connectionsRefused.load(ordering: .relaxed))
     }
 }
 
@@ -137,6 +154,8 @@ public struct ServiceStatistics: Sendable, Equatable {
     public var keepAlivesReceived: Int = 0
     /// Connections the listener accepted and the service took on (TLS and hello still to come).
     public var connectionsAccepted: Int = 0
+    /// Connections refused because ``ServiceConfiguration/maxAcceptedConnections`` were open.
+    public var connectionsRefused: Int = 0
     /// Destination pools that exist now (idle ones are freed).
     public var pools: Int = 0
 

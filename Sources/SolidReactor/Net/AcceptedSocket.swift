@@ -20,6 +20,13 @@ public final class AcceptedSocket: Sendable {
         if fd >= 0 { closeDescriptor(fd) }
     }
 
+    /// Refuses the connection: closes it with a reset (the peer learns at once, nothing lingers here).
+    public func refuse() {
+        guard let fd = take() else { return }
+        try? Socket.setLingerZero(fd)
+        closeDescriptor(fd)
+    }
+
     /// Takes ownership of the descriptor; `nil` when it was taken already.
     func take() -> Int32? {
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
