@@ -1,3 +1,4 @@
+import SolidIPCSnappy
 import Testing
 @testable import SolidEngine
 
@@ -309,5 +310,22 @@ struct StartSecurePacketTests {
             let reader = PacketReader(configuration: ReaderConfiguration(), registry: MessageRegistry())
             #expect(throws: expected) { try (hello + tail).withUnsafeBytes { try reader.consume($0) } }
         }
+    }
+}
+
+@Suite("Reader buffers")
+struct ReaderBufferTests {
+    @Test("a reader holds 64 bytes until the hello, then one agreed packet (two with a codec)")
+    func lazyBuffers() throws {
+        var configuration = ReaderConfiguration()
+        configuration.local = HelloParameters(packetSize: 16384)
+        let reader = PacketReader(configuration: configuration, registry: MessageRegistry())
+        #expect(reader.bufferBytes == PacketFormat.maxHelloPayload)
+        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(packetSize: 32768), into: $0) }
+        try hello.withUnsafeBytes { try reader.consume($0) }
+        #expect(reader.bufferBytes == 16384, "the smaller packet size of both sides")
+        let withCodec = PacketReader(agreedPacketSize: 8192, slots: 4, codec: SnappyCodec(), registry: MessageRegistry())
+        #expect(withCodec.bufferBytes == 2 * 8192)
     }
 }

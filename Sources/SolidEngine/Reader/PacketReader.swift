@@ -57,6 +57,10 @@ public final class PacketReader {
         didSet { context = nil }
     }
 
+    /// Bytes of packet buffers this reader holds (64 before the hello; the agreed packet size after it,
+    /// twice that with a codec).
+    public var bufferBytes: Int { payload.count + (decompressed?.count ?? 0) }
+
     /// The parameters in force (after the handshake, or given at creation).
     @exclusivity(unchecked) public private(set) var agreed: AgreedParameters?
     private let configuration: ReaderConfiguration
@@ -69,8 +73,10 @@ public final class PacketReader {
     @exclusivity(unchecked) private var flags: UInt8 = 0
     @exclusivity(unchecked) private var payloadLength = 0
     @exclusivity(unchecked) private var payloadFilled = 0
-    private let payload: UnsafeMutableRawBufferPointer
-    private let decompressed: UnsafeMutableRawBufferPointer
+    /// Holds one packet's payload: hello-sized until the handshake, then the agreed packet size.
+    @exclusivity(unchecked) private var payload: UnsafeMutableRawBufferPointer
+    /// Decompression output: allocated only when a codec was agreed.
+    @exclusivity(unchecked) private var decompressed: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var slots: [MessageAssembly] = []
     @exclusivity(unchecked) private var failure: WireError?
     /// After a start-secure packet: input is kept, not parsed.
@@ -83,8 +89,8 @@ public final class PacketReader {
     public init(configuration: ReaderConfiguration, registry: MessageRegistry) {
         self.configuration = configuration
         self.registry = registry
-        payload = .allocate(byteCount: PacketFormat.maxPacketSize, alignment: 16)
-        decompressed = .allocate(byteCount: PacketFormat.maxPacketSize, alignment: 16)
+        // A peer that connects and never says hello costs 64 bytes here, not two 64 KiB packets.
+        payload = .allocate(byteCount: PacketFormat.maxHelloPayload, alignment: 16)
     }
 
     /// A reader whose parameters are already agreed (no hello expected), for in-memory use and tests.
@@ -104,13 +110,19 @@ public final class PacketReader {
     deinit {
         for slot in slots { slot.abort(.messageLengthMismatch(slot: -1)) }
         payload.deallocate()
-        decompressed.deallocate()
+        decompressed?.deallocate()
     }
 
     private func adopt(_ parameters: AgreedParameters) {
+        // Buffers for the agreed packet size (the header is not stored); decompression only with a codec.
+        payload.deallocate()
+        payload = .allocate(byteCount: parameters.packetSize, alignment: 16)
+        decompressed?.deallocate()
+        decompressed = nil
         agreed = parameters
         context = nil
         codec = configuration.codecs.first { $0.maskBit == parameters.codecBit && parameters.codecBit != 0 }
+        if codec != nil { decompressed = .allocate(byteCount: parameters.packetSize, alignment: 16) }
         slots = (0..<parameters.slots).map { _ in MessageAssembly() }
     }
 
@@ -223,10 +235,10 @@ public final class PacketReader {
         case .data:
             if flags & PacketFormat.compressedFlag != 0 {
                 let limit = agreed!.packetSize - PacketFormat.headerSize
-                let output = UnsafeMutableRawBufferPointer(start: decompressed.baseAddress!, count: limit)
+                let output = UnsafeMutableRawBufferPointer(start: decompressed!.baseAddress!, count: limit)
                 let length = try codec!.decompress(bytes, into: output)
                 guard length <= limit else { throw .decompressedTooLarge(length: length, limit: limit) }
-                try readRecords(UnsafeRawBufferPointer(start: decompressed.baseAddress!, count: length))
+                try readRecords(UnsafeRawBufferPointer(start: output.baseAddress!, count: length))
             } else {
                 try readRecords(bytes)
             }
