@@ -5,7 +5,6 @@
 #include <string.h>
 
 int solid_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_min_proto_version(ctx, version); }
-int solid_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_max_proto_version(ctx, version); }
 
 void solid_ssl_ctx_set_safe_options(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -15,7 +14,7 @@ void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 }
 
-void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx) {
+void solid_ssl_ctx_set_server_defaults(SSL_CTX *ctx) {
     // Resumption through stateless tickets only: no per-session state kept on the server.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     // The server sends the chain it was given, never one built from the trust store per handshake.
@@ -24,7 +23,6 @@ void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx) {
 
 int solid_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert) { return (int)SSL_CTX_add_extra_chain_cert(ctx, cert); }
 int solid_ssl_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
-void solid_bio_set_mem_eof_return(BIO *bio, int value) { BIO_set_mem_eof_return(bio, value); }
 int solid_err_get_lib(unsigned long code) { return ERR_GET_LIB(code); }
 int solid_err_get_reason(unsigned long code) { return ERR_GET_REASON(code); }
 int solid_err_is_ssl_reason(unsigned long code) { return ERR_GET_LIB(code) == ERR_LIB_SSL; }

@@ -42,8 +42,7 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``DestinationError/invalidUnixPath(_:)`` for an empty or too long path (107 bytes at most).
     public init(unixPath path: String) throws(DestinationError) {
         do {
-            guard case .unix(let address) = try SocketAddress.unix(path: path) else { throw DestinationError.invalidUnixPath(path) }
-            unixAddress = address
+            unixAddress = try UnixAddress(parsing: path)
         } catch {
             throw .invalidUnixPath(path)
         }

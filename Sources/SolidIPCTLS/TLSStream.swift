@@ -188,7 +188,7 @@ public final class TLSStream: ByteStream {
         inner.pauseReading()
     }
 
-    /// Delivers what waits in the read BIO, then reads again.
+    /// Delivers the ciphertext that waited, then reads again.
     public func resumeReading() {
         guard readingPaused else { return }
         readingPaused = false
@@ -236,10 +236,13 @@ public final class TLSStream: ByteStream {
     }
 
     /// Runs ``advance()`` over the ciphertext that waited.
-    private func advancePending() {
+    private func advancePending() { withPendingInput { advance() } }
+
+    /// Lets OpenSSL read the ciphertext that waited during `body`; keeps what it did not take.
+    private func withPendingInput(_ body: () -> Void) {
         let input = pendingInput
         pendingInput = []
-        input.withUnsafeBytes { bytes in withInput(bytes) { advance() } }
+        input.withUnsafeBytes { bytes in withInput(bytes, body) }
     }
 
     /// Lets OpenSSL read from `bytes` during `body`; keeps what it did not take.
@@ -330,9 +333,7 @@ public final class TLSStream: ByteStream {
         case .established:
             if !receivedCloseNotify {
                 // What is buffered may still hold the close_notify: decrypt before judging.
-                let input = pendingInput
-                pendingInput = []
-                input.withUnsafeBytes { bytes in withInput(bytes) { decrypt() } }
+                withPendingInput { decrypt() }
                 if phase == .established && !receivedCloseNotify { fail(.closedWithoutCloseNotify) }
             }
         case .closed:

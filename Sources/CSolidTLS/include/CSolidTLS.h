@@ -1,5 +1,5 @@
 // Functions for the OpenSSL macros Swift cannot import (SSL_set_tlsext_host_name, SSL_OP_*,
-// BIO_set_mem_eof_return, sk_* stacks, ...). Each is one line of C over the documented API.
+// sk_* stacks, ...), and the BIO a TLS stream runs on.
 #ifndef CSOLIDTLS_H
 #define CSOLIDTLS_H
 
@@ -8,15 +8,13 @@
 #include <openssl/evp.h>
 
 int solid_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version);
-int solid_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version);
 /// No renegotiation, no compression, no TLS < 1.2 tickets in the clear: the options every context gets.
 void solid_ssl_ctx_set_safe_options(SSL_CTX *ctx);
 void solid_ssl_ctx_set_client_session_cache(SSL_CTX *ctx);
 /// Server: stateless tickets only (no session cache), and no chain building from the store per handshake.
-void solid_ssl_ctx_set_server_session_cache(SSL_CTX *ctx);
+void solid_ssl_ctx_set_server_defaults(SSL_CTX *ctx);
 int solid_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert);
 int solid_ssl_set_tlsext_host_name(SSL *ssl, const char *name);
-void solid_bio_set_mem_eof_return(BIO *bio, int value);
 int solid_err_get_lib(unsigned long code);
 int solid_err_get_reason(unsigned long code);
 int solid_err_is_ssl_reason(unsigned long code);

@@ -45,17 +45,12 @@ extension Connection {
             completion?(.success(security))
             return
         }
-        guard case .active = state else {
-            completion?(.failure(.stream(.tls(.invalidState("the connection has not completed its hello")))))
-            finish(.stream(.tls(.invalidState("the connection has not completed its hello"))))
-            return
-        }
-        guard let upgrade = secureUpgrade, upgrade.isAvailable else {
-            completion?(.failure(.stream(.tls(.notConfigured))))
-            finish(.stream(.tls(.notConfigured)))
-            return
-        }
+        // From here the completion waits with the others: for the handshake, or for the close below.
         if let completion { secureCompletions.append(completion) }
+        guard case .active = state else {
+            return finish(.stream(.tls(.invalidState("the connection has not completed its hello"))))
+        }
+        guard secureUpgrade?.isAvailable == true else { return finish(.stream(.tls(.notConfigured))) }
         if !sentStartSecure { sendStartSecure() }
     }
 

@@ -172,11 +172,9 @@ final class Pool: ReactorObject {
         let handle = link.handle
         core.provideSinks(to: connection, handle: handle)
         let destination = entry.destination
-        var info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: nil, destination: destination)
+        var info = ConnectionInfo(handle: handle, connection: connection, destination: destination)
         connection.onActive = { [self] agreed in
-            info = ConnectionInfo(
-                handle: handle, remoteAddress: connection.remoteAddress, security: connection.security,
-                destination: destination)
+            info = ConnectionInfo(handle: handle, connection: connection, destination: destination)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             link.handshaken = true
             link.capacity = agreed.slots
@@ -190,9 +188,8 @@ final class Pool: ReactorObject {
         if let tls = settings.tls {
             connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: true, serverName: destination.serverName)
         }
-        connection.onSecured = { [settings, connection] security in
-            settings.onConnectionSecure?(
-                ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: security, destination: destination))
+        connection.onSecured = { [settings, connection] _ in
+            settings.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: destination))
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0 {

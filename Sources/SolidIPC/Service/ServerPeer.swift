@@ -41,19 +41,17 @@ final class ServerPeer: ReactorObject {
         let handle = ObjectHandle(reactor: reactor, id: id)
         let accepted = core.peerStarted(handle)
         core.provideSinks(to: connection, handle: handle)
-        var info = ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: nil, destination: nil)
+        var info = ConnectionInfo(handle: handle, connection: connection, destination: nil)
         connection.onActive = { [connection] _ in
-            info = ConnectionInfo(
-                handle: handle, remoteAddress: connection.remoteAddress, security: connection.security, destination: nil)
+            info = ConnectionInfo(handle: handle, connection: connection, destination: nil)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             core.configuration.onConnectionStart?(info)
         }
         if let tls = core.configuration.tls {
             connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: false, serverName: nil)
         }
-        connection.onSecured = { [connection] info in
-            core.configuration.onConnectionSecure?(
-                ConnectionInfo(handle: handle, remoteAddress: connection.remoteAddress, security: info, destination: nil))
+        connection.onSecured = { [connection] _ in
+            core.configuration.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: nil))
         }
         connection.onMessage = { [self] header, message in
             if header.responseTo != 0, respond(header, message) { return }

@@ -110,6 +110,12 @@ public struct ConnectionInfo: Sendable, CustomStringConvertible {
     /// The destination of a client pool's connection; `nil` for an accepted one.
     public let destination: Destination?
 
+    /// What the hooks are told about `connection` now: its peer's address and what TLS established.
+    init(handle: ObjectHandle, connection: Connection, destination: Destination?) {
+        self.init(
+            handle: handle, remoteAddress: connection.remoteAddress, security: connection.security, destination: destination)
+    }
+
     /// Creates the record (the service does; public for tests of hooks).
     public init(handle: ObjectHandle, remoteAddress: SocketAddress?, security: SecurityInfo?, destination: Destination?) {
         self.handle = handle

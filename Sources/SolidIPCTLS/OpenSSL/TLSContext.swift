@@ -101,7 +101,7 @@ final class TLSContext: @unchecked Sendable {
             case .required: SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
             }
             if let alpnWire { SSL_CTX_set_alpn_select_cb(context, solid_alpn_select, alpnWire) }
-            solid_ssl_ctx_set_server_session_cache(context)
+            solid_ssl_ctx_set_server_defaults(context)
             if configuration.sessionResumption {
                 // A session id context is required for resumption when client certificates are verified.
                 let id: [UInt8] = Array("solid-ipc".utf8)

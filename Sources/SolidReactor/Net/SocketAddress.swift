@@ -13,10 +13,7 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// A Unix-domain socket at a filesystem path, or, for a text starting with `@`, a Linux abstract
     /// name (no file; gone when the last socket closes).
     /// - Throws: ``AddressError/unixPathTooLong(_:)`` beyond 107 bytes, ``AddressError/emptyUnixPath``.
-    public static func unix(path: String) throws(AddressError) -> SocketAddress {
-        if path.hasPrefix("@") { return .unix(try UnixAddress(abstractName: String(path.dropFirst()))) }
-        return .unix(try UnixAddress(path: path))
-    }
+    public static func unix(path: String) throws(AddressError) -> SocketAddress { .unix(try UnixAddress(parsing: path)) }
 
     /// Parses a numeric IP (`"127.0.0.1"`, `"::1"`) and a port. No name resolution; see ``Resolver``.
     /// - Throws: ``AddressError/invalidIP(_:)`` when `ip` is neither IPv4 nor IPv6 text.

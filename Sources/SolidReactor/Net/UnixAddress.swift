@@ -33,6 +33,16 @@ public struct UnixAddress: Sendable, Hashable {
         isAbstract = true
     }
 
+    /// A path, or for a text starting with `@` a Linux abstract name.
+    /// - Throws: ``AddressError/emptyUnixPath``, ``AddressError/unixPathTooLong(_:)``.
+    public init(parsing text: String) throws(AddressError) {
+        if text.hasPrefix("@") {
+            try self.init(abstractName: String(text.dropFirst()))
+        } else {
+            try self.init(path: text)
+        }
+    }
+
     /// Reads what the kernel filled in (an accepted peer is usually unnamed).
     init(sockaddr address: sockaddr_un) {
         var address = address

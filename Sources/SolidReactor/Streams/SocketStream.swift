@@ -39,6 +39,8 @@ public final class SocketStream: ReactorObject, ByteStream {
     private enum Phase { case connecting, open, closed }
     private var phase: Phase
     private var fd: Int32
+    /// A Unix-domain socket: no TCP options.
+    private let isUnixDomain: Bool
     private var id: ObjectID?
     private var readable = false
     private var writable = false
@@ -61,17 +63,18 @@ public final class SocketStream: ReactorObject, ByteStream {
     ///   the socket was adopted already.
     public convenience init(adopting socket: AcceptedSocket, on reactor: Reactor) throws(StreamError) {
         guard let fd = socket.take() else { throw StreamError.closed }
-        try self.init(fd: fd, phase: .open, reactor: reactor)
+        try self.init(fd: fd, family: socket.remoteAddress?.family ?? Socket.family(fd), phase: .open, reactor: reactor)
         remoteAddress = socket.remoteAddress ?? Socket.remoteAddress(fd)
     }
 
-    private init(fd: Int32, phase: Phase, reactor: Reactor) throws(StreamError) {
+    private init(fd: Int32, family: Int32, phase: Phase, reactor: Reactor) throws(StreamError) {
         reactor.preconditionInReactor()
         self.reactor = reactor
         self.fd = fd
         self.phase = phase
+        isUnixDomain = family == AF_UNIX
         vectors = .allocate(capacity: Self.maxVectors)
-        if Socket.family(fd) != AF_UNIX {
+        if !isUnixDomain {
             do {
                 try Socket.setNoDelay(fd)
             } catch {
@@ -111,7 +114,7 @@ public final class SocketStream: ReactorObject, ByteStream {
         let stream: SocketStream
         do {
             let fd = try Socket.makeStream(family: address.family)
-            stream = try SocketStream(fd: fd, phase: .connecting, reactor: reactor)
+            stream = try SocketStream(fd: fd, family: address.family, phase: .connecting, reactor: reactor)
         } catch let error as SystemError {
             reactor.runSoon { completion(.failure(StreamError(error))) }
             return
@@ -146,7 +149,7 @@ public final class SocketStream: ReactorObject, ByteStream {
 
     /// Applies `TCP_NOTSENT_LOWAT` (TCP only) and `SO_RCVBUF`; a failure is logged at debug level.
     public func applyOptions(_ options: StreamOptions) {
-        if let limit = options.unsentBytesLimit, Socket.family(fd) != AF_UNIX {
+        if let limit = options.unsentBytesLimit, !isUnixDomain {
             do {
                 try limitUnsentBytes(to: limit)
             } catch {

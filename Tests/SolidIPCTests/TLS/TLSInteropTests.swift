@@ -656,10 +656,8 @@ struct TLSInteropTests {
         "openssl s_client (verifying chain and name) → our echo server: 64 KiB binary echoed, our close_notify ends it with status 0",
         .enabled(if: haveOpenSSL), arguments: ["TLSv1.3", "TLSv1.2"])
     func openSSLClientToServer(version: String) throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let client = try ExternalPeer(opensslPath, [
             "s_client", "-connect", "127.0.0.1:\(pair.port)", "-servername", "localhost", "-verify_hostname", "localhost",
             "-CAfile", fixture.path("ca.pem"), "-verify_return_error", "-quiet", "-nocommands",
@@ -687,10 +685,8 @@ struct TLSInteropTests {
         "mutual TLS with openssl s_client: with -cert our server verifies echo-client; without, peerCertificateMissing and s_client sees alert 116",
         .enabled(if: haveOpenSSL))
     func openSSLClientMutualTLS() throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport { $0.clientCertificates = .required })
-        defer { pair.stop() }
+        let pair = try TLSPair.start(server: try fixture.serverTransport { $0.clientCertificates = .required })
+        defer { pair.stopAll() }
         let common = [
             "s_client", "-connect", "127.0.0.1:\(pair.port)", "-servername", "localhost", "-verify_hostname", "localhost",
             "-CAfile", fixture.path("ca.pem"), "-verify_return_error", "-quiet", "-nocommands",
@@ -767,10 +763,8 @@ struct TLSInteropTests {
         "gnutls-cli (verifying chain and name) → our echo server: text echoed, clean close started by either side",
         .enabled(if: haveGnuTLS), arguments: ["our server", "gnutls-cli"])
     func gnuTLSClientToServer(closer: String) throws {
-        let group = try ReactorGroup(threads: 2)
-        defer { group.shutdown() }
-        let pair = try TLSPair(group: group, server: try fixture.serverTransport())
-        defer { pair.stop() }
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
+        defer { pair.stopAll() }
         let client = try ExternalPeer(gnutlsClientPath, [
             "--x509cafile", fixture.path("ca.pem"), "-p", "\(pair.port)", "--verify-hostname", "localhost",
             "--sni-hostname", "localhost", "127.0.0.1",

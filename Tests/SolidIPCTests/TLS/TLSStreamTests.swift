@@ -73,9 +73,8 @@ final class TLSPair: @unchecked Sendable {
     }
 
     /// A new two-reactor group with a pair on it; ``stopAll()`` ends both.
-    static func start(server: TLSTransport) throws -> (ReactorGroup, TLSPair) {
-        let group = try ReactorGroup(threads: 2)
-        return (group, try TLSPair(group: group, server: server))
+    static func start(server: TLSTransport) throws -> TLSPair {
+        try TLSPair(group: try ReactorGroup(threads: 2), server: server)
     }
 
     /// Stops the pair and shuts its group down.
@@ -107,7 +106,7 @@ struct TLSStreamTests {
 
     @Test("handshake, 1 MiB echoed through TLS in both directions, close_notify seen by the server")
     func echoAndCloseNotify() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
         defer { pair.stopAll() }
         let payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let received = Lock<[UInt8]>([])
@@ -144,7 +143,7 @@ struct TLSStreamTests {
 
     @Test("an untrusted server certificate fails with certificateUntrusted (X509_V_ERR 20), the server sees the alert")
     func untrusted() throws {
-        let (group, pair) = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.strangerServer)))
+        let pair = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.strangerServer)))
         defer { pair.stopAll() }
         pair.connect(try fixture.clientTransport())
         #expect(pair.log.wait { entries in entries.contains { $0.hasPrefix("client closed") } && entries.contains { $0.hasPrefix("server closed") } })
@@ -155,7 +154,7 @@ struct TLSStreamTests {
 
     @Test("a wrong host name fails with hostNameMismatch; an IP the certificate lacks too; the right IP works")
     func hostNames() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
         defer { pair.stopAll() }
         let transport = try fixture.clientTransport()
         let errors = Lock<[TLSError]>([])
@@ -178,7 +177,7 @@ struct TLSStreamTests {
 
     @Test("an expired server certificate fails with certificateExpired (X509_V_ERR 10)")
     func expired() throws {
-        let (group, pair) = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.expiredServer)))
+        let pair = try TLSPair.start(server: try TLSTransport(server: fixture.serverConfiguration(fixture.expiredServer)))
         defer { pair.stopAll() }
         pair.connect(try fixture.clientTransport())
         #expect(pair.log.wait { $0.contains { $0.hasPrefix("client closed") } })
@@ -187,7 +186,7 @@ struct TLSStreamTests {
 
     @Test("mutual TLS: no client certificate → server peerCertificateMissing, client certificateRequired; with one the server sees its name")
     func mutualTLS() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport { $0.clientCertificates = .required })
+        let pair = try TLSPair.start(server: try fixture.serverTransport { $0.clientCertificates = .required })
         defer { pair.stopAll() }
         // The client writes nothing: data the server never reads would make its close a reset, which can
         // discard the alert before the client reads it.
@@ -196,7 +195,7 @@ struct TLSStreamTests {
         #expect(closeError(pair.log, side: "server") == "server closed the peer sent no certificate (required)", "\(pair.log.all)")
         #expect(closeError(pair.log, side: "client") == "client closed the peer requires a certificate from this side", "\(pair.log.all)")
 
-        let named = try TLSPair(group: group, server: try fixture.serverTransport { $0.clientCertificates = .required })
+        let named = try TLSPair(group: pair.group, server: try fixture.serverTransport { $0.clientCertificates = .required })
         defer { named.stop() }
         let withCertificate = try TLSTransport(client: {
             var configuration = fixture.client.tlsConfiguration
@@ -209,9 +208,9 @@ struct TLSStreamTests {
 
     @Test("plain bytes sent to a TLS server close that connection with peerSentGarbage; the server still serves")
     func garbage() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
         defer { pair.stopAll() }
-        let reactor = group.reactors[1]
+        let reactor = pair.group.reactors[1]
         let address = SocketAddress.loopbackV4(port: pair.port)
         _ = reactor.execute {
             SocketStream.connect(to: address, on: reactor) { result in
@@ -228,7 +227,7 @@ struct TLSStreamTests {
 
     @Test("TLS 1.3 session resumption: the second connection to the same name resumes")
     func resumption() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
         defer { pair.stopAll() }
         let transport = try fixture.clientTransport()
         // Read something so the server's tickets (sent after its handshake) arrive before closing.
@@ -246,7 +245,7 @@ struct TLSStreamTests {
 
     @Test("ALPN: the server picks from its list; a client offering none of them fails with the peer's alert")
     func alpn() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport { $0.applicationProtocols = ["solid-ipc/1", "h2"] })
+        let pair = try TLSPair.start(server: try fixture.serverTransport { $0.applicationProtocols = ["solid-ipc/1", "h2"] })
         defer { pair.stopAll() }
         let chosen = Lock<[String]>([])
         pair.connect(try fixture.clientTransport { $0.applicationProtocols = ["h2", "solid-ipc/1"] }) { stream in
@@ -262,10 +261,10 @@ struct TLSStreamTests {
 
     @Test("a truncated handshake (half a ClientHello, then FIN) closes only that connection, with handshakeFailed")
     func truncatedHandshake() throws {
-        let (group, pair) = try TLSPair.start(server: try fixture.serverTransport())
+        let pair = try TLSPair.start(server: try fixture.serverTransport())
         defer { pair.stopAll() }
         // A real ClientHello, cut in half: capture one from our own client through a recording stream.
-        let reactor = group.reactors[1]
+        let reactor = pair.group.reactors[1]
         let address = SocketAddress.loopbackV4(port: pair.port)
         let hello = try TLSTransport(client: fixture.clientConfiguration)
         _ = reactor.execute {
