@@ -1,3 +1,4 @@
+import SolidEngine
 import SolidReactor
 
 /// Receive-side limits: inactivity and keep-alive flood (the server side of keep-alive).
@@ -31,6 +32,31 @@ extension Connection {
         guard let limit = configuration.maxKeepAlivesPerWindow else { return }
         keepAlivesInWindow += 1
         if keepAlivesInWindow > limit { finish(.tooManyKeepAlives) }
+    }
+
+    /// The outgoing queue reached ``ConnectionConfiguration/maxQueuedMessages`` (a peer that sends and
+    /// does not read what it is sent): stop reading from it, so it cannot make the queue grow, and close
+    /// with ``ConnectionError/outgoingQueueStalled`` if it stays full for
+    /// ``ConnectionConfiguration/queueStallTimeout``.
+    func queueOverLimit() {
+        guard !pausedForQueue, case .active = state else { return }
+        pausedForQueue = true
+        stream.pauseReading()
+        if let limit = configuration.queueStallTimeout {
+            queueStallTimer = reactor.schedule(after: limit) { [weak self] in
+                self?.queueStallTimer = nil
+                self?.finish(.outgoingQueueStalled)
+            }
+        }
+    }
+
+    /// A packet went out: read again once the queue is down to half the limit.
+    func queueMayHaveRoom() {
+        guard pausedForQueue, let writer = currentWriter, writer.pendingCount <= queueLimit / 2 else { return }
+        pausedForQueue = false
+        if let queueStallTimer { reactor.cancelTimer(queueStallTimer) }
+        queueStallTimer = nil
+        if !pausedByOwner { stream.resumeReading() }
     }
 
     func stopReceiveLimits() {

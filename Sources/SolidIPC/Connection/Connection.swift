@@ -50,6 +50,8 @@ public final class Connection {
     let configuration: ConnectionConfiguration
     let reader: PacketReader
     @exclusivity(unchecked) private var writer: MessageWriter?
+    /// The writer, once the handshake created it (for the limits' extension).
+    var currentWriter: MessageWriter? { writer }
     /// Messages sent before the handshake finished: they go to the writer once it exists.
     @exclusivity(unchecked) private var waitingForHandshake: [PendingSend] = []
     @exclusivity(unchecked) private var inFlight = 0
@@ -62,6 +64,12 @@ public final class Connection {
     @exclusivity(unchecked) var keepAliveWindowTimer: TimerID?
     @exclusivity(unchecked) var keepAlivesInWindow = 0
     @exclusivity(unchecked) var pumpScheduled = false
+    /// Outgoing queue limit (Connection+Limits.swift): reading paused while the queue is over it.
+    @exclusivity(unchecked) var pausedForQueue = false
+    @exclusivity(unchecked) var pausedByOwner = false
+    @exclusivity(unchecked) var queueStallTimer: TimerID?
+    /// ``ConnectionConfiguration/maxQueuedMessages``, or no limit.
+    let queueLimit: Int
     /// STARTTLS (Connection+Secure.swift): how this side can secure the connection later, if at all.
     @exclusivity(unchecked) var secureUpgrade: SecureUpgrade?
     /// Between this side's start-secure packet and the TLS stream taking over: nothing is written.
@@ -92,6 +100,7 @@ public final class Connection {
         self.stream = stream
         self.reactor = stream.reactor
         self.configuration = configuration
+        queueLimit = configuration.maxQueuedMessages ?? .max
         var readerConfiguration = ReaderConfiguration()
         readerConfiguration.local = configuration.effectiveHello
         readerConfiguration.codecs = configuration.codecs
@@ -157,6 +166,7 @@ public final class Connection {
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
                     responseTo: responseTo, completion: completion, observer: observer)
                 schedulePump()
+                if writer.pendingCount >= queueLimit { queueOverLimit() }
                 return id
             } catch .unregisteredType(let name) {
                 throw .unregisteredType(name)
@@ -211,10 +221,16 @@ public final class Connection {
     deinit { scratch.deallocate() }
 
     /// Stops reading from the peer (its sends then back up into its own queue) until ``resumeReading()``.
-    public func pauseReading() { stream.pauseReading() }
+    public func pauseReading() {
+        pausedByOwner = true
+        stream.pauseReading()
+    }
 
     /// Reads again, starting with what arrived while paused.
-    public func resumeReading() { stream.resumeReading() }
+    public func resumeReading() {
+        pausedByOwner = false
+        if !pausedForQueue { stream.resumeReading() }
+    }
 
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
@@ -392,6 +408,7 @@ public final class Connection {
             self.inFlight -= 1
             guard error == nil else { return }  // the stream reports its own failure through onClose
             if !self.pumping { self.pump() }
+            if self.pausedForQueue { self.queueMayHaveRoom() }
             if self.closeOnceWritten { self.closeIfWritten() }
         }
     }
@@ -419,6 +436,8 @@ public final class Connection {
         keepAliveTimer = nil
         if let helloTimer { reactor.cancelTimer(helloTimer) }
         helloTimer = nil
+        if let queueStallTimer { reactor.cancelTimer(queueStallTimer) }
+        queueStallTimer = nil
         stopReceiveLimits()
         let neverQueued = waitingForHandshake
         waitingForHandshake.removeAll()

@@ -30,6 +30,14 @@ public struct ConnectionConfiguration {
     /// this long after the connection started (a TLS handshake before it included), so a peer that
     /// connects and says nothing cannot hold the connection. `nil`: no limit.
     public var helloTimeout: Duration? = .seconds(10)
+    /// Most messages waiting in the connection's outgoing queue (default 1024): when a peer sends
+    /// requests and does not read the responses, reading from it stops at this many (so its requests wait
+    /// in its own socket, not in our memory) and goes on once half of them are out. A pool's own traffic
+    /// never reaches it (a pool gives a connection at most its slot count). `nil`: no limit.
+    public var maxQueuedMessages: Int? = 1024
+    /// How long the outgoing queue may stay at ``maxQueuedMessages`` before the connection closes with
+    /// ``ConnectionError/outgoingQueueStalled`` (default 30 s). `nil`: never closed for it.
+    public var queueStallTimeout: Duration? = .seconds(30)
     /// The window for ``maxKeepAlivesPerWindow``.
     public var keepAliveLimitWindow: Duration = .seconds(60)
     /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
@@ -75,6 +83,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case closingGracefully
     /// The peer's hello did not arrive within ``ConnectionConfiguration/helloTimeout``.
     case helloTimeout
+    /// The outgoing queue stayed at ``ConnectionConfiguration/maxQueuedMessages`` for
+    /// ``ConnectionConfiguration/queueStallTimeout``: the peer does not read what it is sent.
+    case outgoingQueueStalled
 
     /// A readable text.
     public var description: String {
@@ -87,6 +98,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .tooManyKeepAlives: "too many keep-alive packets"
         case .closingGracefully: "the connection is closing"
         case .helloTimeout: "no hello from the peer in time"
+        case .outgoingQueueStalled: "the peer does not read: outgoing queue full for too long"
         }
     }
 }

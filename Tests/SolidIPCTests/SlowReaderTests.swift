@@ -1,0 +1,76 @@
+import Glibc
+import SolidEngine
+import SolidIPC
+import Testing
+
+@Suite("A peer that does not read", .serialized)
+struct SlowReaderTests {
+    @Test("requests from a peer that never reads: reading it stops at maxQueuedMessages, others are served, it closes with outgoingQueueStalled (manual clock)")
+    func neverReads() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let stops = EventLog()
+        let big = String(repeating: "r", count: 256 * 1024)
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.connection.maxQueuedMessages = 16
+            configuration.connection.queueStallTimeout = .seconds(5)
+            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
+        }) { server in
+            try server.handle(Note.self) { note, context in
+                try? server.sendResponse(Note(id: note.id, text: note.id >= 1000 ? big : "small"), for: context)
+            }
+        }
+        defer { server.stop() }
+        // The attacker: a hello, then 200 requests of 8 KiB, each answered with 256 KiB it never reads.
+        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        let writer = MessageWriter(packetSize: 65536, slots: 64, codec: nil)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        let registry = try noteRegistry()
+        for id in 0..<200 {
+            try writer.enqueue(Note(id: UInt64(1000 + id), text: String(repeating: "q", count: 8192)), registry: registry,
+                               flags: [.request], requestID: UInt64(id + 1))
+            while writer.hasWork { bytes += buffer[0..<writer.nextPacket(into: buffer)] }
+        }
+        let attack = bytes
+        let reactor = group.reactors[1]
+        let attacker = Lock<SocketStream?>(nil)
+        _ = reactor.execute {
+            SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
+                guard case .success(let stream) = result else { return }
+                attacker.withLock { $0 = stream }
+                stream.onRead = { _ in }
+                stream.pauseReading()  // never reads
+                stream.write(attack)
+            }
+        }
+        // The server stops reading it: far fewer than 200 requests get in, and no more later.
+        #expect(waitUntil { server.statistics.messagesReceived >= 16 })
+        var received = 0
+        for _ in 0..<20 {
+            _ = pendingTimers(group)
+            received = server.statistics.messagesReceived
+        }
+        usleep(200_000)
+        #expect(server.statistics.messagesReceived == received, "reading stays paused")
+        #expect(received < 40, "\(received) requests read of 200 (limit 16 + one read)")
+        // Another client is served meanwhile.
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+            answers.add((try? result.get().text) ?? "error \(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["small"])
+        #expect(stops.all.isEmpty)
+        // Full for longer than the stall limit: closed, with its own error.
+        clock.advance(by: .seconds(6))
+        _ = pendingTimers(group)
+        #expect(stops.wait { !$0.isEmpty })
+        #expect(stops.all == ["the peer does not read: outgoing queue full for too long"])
+        _ = reactor.execute { attacker.withLock { $0?.close() } }
+    }
+}
