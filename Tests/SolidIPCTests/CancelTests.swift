@@ -80,11 +80,13 @@ struct CancelTests {
         let pausedOn = Pinned<ObjectHandle>()
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
-                received.add("\(note.id) \(note.text.count)")
                 if note.id == 0 {
                     try? server.pauseReading(context.connection)
                     pausedOn.value = context.connection
                 }
+                // After the pause is recorded: the test thread reads pausedOn once it sees this entry (the
+                // log's mutex orders the two).
+                received.add("\(note.id) \(note.text.count)")
             }
         }
         defer { server.stop() }

@@ -30,7 +30,7 @@ func noteRegistry() throws -> MessageRegistry {
 
 /// A box for reactor-pinned objects in tests (touched only on one reactor thread).
 final class Pinned<Value>: @unchecked Sendable {
-    // @unchecked: set and read on one reactor thread only.
+    // @unchecked: set on one thread, read on another only after a wait on a lock that orders the two.
     var value: Value?
 }
 
