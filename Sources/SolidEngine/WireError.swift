@@ -63,6 +63,9 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case inconsistentMessageFlags(String)
     /// The declared body length exceeds the configured limit.
     case messageTooLarge(length: UInt64, limit: Int)
+    /// Holding this message until it is complete would take the receiver over its budget for messages
+    /// still being received: `requested` bytes declared, `inUse` already held, `limit` of the `scope`.
+    case receiveBudgetExceeded(requested: UInt64, inUse: Int, limit: Int, scope: ReceiveBudgetScope)
     /// The message declares more stream fields than allowed.
     case tooManyStreams(Int)
     /// A stream segment is longer than a packet can carry.
@@ -130,6 +133,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidMessageFlags(let flags): "invalid message flags 0x\(String(flags, radix: 16))"
         case .inconsistentMessageFlags(let why): "inconsistent message flags: \(why)"
         case .messageTooLarge(let length, let limit): "message body of \(length) bytes exceeds the limit of \(limit)"
+        case .receiveBudgetExceeded(let requested, let inUse, let limit, let scope):
+            "receiving \(requested) more bytes would exceed the \(scope) budget (\(inUse) of \(limit) in use)"
         case .tooManyStreams(let count): "too many stream fields (\(count))"
         case .invalidStreamSegment(let length): "invalid stream segment length \(length)"
         case .malformedVarint: "malformed varint"
@@ -147,6 +152,22 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingStreamSource: "stream field has no source"
         case .streamSourceFailed(let why): "stream source failed: \(why)"
         case .streamSinkFailed(let why): "stream sink failed: \(why)"
+        }
+    }
+}
+
+/// Which receive budget a message would have exceeded.
+public enum ReceiveBudgetScope: Sendable, Equatable, CustomStringConvertible {
+    /// The connection's own (``ReaderConfiguration/maxReceivingBytes``).
+    case connection
+    /// The one shared by all connections of a service (``ReaderConfiguration/sharedBudget``).
+    case service
+
+    /// `connection` or `service`.
+    public var description: String {
+        switch self {
+        case .connection: "connection"
+        case .service: "service"
         }
     }
 }

@@ -116,7 +116,7 @@ struct OutOfLineTests {
         #expect((loop.messages.last?.1 as? Blob)?.data == data)
     }
 
-    @Test("the reader lets its owner prepare arrays of 4 MiB or more (once each, at their full size) before bytes arrive")
+    @Test("the reader lets its owner prepare each allocation of 4 MiB or more for an array before its bytes arrive")
     func prepareLargeArrays() throws {
         final class Seen: @unchecked Sendable {  // @unchecked: touched by this test's thread only
             var sizes: [Int] = []

@@ -27,6 +27,12 @@ final class MessageAssembly {
     /// runtime's generic value witnesses on every assignment (measured: ~700 instructions per round trip).
     private let messageSlot = UnsafeMutablePointer<any WireMessage>.allocate(capacity: 1)
     @exclusivity(unchecked) private var holdsMessage = false
+    /// The receive budget this message is charged to while it is kept across chunks.
+    private let account: ReceiveAccount
+    /// Bytes charged for this message (its declared body and out-of-line arrays), given back when it ends.
+    @exclusivity(unchecked) private var charged = 0
+
+    init(account: ReceiveAccount) { self.account = account }
 
     deinit {
         dropMessage()
@@ -68,6 +74,7 @@ final class MessageAssembly {
 
     private func reset() {
         phase = .idle
+        releaseCharge()
         if !headerBytes.isEmpty { headerBytes.removeAll(keepingCapacity: true) }
         header = nil
         if !body.isEmpty || body.capacity > 0 { body = [] }
@@ -77,6 +84,24 @@ final class MessageAssembly {
         streamIndex = 0
         if !segmentHeader.isEmpty { segmentHeader.removeAll(keepingCapacity: true) }
         segmentRemaining = 0
+    }
+
+    private func releaseCharge() {
+        guard charged > 0 else { return }
+        account.release(charged)
+        charged = 0
+    }
+
+    /// Charges the budget up to `total` bytes for this message; `false` after rejecting it if they do
+    /// not fit.
+    private func charge(upTo total: UInt64, _ reject: (MessageHeader, WireError) -> Void) -> Bool {
+        guard total > UInt64(charged) else { return true }
+        if let error = account.reserve(total - UInt64(charged)) {
+            discard(error, reject)
+            return false
+        }
+        charged = Int(total)
+        return true
     }
 
     /// Starts a new message (first chunk).
@@ -124,9 +149,14 @@ final class MessageAssembly {
                 offset += length
                 try decodeBody(UnsafeRawBufferPointer(rebasing: rest[0..<length]), context, reject)
             case .body:
-                // Reserve, never zero-fill: pages are touched only as bytes arrive.
-                if body.isEmpty { body.reserveCapacity(Int(header!.bodyLength)) }
-                let take = min(rest.count, Int(header!.bodyLength) - body.count)
+                // Kept across chunks: charged at its declared size, but memory grows only as bytes arrive.
+                let declared = Int(header!.bodyLength)
+                guard charge(upTo: header!.bodyLength, reject) else { continue }
+                let take = min(rest.count, declared - body.count)
+                if body.capacity - body.count < take {
+                    body.reserveCapacity(
+                        ReceiveGrowth.capacity(current: body.capacity, needed: body.count + take, declared: declared))
+                }
                 body.append(contentsOf: rest[0..<take])
                 offset += take
                 if body.count == Int(header!.bodyLength) { try finishBody(context, reject) }
@@ -158,6 +188,7 @@ final class MessageAssembly {
     private func discard(_ error: WireError, _ reject: (MessageHeader, WireError) -> Void) {
         if phase == .streams { for sink in sinks[streamIndex...] { sink.abort(error) } }
         phase = .discarding
+        releaseCharge()
         body = []
         dropMessage()
         sinks = []
@@ -206,6 +237,8 @@ final class MessageAssembly {
             discard(.messageTooLarge(length: total, limit: context.maxBodyBytes), reject)
             return
         }
+        // The kept body and the arrays stay in memory until the tail has arrived.
+        if layout.hasOutOfLineBytes && !charge(upTo: total, reject) { return }
         var streamSinks: [any ByteSink] = []
         if header.streamCount > 0 {
             streamSinks = context.makeSinks(header, messageSlot.pointee)
@@ -227,10 +260,7 @@ final class MessageAssembly {
                 sinks.append(streamSinks[nextStream])
                 nextStream += 1
             } else {
-                let sink = OutOfLineSink(count: item)
-                if item >= ReaderConfiguration.largeArrayBytes, let prepare = context.prepareLargeArray {
-                    sink.prepare(with: prepare)
-                }
+                let sink = OutOfLineSink(count: item, prepareLarge: context.prepareLargeArray)
                 outOfLine.append(sink)
                 sinks.append(sink)
             }

@@ -1,7 +1,7 @@
 /// Receives one out-of-line byte array (PROTOCOL.md §5.3) straight into the array the message will hold.
 ///
-/// The array is created at its declared size without being zero-filled: pages are touched only as bytes
-/// arrive, so a declaration the peer never fills costs address space, not memory.
+/// The array grows as bytes arrive and is never zero-filled: a declaration the peer never fills costs
+/// neither memory nor address space (the declared size is charged to the receive budget instead).
 final class OutOfLineSink: ByteSink {
     /// Why an out-of-line array was refused.
     struct Mismatch: Error {
@@ -13,34 +13,46 @@ final class OutOfLineSink: ByteSink {
         }
     }
 
-    private var storage: [UInt8]
-    private var filled = 0
+    private var storage: [UInt8] = []
+    private let declared: Int
+    private let prepareLarge: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
 
-    /// Creates the array for `count` bytes.
-    init(count: Int) {
-        // UInt8 is trivial: leaving the bytes unset until they arrive is sound, and avoids touching pages.
-        storage = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    /// A sink for an array of `count` bytes. Its storage grows as bytes arrive (``ReceiveGrowth``), so
+    /// a declared count costs nothing until the bytes come; `prepareLarge` sees each allocation of at
+    /// least ``ReaderConfiguration/largeArrayBytes`` before it is filled (to advise the kernel on it).
+    init(count: Int, prepareLarge: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil) {
+        declared = count
+        self.prepareLarge = prepareLarge
     }
 
-    /// Lets `body` see the (still unfilled) storage, e.g. to advise the kernel on it.
-    func prepare(with body: (UnsafeMutableRawBufferPointer) -> Void) {
-        storage.withUnsafeMutableBytes { body($0) }
-    }
+    private var filled: Int { storage.count }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard bytes.count <= storage.count - filled else {
-            throw Mismatch(declared: storage.count, received: filled + bytes.count)
+        guard bytes.count <= declared - filled else {
+            throw Mismatch(declared: declared, received: filled + bytes.count)
         }
-        guard let source = bytes.baseAddress else { return }
-        let offset = filled
-        storage.withUnsafeMutableBytes { target in
-            (target.baseAddress! + offset).copyMemory(from: source, byteCount: bytes.count)
+        guard bytes.count > 0 else { return }
+        if storage.capacity - filled < bytes.count { grow(toFit: filled + bytes.count) }
+        storage.append(contentsOf: bytes)
+    }
+
+    private func grow(toFit needed: Int) {
+        let capacity = ReceiveGrowth.capacity(current: storage.capacity, needed: needed, declared: declared)
+        let old = storage
+        // UInt8 is trivial: the capacity beyond the bytes copied stays unset until bytes arrive.
+        storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            if capacity >= ReaderConfiguration.largeArrayBytes, let prepareLarge {
+                prepareLarge(UnsafeMutableRawBufferPointer(buffer))
+            }
+            old.withUnsafeBufferPointer { source in
+                if let base = source.baseAddress { buffer.baseAddress!.initialize(from: base, count: source.count) }
+            }
+            initialized = old.count
         }
-        filled += bytes.count
     }
 
     func finish() throws {
-        guard filled == storage.count else { throw Mismatch(declared: storage.count, received: filled) }
+        guard filled == declared else { throw Mismatch(declared: declared, received: filled) }
     }
 
     func abort(_ error: WireError) { storage = [] }

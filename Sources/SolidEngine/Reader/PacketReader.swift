@@ -28,6 +28,12 @@ public struct ReaderConfiguration {
     public var limits = DecodingLimits()
     /// Largest message body (bounded fields) accepted; streams are not counted.
     public var maxBodyBytes = 512 * 1024 * 1024
+    /// Most bytes of messages still being received that this connection holds at once (bodies arriving
+    /// in pieces and out-of-line byte arrays, at their declared sizes; streams are not held). A message
+    /// that would go over it is rejected on its own. Keep it at least ``maxBodyBytes``.
+    public var maxReceivingBytes = 1024 * 1024 * 1024
+    /// A budget shared with other connections (a service's), charged together with ``maxReceivingBytes``.
+    public var sharedBudget: ReceiveBudget?
     /// Called with the storage of each out-of-line byte array of at least ``largeArrayBytes`` before its
     /// bytes arrive (SolidIPC asks the kernel for huge pages there: a fresh 256 MiB array otherwise costs
     /// 65,536 page faults as it fills). `nil`: nothing is done.
@@ -84,11 +90,17 @@ public final class PacketReader {
     @exclusivity(unchecked) private var leftover: [UInt8] = []
     /// What assemblies need, built once (and again when ``makeSinks`` changes).
     @exclusivity(unchecked) private var context: ReaderContext?
+    /// Bytes held for messages still arriving, against this connection's and the shared budget.
+    private let account: ReceiveAccount
+
+    /// Bytes this reader holds for messages still arriving (charged at their declared sizes).
+    public var receivingBytes: Int { account.inUse }
 
     /// A reader that first expects the peer's hello.
     public init(configuration: ReaderConfiguration, registry: MessageRegistry) {
         self.configuration = configuration
         self.registry = registry
+        account = ReceiveAccount(connectionLimit: configuration.maxReceivingBytes, shared: configuration.sharedBudget)
         // A peer that connects and never says hello costs 64 bytes here, not two 64 KiB packets.
         payload = .allocate(byteCount: PacketFormat.maxHelloPayload, alignment: 16)
     }
@@ -96,13 +108,16 @@ public final class PacketReader {
     /// A reader whose parameters are already agreed (no hello expected), for in-memory use and tests.
     public convenience init(
         agreedPacketSize: Int, slots: Int, codec: (any PacketCodec)? = nil, registry: MessageRegistry,
-        limits: DecodingLimits = DecodingLimits(), maxBodyBytes: Int = 512 * 1024 * 1024
+        limits: DecodingLimits = DecodingLimits(), maxBodyBytes: Int = 512 * 1024 * 1024,
+        maxReceivingBytes: Int = 1024 * 1024 * 1024, sharedBudget: ReceiveBudget? = nil
     ) {
         var configuration = ReaderConfiguration()
         configuration.local = HelloParameters(packetSize: agreedPacketSize, slots: slots, codecMask: codec?.maskBit ?? 0)
         configuration.codecs = codec.map { [$0] } ?? []
         configuration.limits = limits
         configuration.maxBodyBytes = maxBodyBytes
+        configuration.maxReceivingBytes = maxReceivingBytes
+        configuration.sharedBudget = sharedBudget
         self.init(configuration: configuration, registry: registry)
         adopt(AgreedParameters(packetSize: agreedPacketSize, slots: slots, codecBit: codec?.maskBit ?? 0))
     }
@@ -123,7 +138,7 @@ public final class PacketReader {
         context = nil
         codec = configuration.codecs.first { $0.maskBit == parameters.codecBit && parameters.codecBit != 0 }
         if codec != nil { decompressed = .allocate(byteCount: parameters.packetSize, alignment: 16) }
-        slots = (0..<parameters.slots).map { _ in MessageAssembly() }
+        slots = (0..<parameters.slots).map { _ in MessageAssembly(account: account) }
     }
 
     /// Feeds bytes as they arrive. Events are reported through ``onEvent`` before this returns.

@@ -106,6 +106,8 @@ public final class Connection {
         readerConfiguration.codecs = configuration.codecs
         readerConfiguration.limits = configuration.limits
         readerConfiguration.maxBodyBytes = configuration.maxBodyBytes
+        readerConfiguration.maxReceivingBytes = configuration.maxReceivingBytes
+        readerConfiguration.sharedBudget = configuration.sharedReceiveBudget
         readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }

@@ -15,6 +15,15 @@ public struct ConnectionConfiguration {
     /// bigger message fails at once with ``WireError/messageTooLarge(length:limit:)`` (not sent) instead of
     /// being dropped by a peer with the same limit.
     public var maxBodyBytes = 512 * 1024 * 1024
+    /// Most bytes of messages still being received that one connection holds at once (default 1 GiB):
+    /// a body arriving in pieces and out-of-line byte arrays, charged at their declared sizes (memory
+    /// itself grows only as bytes arrive). A message that would go over it is rejected on its own with
+    /// ``WireError/receiveBudgetExceeded(requested:inUse:limit:scope:)``; streams are not held and not
+    /// counted. Keep it at least ``maxBodyBytes``. The service adds a budget shared by all its
+    /// connections (``ServiceConfiguration/maxReceivingBytes``).
+    public var maxReceivingBytes = 1024 * 1024 * 1024
+    /// The service-wide budget, set by the service.
+    var sharedReceiveBudget: ReceiveBudget?
     /// A keep-alive packet goes out after this long without any other packet (default 10 s), so the
     /// peer's ``inactivityTimeout`` sees a live but idle connection as live. `nil`: none.
     public var keepAliveInterval: Duration? = .seconds(10)

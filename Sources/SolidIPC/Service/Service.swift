@@ -31,8 +31,10 @@ public final class Service: Sendable {
     /// - Throws: ``ServiceConfigurationError``.
     public init(configuration: ServiceConfiguration, group: ReactorGroup) throws(ServiceConfigurationError) {
         try configuration.validate()
+        var connection = configuration.connection
+        connection.sharedReceiveBudget = ReceiveBudget(limit: configuration.maxReceivingBytes)
         self.configuration = ServiceConfigurationSnapshot(
-            connection: configuration.connection, registry: configuration.registry,
+            connection: connection, registry: configuration.registry,
             poolQueueCapacity: configuration.poolQueueCapacity, connectTimeout: configuration.connectTimeout,
             maxConnectionsPerPool: configuration.maxConnectionsPerPool,
             maxPendingConnectionsPerPool: configuration.maxPendingConnectionsPerPool,
@@ -288,6 +290,7 @@ public final class Service: Sendable {
         let (core, pools) = state.withLock { ($0.core, $0.pools.count) }
         var statistics = core?.counters.snapshot ?? .zero
         statistics.pools = pools
+        statistics.receivingBytes = configuration.connection.sharedReceiveBudget?.inUse ?? 0
         return statistics
     }
 

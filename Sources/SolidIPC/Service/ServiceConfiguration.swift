@@ -1,4 +1,5 @@
 public import Logging
+import Glibc
 public import SolidEngine
 public import SolidReactor
 
@@ -22,6 +23,19 @@ public struct ServiceConfiguration {
     /// a reset and counted in ``ServiceStatistics/connectionsRefused``, so a flood of connections cannot
     /// exhaust descriptors or memory. Connections that have not said hello count too.
     public var maxAcceptedConnections = 4096
+    /// Most bytes of messages still being received that all connections of the service hold together
+    /// (see ``ConnectionConfiguration/maxReceivingBytes``, the per-connection part). The default is a
+    /// quarter of the machine's physical memory, at most 4 GiB.
+    public var maxReceivingBytes = ServiceConfiguration.defaultMaxReceivingBytes
+    /// A quarter of physical memory, at most 4 GiB (4 GiB when the size cannot be read).
+    public static var defaultMaxReceivingBytes: Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let pageSize = sysconf(Int32(_SC_PAGESIZE))
+        let cap = 4 << 30
+        guard pages > 0, pageSize > 0 else { return cap }
+        let (physical, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+        return overflow ? cap : min(cap, physical / 4)
+    }
     /// How long a connect may take.
     public var connectTimeout: Duration = .seconds(10)
     /// Most connections one destination's pool opens. A pool adds connections one at a time while
@@ -68,6 +82,9 @@ public struct ServiceConfiguration {
     public func validate() throws(ServiceConfigurationError) {
         guard poolQueueCapacity > 0 else { throw .invalid("poolQueueCapacity must be positive") }
         guard maxConnectionsPerPool > 0 else { throw .invalid("maxConnectionsPerPool must be positive") }
+        guard maxReceivingBytes >= 0, connection.maxReceivingBytes >= 0 else {
+            throw .invalid("maxReceivingBytes cannot be negative")
+        }
         guard maxAcceptedConnections > 0 else { throw .invalid("maxAcceptedConnections must be positive") }
         guard maxPendingConnectionsPerPool > 0 else { throw .invalid("maxPendingConnectionsPerPool must be positive") }
         guard reconnectDelay <= maxReconnectDelay else { throw .invalid("reconnectDelay exceeds maxReconnectDelay") }

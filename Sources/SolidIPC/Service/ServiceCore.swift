@@ -158,6 +158,9 @@ public struct ServiceStatistics: Sendable, Equatable {
     public var connectionsRefused: Int = 0
     /// Destination pools that exist now (idle ones are freed).
     public var pools: Int = 0
+    /// Bytes of messages still being received, held by all connections now (charged at their declared
+    /// sizes, against ``ServiceConfiguration/maxReceivingBytes``).
+    public var receivingBytes: Int = 0
 
     /// Every counter zero.
     public static let zero = ServiceStatistics(connectionsOpened: 0, connectionsClosed: 0, messagesSent: 0, messagesReceived: 0)

@@ -1,0 +1,85 @@
+import Foundation
+import Glibc
+import SolidEngine
+import SolidIPC
+import SolidReactor
+import Testing
+
+/// The process's virtual size (address space reserved), from /proc/self/status.
+func virtualMemoryBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmSize:") }),
+        let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kilobytes * 1024
+}
+
+@Suite("Declared sizes from a hostile peer", .serialized)
+struct DeclaredSizeAttackTests {
+    /// A hello, then in each of 64 slots the first 2 KB of a Note whose body declares 400 MiB.
+    static func attack(registry: MessageRegistry) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        let typeID = try #require(registry.typeID(of: Note.self))
+        for slot in 0..<64 {
+            var chunk: [UInt8] = []
+            MessageHeader(typeID: typeID, version: 0, flags: [], requestID: 0, responseTo: 0, bodyLength: 400 << 20, streamCount: 0)
+                .encode(into: &chunk)
+            chunk += [UInt8](repeating: 0x41, count: 2000)
+            var record: [UInt8] = [PacketFormat.Command.chunk.rawValue | PacketFormat.firstChunkFlag]
+            Varint.append(UInt64(slot), to: &record)
+            record += [UInt8(chunk.count & 0xFF), UInt8(chunk.count >> 8)] + chunk
+            bytes += [PacketFormat.Kind.data.rawValue, 0, UInt8(record.count & 0xFF), UInt8(record.count >> 8)] + record
+        }
+        return bytes
+    }
+
+    @Test("8 peers declaring 64 × 400 MiB each: the server (defaults) holds at most its receive budget in charges, its memory stays flat, and another client is served")
+    func declaredSizes() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        }
+        defer { server.stop() }
+        let attack = try Self.attack(registry: try noteRegistry())
+        let virtualBefore = virtualMemoryBytes()
+        let residentBefore = residentBytes()
+        let attackers = Lock<[(Int, SocketStream)]>([])
+        let peers = 8
+        for index in 0..<peers {
+            let reactor = group.reactors[index % group.reactors.count]
+            _ = reactor.execute {
+                SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
+                    guard case .success(let stream) = result else { return }
+                    attackers.withLock { $0.append((index % group.reactors.count, stream)) }
+                    stream.onRead = { _ in }
+                    stream.write(attack)
+                }
+            }
+        }
+        defer {
+            for (index, reactor) in group.reactors.enumerated() {
+                _ = reactor.execute { attackers.withLock { $0 }.filter { $0.0 == index }.forEach { $0.1.close() } }
+            }
+        }
+        #expect(waitUntil { server.statistics.bytesReceived >= peers * attack.count })
+        let statistics = server.statistics
+        let budget = ServiceConfiguration.defaultMaxReceivingBytes
+        #expect(statistics.receivingBytes <= budget, "\(statistics.receivingBytes) charged, budget \(budget)")
+        #expect(statistics.receivingBytes >= 400 << 20, "the first declarations are accepted")
+        let virtualGrowth = virtualMemoryBytes() - virtualBefore
+        let residentGrowth = residentBytes() - residentBefore
+        #expect(virtualGrowth < 512 << 20, "address space grew by \(virtualGrowth >> 20) MiB")
+        #expect(residentGrowth < 128 << 20, "resident memory grew by \(residentGrowth >> 20) MiB")
+        // Another client is served meanwhile.
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "hello"), to: destination, expecting: Note.self) { result in
+            answers.add((try? result.get().text) ?? "\(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["hello"])
+    }
+}
