@@ -68,6 +68,10 @@ struct CancelTests {
         let probe = EventLog()
         try client.sendRequest(Note(id: 6, text: "probe"), to: destination, expecting: Note.self) { _ in probe.add("x") }
         #expect(arrived.wait { $0.contains("6") })
+        // Answer the probe: it goes out on the same connection after the late answer, so once the client has
+        // it, the client has processed the late answer too.
+        if let context = held.withLock({ $0 }) { try server.sendResponse(Note(id: 6, text: "probe"), for: context) }
+        #expect(probe.wait { !$0.isEmpty })
         #expect(outcomes.all.count == 1)
         #expect(throws: SendError.unknownMessage) { try client.cancel(id) }
     }
@@ -260,10 +264,19 @@ struct ClosePoolTests {
     func graceful() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startEchoService(group: group)
+        // The server holds its answers until the test has checked that sends fail while the close is under
+        // way, so the pool cannot finish closing (and a send open a fresh one) before that check.
+        let gate = EventLog()
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                _ = gate.wait { $0.contains("open") }
+                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+            }
+        }
         defer { server.stop() }
         let client = try startClient(group: group)
         defer { client.stop() }
+        defer { gate.add("open") }  // runs first: never leave the server's reactor waiting on a failed test
         let log = EventLog()
         for id in 0..<20 {
             try client.sendRequest(Note(id: UInt64(id), text: "g\(id)"), to: destination, expecting: Note.self) { result in
@@ -273,6 +286,7 @@ struct ClosePoolTests {
         let closed = EventLog()
         try client.closePool(destination, mode: .graceful) { closed.add("closed") }
         #expect(throws: SendError.poolClosed(destination)) { try client.send(Note(), to: destination) }
+        gate.add("open")
         #expect(closed.wait { !$0.isEmpty })
         #expect(log.all == [String](repeating: "ok", count: 20), "all 20 completed before the close")
         let again = EventLog()

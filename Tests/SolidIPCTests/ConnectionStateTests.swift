@@ -91,6 +91,8 @@ struct ConnectionStateTests {
         }
         #expect(answered.wait { $0.count == 200 })
         #expect(Set(answered.all) == ["ok"])
+        // The second connection's start is not ordered before the answers: wait for it.
+        #expect(waitUntil { handles.withLock { $0.count } == 2 })
         let opened = handles.withLock { $0 }
         #expect(opened.count == 2 && opened[0] != opened[1])
         try client.closeConnection(opened[0])

@@ -50,7 +50,11 @@ struct FailFastTests {
         defer { group.shutdown() }
         let reserved = try reservePort()
         defer { close(reserved.fd) }
-        let client = try startClient(group: group) { $0.reconnectDelay = .seconds(10) }
+        // A back-off (60 s) far longer than the bounds below, so they tell failing fast from waiting for it.
+        let client = try startClient(group: group) { configuration in
+            configuration.reconnectDelay = .seconds(60)
+            configuration.maxReconnectDelay = .seconds(60)
+        }
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
@@ -60,11 +64,11 @@ struct FailFastTests {
         #expect(outcomes.wait { !$0.isEmpty })
         let refused = "\(Result<Void, SendError>.failure(.connectFailed(destination, .stream(.connectionRefused))))"
         #expect(outcomes.all == ["first \(refused)"])
-        // Now the pool waits 10 s before its next round; a one-shot message does not wait for it.
+        // Now the pool waits 60 s before its next round; a one-shot message does not wait for it.
         let sent = ContinuousClock.now
         try client.send(Note(id: 2, text: "second"), to: destination, flags: .oneShot) { result in outcomes.add("second \(result)") }
-        #expect(outcomes.wait(seconds: 5) { $0.count == 2 })
-        #expect(ContinuousClock.now - sent < .seconds(2))
+        #expect(outcomes.wait(seconds: 10) { $0.count == 2 })
+        #expect(ContinuousClock.now - sent < .seconds(10))
         #expect(outcomes.all.last == "second \(refused)")
     }
 }

@@ -16,10 +16,11 @@ struct GracefulCloseTests {
             try server.handle(Note.self) { note, context in
                 if note.id == 1 {
                     held.withLock { $0 = context }  // answered later, by the test
+                    arrivals.add("\(note.id) on \(context.connection)")  // after `held` is set: the test reads it then
                 } else {
+                    arrivals.add("\(note.id) on \(context.connection)")  // before the answer the test waits for
                     try? server.sendResponse(note, for: context)
                 }
-                arrivals.add("\(note.id) on \(context.connection)")
             }
         }
         defer { server.stop() }

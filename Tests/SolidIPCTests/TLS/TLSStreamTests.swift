@@ -238,7 +238,7 @@ struct TLSStreamTests {
             }
             stream.write([1, 2, 3])
         }
-        #expect(pair.log.wait(seconds: 5) { $0.contains("client closed cleanly") }, "\(pair.log.all)")
+        #expect(pair.log.wait { $0.contains("client closed cleanly") }, "\(pair.log.all)")
         pair.connect(transport)
         #expect(pair.log.wait { $0.contains("client handshake TLSv1.3 resumed true peer echo-server") }, "\(pair.log.all)")
     }
