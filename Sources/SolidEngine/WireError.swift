@@ -1,9 +1,10 @@
 /// Everything that can be wrong with bytes on the wire or with a message's encoding.
 ///
-/// Each case names what was wrong; `docs/PROTOCOL.md` lists when each is raised. Errors in packet framing,
-/// the handshake, records and message headers end the connection (``PacketReader/consume(_:)`` throws);
-/// errors decoding one message's body or feeding its streams reject only that message
-/// (``ReaderEvent/rejected(_:_:)``).
+/// Each case names what was wrong; `docs/PROTOCOL.md` lists when each is raised (its §8 says for each
+/// whether it ends the connection or one message). Errors in packet framing, the handshake, records,
+/// message headers, stream segment framing and message ends end the connection
+/// (``PacketReader/consume(_:)`` throws); errors decoding one message's body, its limits and its sinks
+/// reject only that message (``ReaderEvent/rejected(_:_:)``).
 public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     // Packet framing
     /// The packet kind byte is not one of the known kinds.
@@ -26,7 +27,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case decompressedTooLarge(length: Int, limit: Int)
 
     // Handshake
-    /// A packet other than the hello arrived before the handshake finished, or a second hello arrived.
+    /// A packet other than the hello arrived before the handshake finished (a second hello is
+    /// ``duplicateHello``).
     case unexpectedPacketBeforeHandshake(UInt8)
     /// The hello packet is malformed (wrong length or magic).
     case malformedHello(String)
@@ -42,6 +44,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownRecord(UInt8)
     /// A record ends before its fields do.
     case truncatedRecord
+    /// A reject record names request id 0 (no request has it).
+    case rejectWithoutRequest
     /// A record names a slot at or above the agreed slot count.
     case slotOutOfRange(slot: Int, limit: Int)
     /// A chunk claims more bytes than the packet has left.
@@ -123,6 +127,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidHelloParameter(let why): "invalid hello parameter: \(why)"
         case .duplicateHello: "second hello after the handshake"
         case .unknownRecord(let byte): "unknown record command 0x\(String(byte, radix: 16))"
+        case .rejectWithoutRequest: "reject record for request id 0"
         case .truncatedRecord: "record truncated at the end of the packet"
         case .slotOutOfRange(let slot, let limit): "slot \(slot) out of range (limit \(limit))"
         case .chunkLengthExceedsPacket(let length, let remaining): "chunk of \(length) bytes but \(remaining) left in packet"

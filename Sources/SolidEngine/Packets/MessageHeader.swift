@@ -12,7 +12,9 @@ public struct MessageFlags: OptionSet, Sendable, Hashable {
     public static let synchronous = MessageFlags(rawValue: 1 << 2)
     /// May be sent again after a connection failure.
     public static let idempotent = MessageFlags(rawValue: 1 << 3)
-    /// Tried once only.
+    /// Fails at once when every address of its destination failed and no connection is up, instead of
+    /// waiting for the pool's next attempt (a message that had not started when its connection dropped is
+    /// still sent again, as any).
     public static let oneShot = MessageFlags(rawValue: 1 << 4)
 
     /// Every defined bit; others are rejected by the reader.

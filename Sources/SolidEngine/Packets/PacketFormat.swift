@@ -32,6 +32,11 @@ public enum PacketFormat {
         case cancelMessage = 2
         /// The request with this id (sent by the receiver of this record) is cancelled by its sender.
         case cancelRequest = 3
+        /// The receiver rejected the request with this id (sent by the receiver of this record): code and
+        /// reason follow. No response will come.
+        case reject = 4
+        /// The sender starts no new message on this connection; what it started goes on (PROTOCOL.md §4.1).
+        case goingAway = 5
     }
 
     /// Chunk flag: the first chunk of a message.

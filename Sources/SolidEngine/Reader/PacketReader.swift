@@ -16,6 +16,10 @@ public enum ReaderEvent {
     case canceledByPeer(MessageHeader?)
     /// The peer no longer wants the response to the request it got from us with this id.
     case cancelRequest(UInt64)
+    /// The peer rejected our request with this id; no response will come.
+    case rejectedByPeer(requestID: UInt64, PeerRejection)
+    /// The peer starts no new message on this connection (PROTOCOL.md §4.1); what it started goes on.
+    case goingAway
 }
 
 /// Settings of a reader.
@@ -92,6 +96,9 @@ public final class PacketReader {
     @exclusivity(unchecked) private var context: ReaderContext?
     /// Bytes held for messages still arriving, against this connection's and the shared budget.
     private let account: ReceiveAccount
+
+    /// `true` while some message has started arriving and not ended.
+    public var hasMessagesInProgress: Bool { slots.contains { $0.isBusy } }
 
     /// Bytes this reader holds for messages still arriving (charged at their declared sizes).
     public var receivingBytes: Int { account.inUse }
@@ -295,6 +302,21 @@ public final class PacketReader {
                 guard flagBits == 0 else { throw .unknownRecord(byte) }
                 let requestID = try readVarint(records, &offset)
                 onEvent(.cancelRequest(requestID))
+            case .reject:
+                guard flagBits == 0 else { throw .unknownRecord(byte) }
+                let requestID = try readVarint(records, &offset)
+                guard records.count - offset >= 2 else { throw .truncatedRecord }
+                let code = RejectCode(rawValue: records[offset])
+                let length = Int(records[offset + 1])
+                offset += 2
+                guard records.count - offset >= length else { throw .truncatedRecord }
+                guard requestID != 0 else { throw .rejectWithoutRequest }
+                let reason = String(decoding: UnsafeRawBufferPointer(rebasing: records[offset..<(offset + length)]), as: UTF8.self)
+                offset += length
+                onEvent(.rejectedByPeer(requestID: requestID, PeerRejection(code: code, reason: reason)))
+            case .goingAway:
+                guard flagBits == 0 else { throw .unknownRecord(byte) }
+                onEvent(.goingAway)
             }
         }
     }

@@ -37,14 +37,23 @@ public final class MessageWriter {
     private let codec: (any PacketCodec)?
     private var scratch: UnsafeMutableRawBufferPointer
 
-    @exclusivity(unchecked) private var waiting = FIFO<OutgoingMessage>()
-    @exclusivity(unchecked) private var waitingSynchronous = FIFO<OutgoingMessage>()
+    @exclusivity(unchecked) var waiting = FIFO<OutgoingMessage>()
+    @exclusivity(unchecked) var waitingSynchronous = FIFO<OutgoingMessage>()
     @exclusivity(unchecked) private var active: [OutgoingMessage] = []
     @exclusivity(unchecked) private var cursor = 0
-    @exclusivity(unchecked) private var freeSlots: [Int]
+    @exclusivity(unchecked) var freeSlots: [Int]
     @exclusivity(unchecked) private var synchronousActive = false
-    @exclusivity(unchecked) private var cancelRecords: [Int] = []
-    @exclusivity(unchecked) private var cancelRequestRecords: [UInt64] = []
+    @exclusivity(unchecked) var cancelRecords: [Int] = []
+    @exclusivity(unchecked) var cancelRequestRecords: [UInt64] = []
+    @exclusivity(unchecked) var rejectRecords: [(UInt64, PeerRejection)] = []
+    @exclusivity(unchecked) var goingAwayPending = false
+    /// ``goAway()`` was called: only responses are admitted to slots from now on.
+    @exclusivity(unchecked) public internal(set) var isGoingAway = false
+    /// After ``goAway()``: messages that are not responses, kept unstarted until cancelled (by the owner,
+    /// or by ``cancelAll()`` when the connection closes, as never sent).
+    @exclusivity(unchecked) var held: [OutgoingMessage] = []
+    /// Responses queued or in flight, by the request they answer (for ``cancelResponses(to:)``).
+    @exclusivity(unchecked) private var pendingResponses: [UInt64: Int] = [:]
     @exclusivity(unchecked) private var nextID: UInt64 = 1
     // The last type sent and its id: consecutive messages of one type skip the registry lookup.
     @exclusivity(unchecked) private var lastType: ObjectIdentifier?
@@ -80,9 +89,12 @@ public final class MessageWriter {
     deinit { scratch.deallocate() }
 
     /// Messages queued or in flight.
-    public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count }
+    public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count + held.count }
     /// `true` when a call to ``nextPacket(into:)`` would produce a packet.
-    public var hasWork: Bool { pendingCount > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty }
+    public var hasWork: Bool {
+        waiting.count + waitingSynchronous.count + active.count > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty || !rejectRecords.isEmpty
+            || goingAwayPending
+    }
 
     /// Queues a message already encoded (see ``WireEncoder``); returns its local id.
     @discardableResult
@@ -93,8 +105,7 @@ public final class MessageWriter {
         header.streamCount = streams.count
         let id = nextID
         nextID += 1
-        let message = OutgoingMessage(id: id, header: header, buffer: body, headerRoom: 0, streams: streams)
-        if message.synchronous { waitingSynchronous.append(message) } else { waiting.append(message) }
+        queue(OutgoingMessage(id: id, header: header, buffer: body, headerRoom: 0, streams: streams))
         return id
     }
 
@@ -147,8 +158,20 @@ public final class MessageWriter {
         }
         outgoing.completion = completion
         outgoing.observer = observer
-        if outgoing.synchronous { waitingSynchronous.append(outgoing) } else { waiting.append(outgoing) }
+        queue(outgoing)
         return id
+    }
+
+    @inline(__always)
+    private func queue(_ message: OutgoingMessage) {
+        if message.responseTo != 0 { pendingResponses[message.responseTo, default: 0] += 1 }
+        if isGoingAway && message.responseTo == 0 {
+            held.append(message)
+        } else if message.synchronous {
+            waitingSynchronous.append(message)
+        } else {
+            waiting.append(message)
+        }
     }
 
     /// Cancels a queued or partly written message. Returns `false` when it is unknown or finished.
@@ -165,6 +188,7 @@ public final class MessageWriter {
     /// Tells the owner and the message's own completion how it ended, once.
     @inline(__always)
     private func report(_ message: OutgoingMessage, _ outcome: Outcome) {
+        if message.responseTo != 0 { responseEnded(message.responseTo) }
         onOutcome?(message.id, outcome)
         if let observer = message.observer {
             message.observer = nil
@@ -181,8 +205,15 @@ public final class MessageWriter {
     /// Returns how many there were.
     @discardableResult
     public func cancelResponses(to requestID: UInt64) -> Int {
-        guard requestID != 0 else { return 0 }
+        // The index answers "none" at once: a peer's flood of cancel-requests for ids with no response
+        // queued costs one lookup each, not a scan of every message queued.
+        guard requestID != 0, pendingResponses[requestID] != nil else { return 0 }
         return cancelEach(byPeer: true) { $0.responseTo == requestID }
+    }
+
+    private func responseEnded(_ requestID: UInt64) {
+        guard let count = pendingResponses[requestID] else { return }
+        if count <= 1 { pendingResponses[requestID] = nil } else { pendingResponses[requestID] = count - 1 }
     }
 
     /// Cancels every queued or active message that `matches`, in the order they were queued; returns how
@@ -191,6 +222,7 @@ public final class MessageWriter {
     private func cancelEach(byPeer: Bool, where matches: (OutgoingMessage) -> Bool) -> Int {
         var ids: [UInt64] = []
         for message in active where matches(message) { ids.append(message.id) }
+        for message in held where matches(message) { ids.append(message.id) }
         waiting.forEach { if matches($0) { ids.append($0.id) } }
         waitingSynchronous.forEach { if matches($0) { ids.append($0.id) } }
         for id in ids.sorted() { _ = cancel(id, byPeer: byPeer) }
@@ -199,7 +231,7 @@ public final class MessageWriter {
 
     private func cancel(_ id: UInt64, byPeer: Bool) -> Bool {
         if let message = waiting.remove(where: { $0.id == id })
-            ?? waitingSynchronous.remove(where: { $0.id == id })
+            ?? waitingSynchronous.remove(where: { $0.id == id }) ?? removeHeld(id)
         {
             report(message, byPeer ? .canceledByPeer(partlySent: false) : .canceled(partlySent: false))
             return true
@@ -212,9 +244,6 @@ public final class MessageWriter {
         report(message, byPeer ? .canceledByPeer(partlySent: partly) : .canceled(partlySent: partly))
         return true
     }
-
-    /// Queues a record telling the peer that the request it sent with `requestID` is no longer wanted.
-    public func cancelRequest(_ requestID: UInt64) { cancelRequestRecords.append(requestID) }
 
     /// Writes the next data packet into `buffer` (at least ``packetSize`` bytes); returns its size, or 0
     /// when there is nothing to send.
@@ -239,23 +268,6 @@ public final class MessageWriter {
         }
         PacketFormat.writeHeader(kind: .data, flags: flags, payloadLength: used, to: buffer.baseAddress!)
         return PacketFormat.headerSize + used
-    }
-
-    /// Writes pending cancel and cancel-request records while they fit; releases cancelled slots.
-    private func writeControlRecords(_ payload: UnsafeMutableRawPointer, used start: Int, capacity: Int) -> Int {
-        var used = start
-        while let slot = cancelRecords.first, capacity - used >= 6 {
-            cancelRecords.removeFirst()
-            payload.storeBytes(of: PacketFormat.Command.cancelMessage.rawValue, toByteOffset: used, as: UInt8.self)
-            used += 1 + Varint.write(UInt64(slot), to: payload + used + 1)
-            freeSlots.append(slot)  // reusable only once the peer has been told to drop its message
-        }
-        while let request = cancelRequestRecords.first, capacity - used >= 11 {
-            cancelRequestRecords.removeFirst()
-            payload.storeBytes(of: PacketFormat.Command.cancelRequest.rawValue, toByteOffset: used, as: UInt8.self)
-            used += 1 + Varint.write(request, to: payload + used + 1)
-        }
-        return used
     }
 
     /// Round-robin: one chunk per active message per turn until the packet is full.
@@ -362,35 +374,4 @@ public final class MessageWriter {
 public protocol MessageOutcomeObserver: AnyObject {
     /// The message was written, cancelled or failed.
     func messageEnded(_ outcome: MessageWriter.Outcome)
-}
-
-/// A first-in first-out queue with amortised O(1) pops.
-struct FIFO<Element> {
-    private var items: [Element] = []
-    private var head = 0
-
-    var count: Int { items.count - head }
-
-    mutating func append(_ item: Element) { items.append(item) }
-
-    mutating func popFirst() -> Element? {
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head > 32 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
-    }
-
-    /// Calls `body` for each element, in order.
-    func forEach(_ body: (Element) -> Void) {
-        for index in head..<items.count { body(items[index]) }
-    }
-
-    mutating func remove(where predicate: (Element) -> Bool) -> Element? {
-        guard let index = items[head...].firstIndex(where: predicate) else { return nil }
-        return items.remove(at: index)
-    }
 }

@@ -20,7 +20,7 @@ public final class Connection {
     }
 
     /// The current state.
-    @exclusivity(unchecked) public private(set) var state: State = .handshaking
+    @exclusivity(unchecked) public internal(set) var state: State = .handshaking
     /// Called once when the handshake completes.
     @exclusivity(unchecked) public var onActive: ((AgreedParameters) -> Void)?
     /// Called for every complete incoming message.
@@ -46,17 +46,17 @@ public final class Connection {
     /// (Connection+Secure.swift).
     @exclusivity(unchecked) var stream: any ByteStream
     /// The service's traffic counters, when a service owns the connection.
-    private let counters: ServiceCounters?
+    let counters: ServiceCounters?
     let configuration: ConnectionConfiguration
     let reader: PacketReader
-    @exclusivity(unchecked) private var writer: MessageWriter?
+    @exclusivity(unchecked) var writer: MessageWriter?
     /// The writer, once the handshake created it (for the limits' extension).
     var currentWriter: MessageWriter? { writer }
     /// Messages sent before the handshake finished: they go to the writer once it exists.
-    @exclusivity(unchecked) private var waitingForHandshake: [PendingSend] = []
-    @exclusivity(unchecked) private var inFlight = 0
-    @exclusivity(unchecked) private var keepAliveTimer: TimerID?
-    @exclusivity(unchecked) private var helloTimer: TimerID?
+    @exclusivity(unchecked) var waitingForHandshake: [PendingSend] = []
+    @exclusivity(unchecked) var inFlight = 0
+    @exclusivity(unchecked) var keepAliveTimer: TimerID?
+    @exclusivity(unchecked) var helloTimer: TimerID?
     @exclusivity(unchecked) private var sentSinceTick = false
     /// Receive-side limits (see Connection+Limits.swift).
     @exclusivity(unchecked) var receivedSinceCheck = false
@@ -79,11 +79,27 @@ public final class Connection {
     /// Called once a STARTTLS handshake completed (not for connections secure from the start).
     @exclusivity(unchecked) public var onSecured: ((SecurityInfo) -> Void)?
     /// `true` while ``pump()`` runs (it is not re-entered).
-    @exclusivity(unchecked) private var pumping = false
+    @exclusivity(unchecked) var pumping = false
     /// The previous packet was (nearly) full: bulk data is flowing.
     @exclusivity(unchecked) private var lastPacketWasFull = false
+    /// Requests the peer sent on this connection that this side has not answered (final response or
+    /// reject) yet: a graceful close waits for them.
+    @exclusivity(unchecked) var unanswered = Set<UInt64>()
+    /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
+    @exclusivity(unchecked) public internal(set) var sentGoingAway = false
+    /// The peer's going-away record arrived (or its input ended): it starts nothing new.
+    @exclusivity(unchecked) public internal(set) var peerGoingAway = false
+    /// This side's going-away came first (not as the answer to the peer's): it closes once drained.
+    @exclusivity(unchecked) var initiatedGoingAway = false
+    @exclusivity(unchecked) var inputEnded = false
+    @exclusivity(unchecked) var drainRequested = false
+    @exclusivity(unchecked) var drainTimer: TimerID?
+    /// Called once when the peer goes away (its going-away record, or the end of its input): the owner
+    /// gives the connection no new work and, once its own requests are answered, calls
+    /// ``closeWhenDrained()``.
+    @exclusivity(unchecked) public var onGoingAway: (() -> Void)?
     /// Set by ``closeWhenWritten()``.
-    @exclusivity(unchecked) private var closeOnceWritten = false
+    @exclusivity(unchecked) var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
     @exclusivity(unchecked) private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
@@ -132,7 +148,7 @@ public final class Connection {
     func installCallbacks(on stream: any ByteStream) {
         stream.onRead = { bytes in self.received(bytes) }
         stream.onClose = { error in self.finish(error.map(ConnectionError.stream) ?? .closedByPeer) }
-        stream.onEndOfInput = { self.finish(.closedByPeer) }
+        stream.onEndOfInput = { self.endOfInput() }
     }
 
     /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
@@ -161,6 +177,7 @@ public final class Connection {
         completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
+        if responseTo != 0 && !flags.contains(.responsePart) && !unanswered.isEmpty { unanswered.remove(responseTo) }
         if let writer, case .active = state {
             // The common case, with no closure to allocate: the writer checks the type (cached) itself.
             do {
@@ -243,20 +260,6 @@ public final class Connection {
     /// Closes the connection; queued messages complete as cancelled.
     public func close() { finish(.closedLocally) }
 
-    /// Closes the connection (``ConnectionError/closedLocally``) once everything queued so far, and
-    /// anything sent meanwhile, has been handed to the socket.
-    public func closeWhenWritten() {
-        closeOnceWritten = true
-        closeIfWritten()
-    }
-
-    private func closeIfWritten() {
-        guard closeOnceWritten, !pumping, inFlight == 0, !pumpScheduled, waitingForHandshake.isEmpty,
-            !(writer?.hasWork ?? false)
-        else { return }
-        finish(.closedLocally)
-    }
-
     // MARK: reading
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
@@ -273,6 +276,7 @@ public final class Connection {
             peerStartedSecure()
             return
         }
+        if drainRequested { closeIfDone() }  // a message that was still arriving may have ended
         // Answers to what was just read go out now, not after the reactor's other reads this turn (a
         // ping behind 16 reads of bulk data waited about a millisecond; measured in W3).
         if pumpScheduled && !pumping { pump() }
@@ -283,6 +287,7 @@ public final class Connection {
         case .handshake(_, let agreed):
             activate(agreed)
         case .message(let header, let message):
+            if header.flags.contains(.request) { unanswered.insert(header.requestID) }
             onMessage?(header, message)
             // A long read of small messages (a pipelined peer's batch): once enough answers wait, send
             // them while reading on, so the peer works in parallel instead of waiting for the whole batch.
@@ -302,8 +307,18 @@ public final class Connection {
             onEvent?(event)
         case .cancelRequest(let requestID):
             // The peer gave up on its request: drop our response to it if it has not gone out yet.
+            unanswered.remove(requestID)
             if let writer, writer.cancelResponses(to: requestID) > 0 { schedulePump() }
             onEvent?(event)
+        case .rejected(let header, let error):
+            // The sender of a request learns at once that no response will come (PROTOCOL.md §4).
+            if header.flags.contains(.request) { reject(header.requestID, PeerRejection(error)) }
+            onEvent?(event)
+        case .goingAway:
+            peerGoingAway = true
+            goAway()  // the answer: this side starts nothing new either
+            onGoingAway?()
+            closeIfDone()
         default:
             onEvent?(event)
         }
@@ -367,7 +382,7 @@ public final class Connection {
         pumping = true
         defer {
             pumping = false
-            if closeOnceWritten { closeIfWritten() }
+            if isClosing { closeIfDone() }
         }
         if scratch.count < writer.packetSize {
             scratch.deallocate()
@@ -411,7 +426,7 @@ public final class Connection {
             guard error == nil else { return }  // the stream reports its own failure through onClose
             if !self.pumping { self.pump() }
             if self.pausedForQueue { self.queueMayHaveRoom() }
-            if self.closeOnceWritten { self.closeIfWritten() }
+            if self.isClosing { self.closeIfDone() }
         }
     }
 
@@ -427,35 +442,5 @@ public final class Connection {
             stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
         }
         sentSinceTick = false
-    }
-
-    // MARK: closing
-
-    func finish(_ error: ConnectionError) {
-        if case .closed = state { return }
-        state = .closed(error)
-        if let keepAliveTimer { reactor.cancelTimer(keepAliveTimer) }
-        keepAliveTimer = nil
-        if let helloTimer { reactor.cancelTimer(helloTimer) }
-        helloTimer = nil
-        if let queueStallTimer { reactor.cancelTimer(queueStallTimer) }
-        queueStallTimer = nil
-        stopReceiveLimits()
-        let neverQueued = waitingForHandshake
-        waitingForHandshake.removeAll()
-        for pending in neverQueued { pending.end(.canceled(partlySent: false)) }
-        // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
-        writer?.cancelAll()
-        stream.close()
-        let waitingForSecure = secureCompletions
-        secureCompletions.removeAll()
-        onSecured = nil
-        for completion in waitingForSecure { completion(.failure(error)) }
-        let onClose = self.onClose
-        self.onClose = nil
-        onMessage = nil
-        onEvent = nil
-        onActive = nil
-        onClose?(error)
     }
 }

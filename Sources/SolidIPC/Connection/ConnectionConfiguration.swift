@@ -24,8 +24,9 @@ public struct ConnectionConfiguration {
     public var maxReceivingBytes = 1024 * 1024 * 1024
     /// The service-wide budget, set by the service.
     var sharedReceiveBudget: ReceiveBudget?
-    /// A keep-alive packet goes out after this long without any other packet (default 10 s), so the
-    /// peer's ``inactivityTimeout`` sees a live but idle connection as live. `nil`: none.
+    /// The keep-alive tick (default 10 s): at each tick a keep-alive goes out if nothing was sent since
+    /// the previous one, so an idle connection carries one per interval, the first 10–20 s after the last
+    /// packet, and the peer's ``inactivityTimeout`` sees it as live. `nil`: none.
     public var keepAliveInterval: Duration? = .seconds(10)
     /// The connection closes with ``ConnectionError/inactivityTimeout`` after this long without receiving
     /// anything, keep-alives included (default 60 s): a peer that vanished without a FIN or a reset (a
@@ -47,6 +48,11 @@ public struct ConnectionConfiguration {
     /// How long the outgoing queue may stay at ``maxQueuedMessages`` before the connection closes with
     /// ``ConnectionError/outgoingQueueStalled`` (default 30 s). `nil`: never closed for it.
     public var queueStallTimeout: Duration? = .seconds(30)
+    /// How long a graceful close (``Connection/goAway()``, the peer's going-away record) may take before
+    /// the connection closes with ``ConnectionError/gracefulCloseTimedOut`` (default 30 s): a peer that
+    /// never answers its going-away, or a request nobody answers, cannot hold the connection. `nil`: no
+    /// limit.
+    public var gracefulCloseTimeout: Duration? = .seconds(30)
     /// The window for ``maxKeepAlivesPerWindow``.
     public var keepAliveLimitWindow: Duration = .seconds(60)
     /// Packets handed to the socket ahead of what it has accepted; more waits in the writer.
@@ -92,6 +98,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case closingGracefully
     /// The peer's hello did not arrive within ``ConnectionConfiguration/helloTimeout``.
     case helloTimeout
+    /// A graceful close did not end within ``ConnectionConfiguration/gracefulCloseTimeout``.
+    case gracefulCloseTimedOut
     /// The outgoing queue stayed at ``ConnectionConfiguration/maxQueuedMessages`` for
     /// ``ConnectionConfiguration/queueStallTimeout``: the peer does not read what it is sent.
     case outgoingQueueStalled
@@ -107,6 +115,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .tooManyKeepAlives: "too many keep-alive packets"
         case .closingGracefully: "the connection is closing"
         case .helloTimeout: "no hello from the peer in time"
+        case .gracefulCloseTimedOut: "the graceful close took too long"
         case .outgoingQueueStalled: "the peer does not read: outgoing queue full for too long"
         }
     }

@@ -12,6 +12,7 @@ extension Pool {
                 activate(link, completion: control.completion)
             } else {
                 link.draining = true
+                link.connection.goAway()
                 closeDrainedLinks()
             }
         } else if let send = event as? PeerSendEvent {
@@ -41,7 +42,7 @@ extension Pool {
 
     /// Closes (once written) the gracefully closing connections that carry nothing any more.
     func closeDrainedLinks() {
-        for link in links where link.draining && link.inFlight == 0 { link.connection.closeWhenWritten() }
+        for link in links where link.draining && link.inFlight == 0 { link.connection.closeWhenDrained() }
     }
 
     /// Sends a request addressed to `link`'s connection: never queued for another connection and never

@@ -195,9 +195,11 @@ final class Pool: ReactorObject {
             if header.responseTo != 0 {
                 respond(header, message, on: link)
             } else {
-                core.dispatch(header, message, from: handle, security: connection.security)
+                core.dispatch(header, message, from: handle, on: connection)
             }
         }
+        connection.onEvent = { [self] event in peerRecord(event, on: link) }
+        connection.onGoingAway = { [self] in peerGoingAway(on: link) }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             settings.onConnectionStop?(info, error)

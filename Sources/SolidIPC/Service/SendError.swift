@@ -42,6 +42,12 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The peer gave up on the request this response answers (it cancelled it) before the response was
     /// written.
     case canceledByPeer(progress: SendProgress)
+    /// The peer refused the request (a reject record: unknown type, over a limit, a body it cannot read,
+    /// no handler, its handler failed…); it was not processed and no response will come.
+    case rejected(PeerRejection)
+    /// The response that arrived could not be read (its body does not decode as this side's version of
+    /// the type, or its streams failed).
+    case invalidResponse(WireError)
     /// ``Service/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
 
@@ -52,7 +58,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
             .canceledByPeer(let progress),
             .timeout(let progress):
             progress
-        case .unexpectedResponse: .sentAwaitingResponse
+        case .unexpectedResponse, .rejected, .invalidResponse: .sentAwaitingResponse
         default: .notSent
         }
     }
@@ -74,6 +80,8 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .poolClosed(let destination): "the pool for \(destination) was closed"
         case .timeout(let progress): "timed out; \(progress)"
         case .canceledByPeer(let progress): "canceled by the peer; \(progress)"
+        case .rejected(let rejection): "rejected by the peer: \(rejection)"
+        case .invalidResponse(let error): "the response could not be read: \(error)"
         case .alreadyActive: "the connection is already active"
         }
     }

@@ -54,8 +54,31 @@ final class ServerPeer: ReactorObject {
             core.configuration.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: nil))
         }
         connection.onMessage = { [self] header, message in
-            if header.responseTo != 0, respond(header, message) { return }
-            core.dispatch(header, message, from: handle, security: connection.security)
+            guard header.responseTo == 0 else {
+                // A response to a request this side no longer waits for is dropped (as on a pool's
+                // connection), never handed to a handler as if it were a new message.
+                if !respond(header, message) {
+                    core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])
+                }
+                return
+            }
+            core.dispatch(header, message, from: handle, on: connection)
+        }
+        connection.onEvent = { [self] event in
+            switch event {
+            case .rejectedByPeer(let requestID, let rejection):
+                requests.take(requestID)?(.failure(.rejected(rejection)))
+                closeIfDrained()
+            case .rejected(let header, let error) where header.responseTo != 0:
+                requests.take(header.responseTo)?(.failure(.invalidResponse(error)))
+                closeIfDrained()
+            default:
+                break
+            }
+        }
+        connection.onGoingAway = { [self] in
+            draining = true
+            closeIfDrained()
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
@@ -89,6 +112,7 @@ final class ServerPeer: ReactorObject {
                 control.completion?(.failure(.alreadyActive))
             } else {
                 draining = true
+                connection.goAway()
                 closeIfDrained()
             }
         } else if let send = event as? PeerSendEvent {
@@ -124,7 +148,7 @@ final class ServerPeer: ReactorObject {
     }
 
     private func closeIfDrained() {
-        if draining && requests.isEmpty { connection.closeWhenWritten() }
+        if draining && requests.isEmpty { connection.closeWhenDrained() }
     }
 
     func close() { connection.close() }

@@ -72,16 +72,18 @@ final class ServiceCore: Sendable {
         }
     }
 
-    /// Passes an incoming message that is not a response to its handler (or logs that none exists).
-    func dispatch(
-        _ header: MessageHeader, _ message: any WireMessage, from connection: ObjectHandle, security: SecurityInfo?
-    ) {
+    /// Passes an incoming message that is not a response to its handler. When none exists, a request is
+    /// rejected (``RejectCode/noHandler``) so its sender learns at once; other messages are dropped.
+    func dispatch(_ header: MessageHeader, _ message: any WireMessage, from handle: ObjectHandle, on connection: Connection) {
         counters.messagesReceived.add(1, ordering: .relaxed)
         guard let handler = handlers[header.typeID] else {
             logger.debug("no handler for message type", metadata: ["type": "\(header.typeID)"])
+            if header.flags.contains(.request) {
+                connection.reject(header.requestID, PeerRejection(code: .noHandler, reason: "no handler for type \(header.typeID)"))
+            }
             return
         }
-        handler(message, MessageContext(connection: connection, header: header, security: security))
+        handler(message, MessageContext(connection: handle, header: header, security: connection.security))
     }
 }
 

@@ -1,0 +1,119 @@
+public import SolidEngine
+import SolidReactor
+
+// Closing a connection: at once, once written, or gracefully with the going-away record (PROTOCOL.md
+// §4.1), and what the end of the peer's input means.
+extension Connection {
+    /// Closes the connection (``ConnectionError/closedLocally``) once everything queued so far, and
+    /// anything sent meanwhile, has been handed to the socket.
+    public func closeWhenWritten() {
+        closeOnceWritten = true
+        closeIfDone()
+    }
+
+    /// Tells the peer that this side starts nothing new here (the going-away record, once): from now on
+    /// only responses start; other messages queued or sent later are held unstarted and end as
+    /// cancelled, never sent, when the connection closes. The peer answers with its own going-away and
+    /// finishes what it started. Starts ``ConnectionConfiguration/gracefulCloseTimeout``.
+    public func goAway() {
+        reactor.preconditionInReactor()
+        guard !sentGoingAway else { return }
+        guard let writer, case .active = state else {
+            if case .handshaking = state { finish(.closedLocally) }  // nothing started yet: nothing to drain
+            return
+        }
+        sentGoingAway = true
+        initiatedGoingAway = !peerGoingAway
+        writer.goAway()
+        schedulePump()
+        if let limit = configuration.gracefulCloseTimeout {
+            drainTimer = reactor.schedule(after: limit) { [weak self] in
+                self?.drainTimer = nil
+                self?.finish(.gracefulCloseTimedOut)
+            }
+        }
+    }
+
+    /// Closes gracefully: sends the going-away record (if not yet) and closes once the connection is
+    /// quiet — the peer's going-away has arrived (or its input ended), every request it sent has been
+    /// answered, no message of the peer's is still arriving, and everything queued has been written.
+    /// The owner calls it once its own requests here have been answered. The side that went away first
+    /// closes (``ConnectionError/closedLocally``); the side that answered a going-away waits for that
+    /// close (``ConnectionError/closedByPeer``), so each side's reason does not depend on timing. A
+    /// peer that never gets quiet is closed after ``ConnectionConfiguration/gracefulCloseTimeout``.
+    public func closeWhenDrained() {
+        reactor.preconditionInReactor()
+        drainRequested = true
+        goAway()
+        closeIfDone()
+    }
+
+    /// Refuses the peer's request `requestID` (a reject record): it gets no response, and its sender's
+    /// completion fails at once with `rejection`.
+    public func reject(_ requestID: UInt64, _ rejection: PeerRejection) {
+        reactor.preconditionInReactor()
+        guard requestID != 0, let writer, case .active = state else { return }
+        unanswered.remove(requestID)
+        writer.reject(requestID, rejection)
+        schedulePump()
+    }
+
+    /// A close is waiting for something (written, drained, or the peer's input ended).
+    var isClosing: Bool { closeOnceWritten || drainRequested || inputEnded }
+
+    /// Closes when what the pending close waits for is done.
+    func closeIfDone() {
+        guard isClosing, !pumping, inFlight == 0, !pumpScheduled, waitingForHandshake.isEmpty,
+            !(writer?.hasWork ?? false)
+        else { return }
+        if closeOnceWritten { return finish(.closedLocally) }
+        guard unanswered.isEmpty else { return }
+        if inputEnded { return finish(.closedByPeer) }
+        guard drainRequested, initiatedGoingAway, peerGoingAway, !reader.hasMessagesInProgress else { return }
+        finish(.closedLocally)
+    }
+
+    /// The peer's end of input (a half-close, PROTOCOL.md §4.1): it sends nothing more. What it asked is
+    /// still answered, then the connection closes (``ConnectionError/closedByPeer``); at once when
+    /// nothing is owed. This side's own requests cannot be answered any more: they fail at the close.
+    func endOfInput() {
+        inputEnded = true
+        peerGoingAway = true
+        if case .active = state, !unanswered.isEmpty || (writer?.hasWork ?? false) || inFlight > 0 {
+            onGoingAway?()
+            closeIfDone()
+        } else {
+            finish(.closedByPeer)
+        }
+    }
+
+    func finish(_ error: ConnectionError) {
+        if case .closed = state { return }
+        state = .closed(error)
+        for timer in [keepAliveTimer, helloTimer, queueStallTimer, drainTimer] {
+            if let timer { reactor.cancelTimer(timer) }
+        }
+        keepAliveTimer = nil
+        helloTimer = nil
+        queueStallTimer = nil
+        drainTimer = nil
+        stopReceiveLimits()
+        let neverQueued = waitingForHandshake
+        waitingForHandshake.removeAll()
+        for pending in neverQueued { pending.end(.canceled(partlySent: false)) }
+        // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
+        writer?.cancelAll()
+        stream.close()
+        let waitingForSecure = secureCompletions
+        secureCompletions.removeAll()
+        onSecured = nil
+        for completion in waitingForSecure { completion(.failure(error)) }
+        let onClose = self.onClose
+        self.onClose = nil
+        onMessage = nil
+        onEvent = nil
+        onActive = nil
+        onGoingAway = nil
+        onClose?(error)
+    }
+}
