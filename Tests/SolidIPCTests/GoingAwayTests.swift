@@ -144,3 +144,35 @@ struct GoingAwayTests {
         #expect(serverStops.all == ["\(ConnectionError.gracefulCloseTimedOut)"])
     }
 }
+
+/// A peer that floods keep-alives (idle, but never quiet).
+@Suite("Keep-alive flood", .serialized)
+struct KeepAliveFloodTests {
+    @Test("10,000 keep-alives from one peer: the server (defaults) closes it with tooManyKeepAlives after 21, and serves another client")
+    func flood() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let serverStops = EventLog()
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
+        }) { server in
+            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        }
+        defer { server.stop() }
+        let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
+        defer { peer.close() }
+        #expect(peer.log.wait { $0.contains("hello") })
+        peer.sendRaw([UInt8](repeating: 0, count: 10_000 * 4).enumerated().map { $0.offset % 4 == 0 ? 2 : 0 })
+        #expect(serverStops.wait { !$0.isEmpty })
+        #expect(serverStops.all == ["\(ConnectionError.tooManyKeepAlives)"])
+        #expect(server.statistics.keepAlivesReceived == 21, "closed at the first one over the limit")
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let answers = EventLog()
+        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+            answers.add((try? result.get().text) ?? "\(result)")
+        }
+        #expect(answers.wait { !$0.isEmpty })
+        #expect(answers.all == ["hi"])
+    }
+}

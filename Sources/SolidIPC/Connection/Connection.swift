@@ -283,6 +283,8 @@ public final class Connection {
     }
 
     private func readerEvent(_ event: ReaderEvent) {
+        // A close in the middle of a read (a limit, a handler) ends it: the rest of the input is ignored.
+        if case .closed = state { return }
         switch event {
         case .handshake(_, let agreed):
             activate(agreed)

@@ -33,9 +33,11 @@ public struct ConnectionConfiguration {
     /// pulled cable, a NAT that forgot the connection, a stopped process) is detected within 1.5× of it
     /// (checked every half). Must be well above the peer's ``keepAliveInterval``. `nil`: never.
     public var inactivityTimeout: Duration? = .seconds(60)
-    /// When set, the connection closes with ``ConnectionError/tooManyKeepAlives`` when the peer sends more
-    /// keep-alive packets than this within one ``keepAliveLimitWindow`` (the count restarts every window).
-    public var maxKeepAlivesPerWindow: Int?
+    /// The connection closes with ``ConnectionError/tooManyKeepAlives`` when the peer sends more
+    /// keep-alive packets than this within one ``keepAliveLimitWindow`` (default 20 per 60 s, SolidFrame's
+    /// server default; a SolidIPC peer sends at most one per ``keepAliveInterval``, 6 per minute by
+    /// default). The count restarts every window. `nil`: no limit.
+    public var maxKeepAlivesPerWindow: Int? = 20
     /// The connection closes with ``ConnectionError/helloTimeout`` when the peer's hello has not arrived
     /// this long after the connection started (a TLS handshake before it included), so a peer that
     /// connects and says nothing cannot hold the connection. `nil`: no limit.

@@ -283,7 +283,7 @@ public final class Reactor: @unchecked Sendable {
         do {
             readyThisTurn = try backend.wait(timeoutMilliseconds: timeout) { token, events, ready in
                 readyThisTurn = ready
-                guard let object = objects.lookup(ObjectID(packed: token)) else { return }  // stale
+                guard let object = objects.lookup(packed: token) else { return }  // stale
                 object.ioReady(events)
             }
         } catch {

@@ -5,22 +5,21 @@
 public struct ObjectID: Hashable, Sendable, CustomStringConvertible {
     /// Index of the slot in the reactor's object table.
     public let slot: UInt32
-    /// Generation of the slot when the object registered.
-    public let generation: UInt32
+    /// Generation of the slot when the object registered: 64 bits, so a slot reused at any rate never
+    /// comes back to an old generation (32 bits wrapped after 2³¹ reuses of one slot, reviving stale
+    /// handles).
+    public let generation: UInt64
 
     /// Creates an identifier from its parts.
-    public init(slot: UInt32, generation: UInt32) {
+    public init(slot: UInt32, generation: UInt64) {
         self.slot = slot
         self.generation = generation
     }
 
-    /// Packs the identifier into the 64-bit user data of an epoll registration.
-    var packed: UInt64 { UInt64(slot) << 32 | UInt64(generation) }
-
-    /// Unpacks an identifier stored with ``packed``.
-    init(packed: UInt64) {
-        self.init(slot: UInt32(truncatingIfNeeded: packed >> 32), generation: UInt32(truncatingIfNeeded: packed))
-    }
+    /// Packs the slot and the low 32 bits of the generation into the 64-bit user data of an epoll
+    /// registration (``ObjectTable/lookup(packed:)`` checks those; a registration lives no longer than its
+    /// object, so the low bits only have to tell apart the objects of one `epoll_wait` batch).
+    var packed: UInt64 { UInt64(slot) << 32 | (generation & 0xFFFF_FFFF) }
 
     /// `slot.generation`, for logs.
     public var description: String { "\(slot).\(generation)" }

@@ -18,7 +18,7 @@ final class ObjectTable: @unchecked Sendable {
 
     private var objects: [(any ReactorObject)?] = []
     private var freeSlots: [UInt32] = []
-    private let directory: UnsafeMutablePointer<Atomic<UnsafeMutablePointer<Atomic<UInt32>>?>>
+    private let directory: UnsafeMutablePointer<Atomic<UnsafeMutablePointer<Atomic<UInt64>>?>>
     private(set) var count = 0
 
     init() {
@@ -39,7 +39,7 @@ final class ObjectTable: @unchecked Sendable {
         directory.deallocate()
     }
 
-    private func generationCell(_ slot: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>>? {
+    private func generationCell(_ slot: UInt32) -> UnsafeMutablePointer<Atomic<UInt64>>? {
         let chunkIndex = Int(slot) >> Self.chunkShift
         guard chunkIndex < Self.maxChunks,
             let chunk = directory[chunkIndex].load(ordering: .acquiring)
@@ -57,7 +57,7 @@ final class ObjectTable: @unchecked Sendable {
             precondition(objects.count < Self.maxChunks * Self.chunkSize, "too many objects on one reactor")
             slot = UInt32(objects.count)
             if Int(slot) & (Self.chunkSize - 1) == 0 {
-                let chunk = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: Self.chunkSize)
+                let chunk = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: Self.chunkSize)
                 for index in 0..<Self.chunkSize { (chunk + index).initialize(to: Atomic(0)) }
                 directory[Int(slot) >> Self.chunkShift].store(chunk, ordering: .releasing)
             }
@@ -90,10 +90,29 @@ final class ObjectTable: @unchecked Sendable {
         return objects[Int(id.slot)]
     }
 
+    /// The live object an epoll token (``ObjectID/packed``) names, or `nil` when it is gone. Reactor
+    /// thread only.
+    @inline(__always)
+    func lookup(packed token: UInt64) -> (any ReactorObject)? {
+        let slot = UInt32(truncatingIfNeeded: token >> 32)
+        let low = token & 0xFFFF_FFFF
+        guard Int(slot) < objects.count, low & 1 == 1,
+            generationCell(slot)!.pointee.load(ordering: .relaxed) & 0xFFFF_FFFF == low
+        else { return nil }
+        return objects[Int(slot)]
+    }
+
     /// Whether `id` is still registered. Any thread; the answer may be stale at once.
     func isAlive(_ id: ObjectID) -> Bool {
         guard let cell = generationCell(id.slot) else { return false }
         return id.generation & 1 == 1 && cell.pointee.load(ordering: .acquiring) == id.generation
+    }
+
+    /// Moves a free slot's generation on by `steps` reuses (tests: a slot reused billions of times).
+    func skipGenerations(of slot: UInt32, by steps: UInt64) {
+        precondition(lookup(ObjectID(slot: slot, generation: generationCell(slot)!.pointee.load(ordering: .relaxed))) == nil)
+        let cell = generationCell(slot)!
+        cell.pointee.store(cell.pointee.load(ordering: .relaxed) &+ 2 &* steps, ordering: .releasing)
     }
 
     /// Every live object, for shutdown. Reactor thread only.

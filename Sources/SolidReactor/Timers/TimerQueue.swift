@@ -1,7 +1,8 @@
 /// Identifies a scheduled timer; pass it to ``Reactor/cancelTimer(_:)``.
 public struct TimerID: Hashable, Sendable {
     let slot: UInt32
-    let generation: UInt32
+    /// 64 bits: a slot reused at any rate never comes back to an old generation.
+    let generation: UInt64
 }
 
 /// The timers of one reactor: a binary min-heap of deadlines with an index per timer, so scheduling and
@@ -19,7 +20,7 @@ public final class TimerQueue {
     }
 
     private struct Slot {
-        var generation: UInt32 = 0
+        var generation: UInt64 = 0
         var heapIndex: Int = -1  // -1: not scheduled (free or currently firing)
         var interval: UInt64 = 0  // 0: one-shot
         var callback: Callback?

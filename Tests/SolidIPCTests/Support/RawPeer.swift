@@ -74,6 +74,9 @@ final class RawPeer: @unchecked Sendable {
         }
     }
 
+    /// Sends bytes as they are.
+    func sendRaw(_ bytes: [UInt8]) { _ = reactor.execute { [self] in stream?.write(bytes) } }
+
     /// Half-closes: sends FIN, keeps reading.
     func shutdownWrite() { _ = reactor.execute { [self] in stream?.shutdownWrite() } }
 
