@@ -74,3 +74,61 @@ struct SlowReaderTests {
         _ = reactor.execute { attacker.withLock { $0?.close() } }
     }
 }
+
+@Suite("A peer that does not read large answers", .serialized)
+struct SlowReaderBytesTests {
+    @Test("200 requests of 8 KiB answered with 1 MiB each from a peer that never reads: reading stops at the 64 MiB byte limit (defaults), memory stays bounded, closed on the stall (manual clock)")
+    func neverReadsLargeAnswers() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 2, clock: clock)
+        defer { group.shutdown() }
+        let stops = EventLog()
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
+        }) { server in
+            try server.handle(Note.self) { note, context in
+                try? server.sendResponse(Blob(id: note.id, size: 1 << 20), for: context)
+            }
+        }
+        defer { server.stop() }
+        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        let writer = MessageWriter(packetSize: 65536, slots: 64, codec: nil)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        let registry = try noteRegistry()
+        for id in 0..<200 {
+            try writer.enqueue(
+                Note(id: UInt64(id), text: String(repeating: "q", count: 8192)), registry: registry, flags: [.request],
+                requestID: UInt64(id + 1))
+            while writer.hasWork { bytes += buffer[0..<writer.nextPacket(into: buffer)] }
+        }
+        let attack = bytes
+        let residentBefore = residentBytes()
+        let reactor = group.reactors[1]
+        let attacker = Lock<SocketStream?>(nil)
+        _ = reactor.execute {
+            SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
+                guard case .success(let stream) = result else { return }
+                attacker.withLock { $0 = stream }
+                stream.onRead = { _ in }
+                stream.pauseReading()  // never reads
+                stream.write(attack)
+            }
+        }
+        defer { _ = reactor.execute { attacker.withLock { $0?.close() } } }
+        #expect(waitUntil { server.statistics.messagesReceived >= 64 })
+        for _ in 0..<20 { _ = pendingTimers(group) }
+        let received = server.statistics.messagesReceived
+        // 64 MiB of answers (plus what the socket took) stops reading; the message limit (1024) never
+        // came near.
+        #expect(received < 100, "\(received) requests read of 200")
+        let grown = residentBytes() - residentBefore
+        #expect(grown < 256 << 20, "resident memory grew by \(grown >> 20) MiB")
+        #expect(stops.all.isEmpty)
+        clock.advance(by: .seconds(31))
+        _ = pendingTimers(group)
+        #expect(stops.wait { !$0.isEmpty })
+        #expect(stops.all == ["\(ConnectionError.outgoingQueueStalled)"])
+    }
+}

@@ -52,6 +52,9 @@ public final class MessageWriter {
     /// After ``goAway()``: messages that are not responses, kept unstarted until cancelled (by the owner,
     /// or by ``cancelAll()`` when the connection closes, as never sent).
     @exclusivity(unchecked) var held: [OutgoingMessage] = []
+    /// Bytes of the messages queued or in flight that are not written yet: headers, bodies and out-of-line
+    /// byte arrays (streams are pulled from their sources as they go out, so they are not counted).
+    @exclusivity(unchecked) public private(set) var queuedBytes = 0
     /// Responses queued or in flight, by the request they answer (for ``cancelResponses(to:)``).
     @exclusivity(unchecked) private var pendingResponses: [UInt64: Int] = [:]
     @exclusivity(unchecked) private var nextID: UInt64 = 1
@@ -105,7 +108,9 @@ public final class MessageWriter {
         header.streamCount = streams.count
         let id = nextID
         nextID += 1
-        queue(OutgoingMessage(id: id, header: header, buffer: body, headerRoom: 0, streams: streams))
+        let message = OutgoingMessage(id: id, header: header, buffer: body, headerRoom: 0, streams: streams)
+        message.accounted = body.count + MessageHeader.maxEncodedSize
+        queue(message)
         return id
     }
 
@@ -158,12 +163,14 @@ public final class MessageWriter {
         }
         outgoing.completion = completion
         outgoing.observer = observer
+        outgoing.accounted = bodyLength + encoded.outOfLineBytes + MessageHeader.maxEncodedSize
         queue(outgoing)
         return id
     }
 
     @inline(__always)
     private func queue(_ message: OutgoingMessage) {
+        queuedBytes += message.accounted
         if message.responseTo != 0 { pendingResponses[message.responseTo, default: 0] += 1 }
         if isGoingAway && message.responseTo == 0 {
             held.append(message)
@@ -188,6 +195,8 @@ public final class MessageWriter {
     /// Tells the owner and the message's own completion how it ended, once.
     @inline(__always)
     private func report(_ message: OutgoingMessage, _ outcome: Outcome) {
+        queuedBytes -= message.accounted
+        message.accounted = 0
         if message.responseTo != 0 { responseEnded(message.responseTo) }
         onOutcome?(message.id, outcome)
         if let observer = message.observer {
@@ -301,6 +310,11 @@ public final class MessageWriter {
                 if partly { cancelRecords.append(message.slot) }
                 report(message, .failed(error, partlySent: partly))
                 continue
+            }
+            if message.accounted > 0 {
+                let done = min(count, message.accounted)
+                message.accounted -= done
+                queuedBytes -= done
             }
             if count == 0 {
                 idleTurns += 1  // the room left is too small for this message's next piece

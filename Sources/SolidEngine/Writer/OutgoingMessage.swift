@@ -18,6 +18,9 @@ final class OutgoingMessage {
     @exclusivity(unchecked) private var preambleOffset = 0
     @exclusivity(unchecked) private var streams: [any ByteSource] = []
     @exclusivity(unchecked) private var streamIndex = 0
+    /// Bytes of it the writer still counts as queued (``MessageWriter/queuedBytes``): its header and body
+    /// and its out-of-line arrays, less what was produced so far. Set by the writer.
+    @exclusivity(unchecked) var accounted = 0
     /// `true` once any byte went out: cancelling then needs a cancel record.
     @exclusivity(unchecked) private(set) var started = false
 

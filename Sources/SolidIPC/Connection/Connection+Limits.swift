@@ -34,25 +34,45 @@ extension Connection {
         if keepAlivesInWindow > limit { finish(.tooManyKeepAlives) }
     }
 
-    /// The outgoing queue reached ``ConnectionConfiguration/maxQueuedMessages`` (a peer that sends and
-    /// does not read what it is sent): stop reading from it, so it cannot make the queue grow, and close
-    /// with ``ConnectionError/outgoingQueueStalled`` if it stays full for
-    /// ``ConnectionConfiguration/queueStallTimeout``.
+    /// `true` when the outgoing queue is at ``ConnectionConfiguration/maxQueuedMessages`` or
+    /// ``ConnectionConfiguration/maxQueuedBytes``.
+    @inline(__always)
+    func queueIsOverLimit(_ writer: MessageWriter) -> Bool {
+        writer.pendingCount >= queueLimit || writer.queuedBytes >= queueByteLimit
+    }
+
+    /// The outgoing queue reached its limit (a peer that sends and does not read what it is sent): stop
+    /// reading from it, so it cannot make the queue grow, and close with
+    /// ``ConnectionError/outgoingQueueStalled`` if no packet goes out for
+    /// ``ConnectionConfiguration/queueStallTimeout`` while it stays over the limit.
     func queueOverLimit() {
         guard !pausedForQueue, case .active = state else { return }
         pausedForQueue = true
         stream.pauseReading()
-        if let limit = configuration.queueStallTimeout {
-            queueStallTimer = reactor.schedule(after: limit) { [weak self] in
-                self?.queueStallTimer = nil
-                self?.finish(.outgoingQueueStalled)
+        lastQueueProgress = reactor.now()
+        if let limit = configuration.queueStallTimeout { scheduleStallCheck(after: limit) }
+    }
+
+    private func scheduleStallCheck(after delay: Duration) {
+        queueStallTimer = reactor.schedule(after: delay) { [weak self] in
+            guard let self else { return }
+            self.queueStallTimer = nil
+            guard self.pausedForQueue, let limit = self.configuration.queueStallTimeout else { return }
+            let idle = Duration.nanoseconds(Int64(clamping: self.reactor.now().nanoseconds &- self.lastQueueProgress.nanoseconds))
+            if idle >= limit {
+                self.finish(.outgoingQueueStalled)
+            } else {
+                self.scheduleStallCheck(after: limit - idle)  // a slow reader that still reads is not stalled
             }
         }
     }
 
-    /// A packet went out: read again once the queue is down to half the limit.
+    /// A packet went out: read again once the queue is down to half of both limits.
     func queueMayHaveRoom() {
-        guard pausedForQueue, let writer = currentWriter, writer.pendingCount <= queueLimit / 2 else { return }
+        lastQueueProgress = reactor.now()
+        guard pausedForQueue, let writer = currentWriter, writer.pendingCount <= queueLimit / 2,
+            writer.queuedBytes <= queueByteLimit / 2
+        else { return }
         pausedForQueue = false
         if let queueStallTimer { reactor.cancelTimer(queueStallTimer) }
         queueStallTimer = nil

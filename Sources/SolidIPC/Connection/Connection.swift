@@ -70,6 +70,10 @@ public final class Connection {
     @exclusivity(unchecked) var queueStallTimer: TimerID?
     /// ``ConnectionConfiguration/maxQueuedMessages``, or no limit.
     let queueLimit: Int
+    /// ``ConnectionConfiguration/maxQueuedBytes``, or no limit.
+    let queueByteLimit: Int
+    /// When a packet last went out while reading was paused for the queue limit.
+    @exclusivity(unchecked) var lastQueueProgress = ReactorInstant(nanoseconds: 0)
     /// STARTTLS (Connection+Secure.swift): how this side can secure the connection later, if at all.
     @exclusivity(unchecked) var secureUpgrade: SecureUpgrade?
     /// Between this side's start-secure packet and the TLS stream taking over: nothing is written.
@@ -117,6 +121,7 @@ public final class Connection {
         self.reactor = stream.reactor
         self.configuration = configuration
         queueLimit = configuration.maxQueuedMessages ?? .max
+        queueByteLimit = configuration.maxQueuedBytes ?? .max
         var readerConfiguration = ReaderConfiguration()
         readerConfiguration.local = configuration.effectiveHello
         readerConfiguration.codecs = configuration.codecs
@@ -185,7 +190,7 @@ public final class Connection {
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
                     responseTo: responseTo, completion: completion, observer: observer)
                 schedulePump()
-                if writer.pendingCount >= queueLimit { queueOverLimit() }
+                if queueIsOverLimit(writer) { queueOverLimit() }
                 return id
             } catch .unregisteredType(let name) {
                 throw .unregisteredType(name)

@@ -47,8 +47,14 @@ public struct ConnectionConfiguration {
     /// in its own socket, not in our memory) and goes on once half of them are out. A pool's own traffic
     /// never reaches it (a pool gives a connection at most its slot count). `nil`: no limit.
     public var maxQueuedMessages: Int? = 1024
-    /// How long the outgoing queue may stay at ``maxQueuedMessages`` before the connection closes with
-    /// ``ConnectionError/outgoingQueueStalled`` (default 30 s). `nil`: never closed for it.
+    /// Most bytes waiting in the outgoing queue (default 64 MiB): headers, bodies and out-of-line byte
+    /// arrays not yet written (streams are pulled as they go out and not counted). Works like
+    /// ``maxQueuedMessages``: at it reading from the peer stops, and goes on once the queue is down to
+    /// half of both. `nil`: no limit.
+    public var maxQueuedBytes: Int? = 64 * 1024 * 1024
+    /// How long the outgoing queue may stay over its limit with no packet going out before the
+    /// connection closes with ``ConnectionError/outgoingQueueStalled`` (default 30 s): a peer that reads
+    /// slowly but steadily is not stalled. `nil`: never closed for it.
     public var queueStallTimeout: Duration? = .seconds(30)
     /// How long a graceful close (``Connection/goAway()``, the peer's going-away record) may take before
     /// the connection closes with ``ConnectionError/gracefulCloseTimedOut`` (default 30 s): a peer that
@@ -102,7 +108,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case helloTimeout
     /// A graceful close did not end within ``ConnectionConfiguration/gracefulCloseTimeout``.
     case gracefulCloseTimedOut
-    /// The outgoing queue stayed at ``ConnectionConfiguration/maxQueuedMessages`` for
+    /// The outgoing queue stayed over ``ConnectionConfiguration/maxQueuedMessages`` or
+    /// ``ConnectionConfiguration/maxQueuedBytes`` with nothing going out for
     /// ``ConnectionConfiguration/queueStallTimeout``: the peer does not read what it is sent.
     case outgoingQueueStalled
 
