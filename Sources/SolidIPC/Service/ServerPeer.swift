@@ -15,6 +15,8 @@ final class ServerPeer: ReactorObject {
     @exclusivity(unchecked) private var requests = ResponseTable()
     /// Closing gracefully: closes once no request waits and everything queued is written.
     @exclusivity(unchecked) private var draining = false
+    /// Told once the connection has closed (``drain(within:done:)``).
+    @exclusivity(unchecked) private var whenClosed: [() -> Void] = []
 
     /// Serves an accepted stream: through TLS first when the service secures connections from the start.
     static func accept(_ stream: SocketStream, core: ServiceCore) {
@@ -90,6 +92,9 @@ final class ServerPeer: ReactorObject {
             core.releaseAccepted()
             if let id = self.id { reactor.unregister(id) }
             self.id = nil
+            let waiting = whenClosed
+            whenClosed = []
+            for done in waiting { done() }
         }
         if !accepted { connection.close() }  // the service is stopping
     }
@@ -152,6 +157,18 @@ final class ServerPeer: ReactorObject {
     }
 
     func close() { connection.close() }
+
+    /// Goes away gracefully (``Service/stop(gracePeriod:)``): `done` runs once the connection has closed,
+    /// at the latest `gracePeriod` from now.
+    func drain(within gracePeriod: Duration, done: @escaping () -> Void) {
+        guard id != nil else { return done() }
+        whenClosed.append(done)
+        let timer = reactor.schedule(after: gracePeriod) { [weak self] in self?.connection.close() }
+        whenClosed.append { [reactor] in reactor.cancelTimer(timer) }
+        draining = true
+        connection.goAway()
+        closeIfDrained()
+    }
 
     func reactorStopping() { close() }
 }

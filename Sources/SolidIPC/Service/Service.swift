@@ -18,11 +18,11 @@ import Glibc
 /// and posts the message to the pool's reactor through its lock-free queue. Nothing else is shared.
 public final class Service: Sendable {
     let configuration: ServiceConfigurationSnapshot
-    private let group: ReactorGroup
+    let group: ReactorGroup
     private let logger: Logger
     private let handlersBeforeStart = Lock<[MessageTypeID: MessageHandler]>([:])
     private let sinkFactoriesBeforeStart = Lock<[MessageTypeID: SinkFactory]>([:])
-    private let state = Lock<ServiceState>(ServiceState())
+    let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
     private let unixPermissions: mode_t?
     private let nextSerial = Atomic<UInt64>(1)
@@ -212,7 +212,7 @@ public final class Service: Sendable {
     /// The destination's pool entry, created when there is none.
     private func poolEntry(for destination: Destination) throws(SendError) -> PoolEntry {
         let found: Result<PoolEntry, SendError> = state.withLock { state in
-            guard !state.stopped, let core = state.core else { return .failure(.serviceStopped) }
+            guard !state.stopped, !state.draining, let core = state.core else { return .failure(.serviceStopped) }
             if let existing = state.pools[destination] { return .success(existing) }
             let reactor = group.reactors[Int(UInt(bitPattern: destination.hashValue) % UInt(group.reactors.count))]
             let entry = PoolEntry(destination: destination, reactor: reactor, core: core) { [weak self] entry in
@@ -309,10 +309,7 @@ public final class Service: Sendable {
         var expected = 0
         if let listener {
             expected += 1
-            if listener.reactor.execute({
-                (listener.reactor.object(listener.id) as? SocketListener)?.close()
-                latch.open()
-            }) != .posted { latch.open() }
+            closeListener(listener, then: latch)
         }
         // Accepted connections close too (after the listener, so no new one slips in unnoticed: a peer
         // created after this point sees the service stopping and closes itself).
@@ -341,6 +338,8 @@ public final class Service: Sendable {
 /// The mutable part of a service, behind its lock.
 struct ServiceState {
     var stopped = false
+    /// ``Service/stop(gracePeriod:)`` is draining: new messages to destinations are refused.
+    var draining = false
     var core: ServiceCore?
     var pools: [Destination: PoolEntry] = [:]
     var listener: ObjectHandle?

@@ -44,6 +44,9 @@ final class ServiceCore: Sendable {
         acceptedPeers.withLock { peers in _ = peers?.remove(handle) }
     }
 
+    /// The accepted connections open now.
+    func livePeers() -> Set<ObjectHandle> { acceptedPeers.withLock { $0 ?? [] } }
+
     /// Refuses new accepted connections and returns the live ones.
     func takePeersForStop() -> Set<ObjectHandle> {
         acceptedPeers.withLock { peers in

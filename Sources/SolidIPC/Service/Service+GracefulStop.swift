@@ -1,0 +1,70 @@
+import SolidReactor
+
+extension Service {
+    /// Stops gracefully, then as ``stop()``: stops accepting; refuses new messages to destinations
+    /// (``SendError/serviceStopped``); tells every connection it is going away (PROTOCOL.md §4.1), so
+    /// peers send it no new requests; lets every request already received be answered and every message
+    /// and request already sent complete; and closes each connection once it is quiet. Whatever is still
+    /// under way after `gracePeriod` (on the reactors' clock) is closed as by ``stop()``.
+    ///
+    /// Blocks until done, so like ``stop()`` it must not be called on a reactor thread (a precondition,
+    /// on in release builds). Handlers and ``sendResponse(_:for:completion:)`` keep working meanwhile.
+    public func stop(gracePeriod: Duration) {
+        precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop(gracePeriod:) called on a reactor thread")
+        let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
+            state.draining = true
+            return (Array(state.pools.values), state.listener, state.core)
+        }
+        let latch = Latch()
+        var expected = 0
+        if let listener {
+            expected += 1
+            closeListener(listener, then: latch)
+        }
+        for peer in core?.livePeers() ?? [] {
+            expected += 1
+            let posted = peer.reactor.execute {
+                if let server = peer.reactor.object(peer.id) as? ServerPeer {
+                    server.drain(within: gracePeriod) { latch.open() }
+                } else {
+                    latch.open()
+                }
+            }
+            if posted != .posted { latch.open() }
+        }
+        for entry in pools {
+            expected += 1
+            let posted = entry.reactor.execute {
+                if let pool = entry.existingPool { pool.drain(within: gracePeriod) { latch.open() } } else { latch.open() }
+            }
+            if posted != .posted { latch.open() }
+        }
+        latch.wait(count: expected)
+        stop()
+    }
+
+    /// Closes the listener on its reactor, then opens `latch` once.
+    func closeListener(_ listener: ObjectHandle, then latch: Latch) {
+        if listener.reactor.execute({
+            (listener.reactor.object(listener.id) as? SocketListener)?.close()
+            latch.open()
+        }) != .posted { latch.open() }
+    }
+}
+
+extension Pool {
+    /// Closes the pool once what is queued or in flight has completed (its connections going away
+    /// first), or after `gracePeriod` whatever is left; then calls `done`, once.
+    func drain(within gracePeriod: Duration, done: @escaping () -> Void) {
+        for link in links where !link.draining {
+            link.draining = true
+            link.connection.goAway()
+        }
+        let timer = entry.reactor.schedule(after: gracePeriod) { [weak self] in self?.stop() }
+        closeGracefully { [entry] in
+            entry.reactor.cancelTimer(timer)
+            done()
+        }
+        closeDrainedLinks()
+    }
+}
