@@ -67,6 +67,7 @@ extension IPCEchoCommand {
         @Option(help: "Reactor threads.") var threads = ReactorGroup.activeProcessorCount
         @Flag(help: "Offer Snappy compression.") var snappy = false
         @Option(help: "Listen on this Unix-domain socket path (or @abstract-name) instead of TCP.") var unix: String?
+        @Option(help: "On SIGINT/SIGTERM, seconds to let requests under way finish before closing.") var grace = 5
         @OptionGroup var security: ServerTLSOptions
 
         func run() throws {
@@ -84,7 +85,7 @@ extension IPCEchoCommand {
             fflush(nil)  // flush stdout: a supervising script waits for this line
             var received: Int32 = 0
             sigwait(&signals, &received)
-            server.stop()
+            server.stop(gracePeriod: .seconds(max(grace, 0)))  // answers what it holds, peers are told
             let statistics = server.statistics
             print("stopped: \(statistics.connectionsOpened) connections, \(statistics.messagesReceived) requests")
         }
