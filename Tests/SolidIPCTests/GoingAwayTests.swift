@@ -162,10 +162,13 @@ struct KeepAliveFloodTests {
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }
         #expect(peer.log.wait { $0.contains("hello") })
+        let residentBefore = residentBytes()
         peer.sendRaw([UInt8](repeating: 0, count: 10_000 * 4).enumerated().map { $0.offset % 4 == 0 ? 2 : 0 })
         #expect(serverStops.wait { !$0.isEmpty })
         #expect(serverStops.all == ["\(ConnectionError.tooManyKeepAlives)"])
         #expect(server.statistics.keepAlivesReceived == 21, "closed at the first one over the limit")
+        let grown = residentBytes() - residentBefore
+        #expect(grown < 16 << 20, "the flood cost \(grown >> 10) KiB")
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
