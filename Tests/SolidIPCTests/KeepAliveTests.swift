@@ -50,6 +50,10 @@ struct KeepAliveTests {
             let sent = client.statistics.keepAlivesSent
             let arrived = waitUntil { server.statistics.keepAlivesReceived >= sent }
             #expect(arrived, "the server read \(server.statistics.keepAlivesReceived) of \(sent) keep-alives")
+            // The server's own keep-alives keep the client's inactivity limit quiet: wait for them too.
+            let answered = server.statistics.keepAlivesSent
+            let back = waitUntil { client.statistics.keepAlivesReceived >= answered }
+            #expect(back, "the client read \(client.statistics.keepAlivesReceived) of \(answered) keep-alives")
         }
     }
 

@@ -73,12 +73,11 @@ struct RejectTests {
         let tooLarge = try Self.outcome(client, Blob(id: 1, size: 5000), to: destination, expecting: Blob.self)
         #expect(tooLarge.hasPrefix("rejected by the peer: message too large: message body of "))
         #expect(tooLarge.hasSuffix("bytes exceeds the limit of 1000"))
-        // 4 MiB out of line: the budget refuses it at its body, before the array's bytes; the rest of it
-        // is not even written.
+        // 4 MiB out of line: the budget refuses it at its body, before the array's bytes arrive (the rest
+        // of it is dropped unread, and the client stops writing it if it still is).
         let overloaded = try Self.outcome(client, Blob(id: 2, size: 4 << 20), to: budgetedDestination, expecting: Blob.self)
         #expect(overloaded.hasPrefix("rejected by the peer: overloaded: receiving "))
         #expect(overloaded.hasSuffix("would exceed the connection budget (0 of 100000 in use)"))
-        #expect(budgeted.statistics.bytesReceived < 2 << 20, "\(budgeted.statistics.bytesReceived) bytes read")
         #expect(try Self.outcome(client, Blob(id: 3, size: 100), to: budgetedDestination, expecting: Blob.self) == "success")
         #expect(budgeted.statistics.receivingBytes == 0)
     }

@@ -10,23 +10,26 @@ extension MessageWriter {
     }
 
     /// Queues the going-away record (once): from now on only responses start (the peer waits for them);
-    /// messages already in a slot are finished. Other messages, queued or enqueued later, are held
-    /// unstarted (``heldCount``) until cancelled — when the connection closes they end as cancelled and
-    /// never sent, so their owner can send them elsewhere.
+    /// messages already in a slot are finished. Other messages still waiting end at once as
+    /// ``Outcome/withdrawn`` (in the order they were queued), so their owner can send them elsewhere;
+    /// ones enqueued later are held unstarted (``heldCount``) and end as cancelled, never sent, when the
+    /// connection closes.
     public func goAway() {
         guard !isGoingAway else { return }
         isGoingAway = true
         goingAwayPending = true
+        var withdrawn: [OutgoingMessage] = []
         var keep = FIFO<OutgoingMessage>()
         while let message = waiting.popFirst() {
-            if message.responseTo == 0 { held.append(message) } else { keep.append(message) }
+            if message.responseTo == 0 { withdrawn.append(message) } else { keep.append(message) }
         }
         waiting = keep
         var keepSynchronous = FIFO<OutgoingMessage>()
         while let message = waitingSynchronous.popFirst() {
-            if message.responseTo == 0 { held.append(message) } else { keepSynchronous.append(message) }
+            if message.responseTo == 0 { withdrawn.append(message) } else { keepSynchronous.append(message) }
         }
         waitingSynchronous = keepSynchronous
+        for message in withdrawn.sorted(by: { $0.id < $1.id }) { reportWithdrawn(message) }
     }
 
     /// Messages held unstarted because the writer is going away.

@@ -23,6 +23,9 @@ public final class MessageWriter {
         /// A response the peer no longer wants (``cancelResponses(to:)``, after its cancel-request record);
         /// `partlySent` as for ``canceled(partlySent:)``.
         case canceledByPeer(partlySent: Bool)
+        /// Never started: the writer went away (``goAway()``) while it waited. Its owner may send it on
+        /// another connection.
+        case withdrawn
     }
 
     /// Called once per message when it was written, cancelled or failed.
@@ -219,6 +222,8 @@ public final class MessageWriter {
         guard requestID != 0, pendingResponses[requestID] != nil else { return 0 }
         return cancelEach(byPeer: true) { $0.responseTo == requestID }
     }
+
+    func reportWithdrawn(_ message: OutgoingMessage) { report(message, .withdrawn) }
 
     private func responseEnded(_ requestID: UInt64) {
         guard let count = pendingResponses[requestID] else { return }

@@ -226,12 +226,7 @@ final class Pool: ReactorObject {
             finish(item.serial)
             item.answer(.failure(stopped ? stopError : .connectionClosed(reason, progress: .sentAwaitingResponse)))
         }
-        if !givenBack.isEmpty {
-            // Back in the order they were first sent (serials grow with each send), ahead of the rest.
-            queue.prepend(givenBack.sorted { $0.serial < $1.serial })
-            givenBack.removeAll()
-            dispatch()
-        }
+        requeueGivenBack()
         guard !stopped else { return }
         if failedAttempt {
             connectFailed(reason)
@@ -332,6 +327,10 @@ final class Pool: ReactorObject {
                 return
             }
             givenBack.append(item)
+            if outcome == .withdrawn {
+                // Its connection is going away, not closed: back to the queue once the writer is done.
+                entry.reactor.runSoon { [weak self] in self?.requeueGivenBack() }
+            }
             return
         }
         item.givePlaceBack()
@@ -360,9 +359,20 @@ final class Pool: ReactorObject {
         }
     }
 
+    /// Messages a connection gave back go to the front of the queue, in the order they were first sent
+    /// (serials grow with each send), and out again.
+    private func requeueGivenBack() {
+        guard !givenBack.isEmpty else { return }
+        queue.prepend(givenBack.sorted { $0.serial < $1.serial })
+        givenBack.removeAll()
+        dispatch()
+    }
+
     /// The seed's resend rule: a message its connection dropped goes back to the pool when it had not
-    /// started, or when it is idempotent; a partly sent plain one fails (with how far it got).
+    /// started, or when it is idempotent; a partly sent plain one fails (with how far it got). One that
+    /// a going-away connection withdrew before it started goes back too.
     private func givesBack(_ outcome: MessageWriter.Outcome, on connection: Connection, _ item: PoolItem) -> Bool {
+        if outcome == .withdrawn { return !stopped && !item.addressed }
         guard !stopped, !item.addressed, case .canceled(let partly) = outcome, case .closed = connection.state else {
             return false
         }

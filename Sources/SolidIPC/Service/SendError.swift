@@ -104,6 +104,8 @@ extension SendError {
             return .failure(.encodingFailed(error, progress: partly ? .partlySent : .notSent))
         case .canceledByPeer(let partly):
             return .failure(.canceledByPeer(progress: partly ? .partlySent : .notSent))
+        case .withdrawn:
+            return .failure(.connectionClosed(.closingGracefully, progress: .notSent))
         }
     }
 }
