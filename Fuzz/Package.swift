@@ -18,6 +18,10 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(name: "FuzzReader", dependencies: ["FuzzSamples"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(name: "FuzzHello", dependencies: ["FuzzSamples", .product(name: "SolidIPCSnappy", package: "SolidIPC")],
+                          swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(name: "FuzzConnection", dependencies: ["FuzzSamples", .product(name: "SolidIPCSnappy", package: "SolidIPC")],
+                          swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "MakeCorpus", dependencies: ["FuzzSamples"], swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

@@ -60,10 +60,12 @@ public struct FuzzFile: WireMessage {
     }
 }
 
-/// Protocol 1: ping, mixed, file; protocol 7: ping again under another id.
+/// Protocol 1: ping, mixed, file; protocol 2: the connection fuzzer's body and streams samples
+/// (``FuzzBody``, ``FuzzStreams``); protocol 7: ping again under another id.
 public func fuzzRegistry() -> MessageRegistry {
     let registry = MessageRegistry()
     try! registry.register(protocol: 1, [FuzzPing.self, FuzzMixed.self, FuzzFile.self])
+    try! registry.register(protocol: 2, [FuzzBody.self, FuzzStreams.self])
     try! registry.register(FuzzPingAlias.self, protocol: 7, index: 3)
     return registry
 }

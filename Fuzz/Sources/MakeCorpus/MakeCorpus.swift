@@ -3,13 +3,30 @@ import Glibc
 import SolidEngine
 import SolidIPCSnappy
 
-/// Writes seed inputs made by the real writer (and a hello) into the directory given as argument.
+/// Writes seed inputs made by the real writer: `MakeCorpus [reader-dir [hello-dir [connection-dir]]]`
+/// (defaults `corpus`, `corpus-hello`, `corpus-connection`), one directory per fuzz target.
 @main
 struct MakeCorpus {
     static func main() throws {
-        let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "corpus"
-        mkdir(directory, 0o755)
+        let arguments = CommandLine.arguments.dropFirst()
+        let directories = ["corpus", "corpus-hello", "corpus-connection"].enumerated().map { index, name in
+            arguments.count > index ? arguments[arguments.startIndex + index] : name
+        }
         let registry = fuzzRegistry()
+        try readerSeeds(into: directories[0], registry: registry)
+        try save(HelloSeeds.all(registry: registry), into: directories[1], name: "hello")
+        try save(ConnectionSeeds.all(registry: registry), into: directories[2], name: "connection")
+    }
+
+    static func save(_ seeds: [[UInt8]], into directory: String, name: String) throws {
+        mkdir(directory, 0o755)
+        for (index, seed) in seeds.enumerated() { try save(seed, to: "\(directory)/seed-\(name)-\(index)") }
+        print("wrote \(seeds.count) seed inputs to \(directory)")
+    }
+
+    /// `FuzzReader`'s seeds: a mode byte, then the writer's packets (after a hello in modes with bit 0).
+    static func readerSeeds(into directory: String, registry: MessageRegistry) throws {
+        mkdir(directory, 0o755)
         var written = 0
         for mode: UInt8 in [0, 1, 2, 3, 0x40, 0x41] {
             for seed in 0..<6 {
