@@ -106,3 +106,35 @@ struct PeerRecordTests {
         #expect(writer.pendingCount == 999)
     }
 }
+
+/// Found by FuzzConnection: a failing stream must not stall the writer.
+@Suite("Writer after a stream source fails")
+struct FailingSourceTests {
+    struct Broken: Error {}
+
+    @Test("one slot: a message whose stream fails at its first piece frees the slot, and the next message goes out in the same packet")
+    func nextMessageStarts() throws {
+        let registry = try sampleRegistry()
+        let loop = WireLoop(slots: 1, registry: registry)
+        let failing = try loop.writer.enqueue(
+            FileTransfer(name: "f", data: StreamField(source: ClosureByteSource { _ in throw Broken() })), registry: registry)
+        let note = try loop.writer.enqueue(Ping(id: 9, text: "after"), registry: registry)
+        #expect(try loop.step(), "hasWork promised a packet")
+        #expect(loop.outcomes.map(\.0) == [failing, note])
+        #expect(loop.messages.map { ($0.1 as? Ping)?.id } == [9])
+        #expect(!loop.writer.hasWork)
+    }
+
+    @Test("synchronous: the next synchronous message starts once the failed one is out of the way")
+    func nextSynchronousStarts() throws {
+        let registry = try sampleRegistry()
+        let loop = WireLoop(slots: 16, registry: registry)
+        _ = try loop.writer.enqueue(
+            FileTransfer(name: "f", data: StreamField(source: ClosureByteSource { _ in throw Broken() })), registry: registry,
+            flags: [.synchronous])
+        _ = try loop.writer.enqueue(Ping(id: 3, text: "next"), registry: registry, flags: [.synchronous])
+        #expect(try loop.step())
+        #expect(loop.messages.map { ($0.1 as? Ping)?.id } == [3])
+        #expect(!loop.writer.hasWork)
+    }
+}

@@ -314,6 +314,7 @@ public final class MessageWriter {
                 retire(at: cursor, releaseSlot: !partly)
                 if partly { cancelRecords.append(message.slot) }
                 report(message, .failed(error, partlySent: partly))
+                admit()  // its slot (or the synchronous turn) is free: the next message starts in this packet
                 continue
             }
             if message.accounted > 0 {
