@@ -38,9 +38,9 @@ public final class Connection {
     /// The reactor the connection lives on.
     public let reactor: Reactor
     /// Packets sent so far (data and keep-alive, not the hello).
-    @exclusivity(unchecked) public private(set) var packetsSent = 0
+    @exclusivity(unchecked) public internal(set) var packetsSent = 0
     /// Keep-alive packets sent so far.
-    @exclusivity(unchecked) public private(set) var keepAlivesSent = 0
+    @exclusivity(unchecked) public internal(set) var keepAlivesSent = 0
 
     /// The stream messages run on; replaced by a TLS stream over it when the connection is secured later
     /// (Connection+Secure.swift).
@@ -57,7 +57,7 @@ public final class Connection {
     @exclusivity(unchecked) var inFlight = 0
     @exclusivity(unchecked) var keepAliveTimer: TimerID?
     @exclusivity(unchecked) var helloTimer: TimerID?
-    @exclusivity(unchecked) private var sentSinceTick = false
+    @exclusivity(unchecked) var sentSinceTick = false
     /// Receive-side limits (see Connection+Limits.swift).
     @exclusivity(unchecked) var receivedSinceCheck = false
     @exclusivity(unchecked) var inactivityTimer: TimerID?
@@ -85,7 +85,7 @@ public final class Connection {
     /// `true` while ``pump()`` runs (it is not re-entered).
     @exclusivity(unchecked) var pumping = false
     /// The previous packet was (nearly) full: bulk data is flowing.
-    @exclusivity(unchecked) private var lastPacketWasFull = false
+    @exclusivity(unchecked) var lastPacketWasFull = false
     /// Requests the peer sent on this connection that this side has not answered (final response or
     /// reject) yet: a graceful close waits for them.
     @exclusivity(unchecked) var unanswered = Set<UInt64>()
@@ -105,7 +105,7 @@ public final class Connection {
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
-    @exclusivity(unchecked) private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
+    @exclusivity(unchecked) var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello (a secure stream sends it
     /// once its handshake is done).
@@ -352,102 +352,5 @@ public final class Connection {
         waitingForHandshake.removeAll()
         for pending in waiting { _ = enqueue(pending, into: writer) }
         pump()
-    }
-
-    // MARK: writing
-
-    /// Pumps once after the reactor's current batch of events, so messages sent in one turn share packets
-    /// (and system calls) instead of going out one packet each.
-    func schedulePump() {
-        guard !pumpScheduled else { return }
-        pumpScheduled = true
-        reactor.runSoon { [weak self] in
-            guard let self else { return }
-            self.pumpScheduled = false
-            self.pump()
-        }
-    }
-
-    /// Bytes of packets one pump hands to the stream before it lets the reactor's other work run (reading
-    /// answers, a cancel, other connections). Measured (W3): at 64 packets per turn a fast receiver let
-    /// one pump write 4 MiB (about 2.5 ms) while a ping's answer waited unread; 256 KiB is ~150 µs.
-    static let bytesPerTurn = 256 * 1024
-
-    /// Answers waiting in the writer that make a connection pump in the middle of a read (see
-    /// `readerEvent`). Measured (W1, 64 in flight, one connection): 101–142 k → 250 k round trips/s at
-    /// 32; at 8 or 16 more writes ate the gain.
-    static let earlyPumpMessages = 32
-
-    /// ``bytesPerTurn`` in packets of `packetSize` (at least 2, at most 64: small packets are cheap).
-    static func packetsPerTurn(packetSize: Int) -> Int { min(64, max(2, bytesPerTurn / packetSize)) }
-
-    /// Hands packets to the stream while fewer than `packetsInFlight` wait in it, at most
-    /// ``bytesPerTurn`` per reactor turn. Never re-entered: a write that completes at once (the socket
-    /// took it) only makes room for the loop that is already running.
-    func pump() {
-        guard let writer, case .active = state, !pumping, !securing else { return }
-        pumping = true
-        defer {
-            pumping = false
-            if isClosing { closeIfDone() }
-        }
-        if scratch.count < writer.packetSize {
-            scratch.deallocate()
-            scratch = .allocate(byteCount: writer.packetSize, alignment: 16)
-        }
-        var budget = Self.packetsPerTurn(packetSize: writer.packetSize)
-        while inFlight < configuration.packetsInFlight && writer.hasWork {
-            guard case .active = state else { return }  // a completion closed the connection
-            guard budget > 0 else {
-                schedulePump()  // the rest next turn
-                return
-            }
-            budget -= 1
-            let packet: [UInt8]
-            if lastPacketWasFull {
-                // Bulk: the writer fills the packet's own storage (no copy through the scratch buffer).
-                let size = writer.packetSize
-                packet = [UInt8](unsafeUninitializedCapacity: size) { storage, count in
-                    count = writer.nextPacket(into: UnsafeMutableRawBufferPointer(storage))
-                }
-            } else {
-                // Small messages: a right-sized copy costs less than allocating a whole packet.
-                let length = writer.nextPacket(into: scratch)
-                packet = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
-            }
-            guard !packet.isEmpty else { return }
-            lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
-            guard case .active = state else { return }  // an outcome callback closed the connection
-            send(packet)
-        }
-    }
-
-    private func send(_ packet: [UInt8]) {
-        inFlight += 1
-        packetsSent += 1
-        counters?.bytesSent.add(packet.count, ordering: .relaxed)
-        sentSinceTick = true
-        stream.write(packet) { [weak self] error in
-            guard let self else { return }
-            self.inFlight -= 1
-            guard error == nil else { return }  // the stream reports its own failure through onClose
-            if !self.pumping { self.pump() }
-            if self.pausedForQueue { self.queueMayHaveRoom() }
-            if self.isClosing { self.closeIfDone() }
-        }
-    }
-
-    private func keepAliveTick() {
-        guard case .active = state, !securing else { return }
-        // Traffic sent since the last tick, or about to go out, makes a keep-alive pointless.
-        let busy = sentSinceTick || pumpScheduled || (writer?.hasWork ?? false)
-        if !busy {
-            keepAlivesSent += 1
-            packetsSent += 1
-            counters?.keepAlivesSent.add(1, ordering: .relaxed)
-            counters?.bytesSent.add(PacketFormat.headerSize, ordering: .relaxed)
-            stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
-        }
-        sentSinceTick = false
     }
 }

@@ -32,7 +32,7 @@ final class Pool: ReactorObject {
     @exclusivity(unchecked) var queue = ItemQueue()
     @exclusivity(unchecked) var links: [PoolLink] = []
     /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
-    private weak var synchronousLink: PoolLink?
+    weak var synchronousLink: PoolLink?
     @exclusivity(unchecked) var connecting = 0
     @exclusivity(unchecked) var resolving = false
     @exclusivity(unchecked) private var addresses: [SocketAddress] = []
@@ -45,15 +45,15 @@ final class Pool: ReactorObject {
     /// Why the last round of connect attempts failed, while the pool waits to retry: a one-shot message
     /// sent meanwhile fails at once with it instead of waiting for the next round.
     @exclusivity(unchecked) private var lastRoundFailure: ConnectionError?
-    @exclusivity(unchecked) private var id: ObjectID?
+    @exclusivity(unchecked) var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages = InFlightList()
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
-    @exclusivity(unchecked) private var givenBack: [PoolItem] = []
+    @exclusivity(unchecked) var givenBack: [PoolItem] = []
     /// The end-of-turn checks (drained close, draining links, idle retirement) are scheduled.
-    @exclusivity(unchecked) private var checksScheduled = false
+    @exclusivity(unchecked) var checksScheduled = false
 
     init(entry: PoolEntry) {
         self.entry = entry
@@ -307,78 +307,6 @@ final class Pool: ReactorObject {
         }
     }
 
-    /// The writer is done with `item`: written, cancelled or failed.
-    func written(_ item: PoolItem, _ outcome: MessageWriter.Outcome) {
-        guard let link = item.link else { return }
-        let connection = link.connection
-        if givesBack(outcome, on: connection, item) {
-            inFlightMessages.remove(item)
-            if item.requestID != 0 { link.awaiting.remove(item.requestID) }
-            link.inFlight -= 1
-            if item.timedOut {
-                // Its deadline passed while it was on this connection: no second try.
-                item.givePlaceBack()
-                finish(item.serial)
-                if case .canceled(let partly) = outcome {
-                    item.fail(.timeout(progress: partly ? .partlySent : .notSent))
-                } else {
-                    item.fail(.timeout(progress: .notSent))
-                }
-                return
-            }
-            givenBack.append(item)
-            if outcome == .withdrawn {
-                // Its connection is going away, not closed: back to the queue once the writer is done.
-                entry.reactor.runSoon { [weak self] in self?.requeueGivenBack() }
-            }
-            return
-        }
-        item.givePlaceBack()
-        if item.isRequest && item.timedOut && outcome == .written {
-            // Written after its deadline: fail it now and tell the peer its answer is not wanted.
-            link.awaiting.remove(item.requestID)
-            abandonResponse(item, on: link, .timeout(progress: .sentAwaitingResponse))
-            return
-        }
-        if !item.isRequest {
-            inFlightMessages.remove(item)
-            finish(item.serial)
-            item.complete(SendError.from(outcome, on: connection))
-            link.inFlight -= 1
-            dispatch()
-        } else if outcome == .written {
-            item.written = true  // now awaiting its response
-        } else if case .failure(let error) = SendError.from(outcome, on: connection) {
-            inFlightMessages.remove(item)
-            if link.awaiting.remove(item.requestID) != nil {
-                finish(item.serial)
-                item.answer(.failure(error))
-                link.inFlight -= 1
-                dispatch()
-            }
-        }
-    }
-
-    /// Messages a connection gave back go to the front of the queue, in the order they were first sent
-    /// (serials grow with each send), and out again.
-    private func requeueGivenBack() {
-        guard !givenBack.isEmpty else { return }
-        queue.prepend(givenBack.sorted { $0.serial < $1.serial })
-        givenBack.removeAll()
-        dispatch()
-    }
-
-    /// The seed's resend rule: a message its connection dropped goes back to the pool when it had not
-    /// started, or when it is idempotent; a partly sent plain one fails (with how far it got). One that
-    /// a going-away connection withdrew before it started goes back too.
-    private func givesBack(_ outcome: MessageWriter.Outcome, on connection: Connection, _ item: PoolItem) -> Bool {
-        if outcome == .withdrawn { return !stopped && !item.addressed }
-        guard !stopped, !item.addressed, case .canceled(let partly) = outcome, case .closed = connection.state else {
-            return false
-        }
-        return !partly || item.idempotent
-    }
-
     /// The message left the pool's books: nothing of it remains to cancel.
     func finish(_ serial: UInt64) {
         entry.finished(serial)
@@ -410,49 +338,6 @@ final class Pool: ReactorObject {
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])
         }
-    }
-
-    // MARK: failing and stopping
-
-    private func failQueue(_ error: SendError, where matches: (PoolItem) -> Bool = { _ in true }) {
-        for item in queue.removeAll(where: matches) { failUnsent(item, error) }
-    }
-
-    /// Fails everything with ``SendError/serviceStopped`` and closes the connections.
-    func stop(with error: SendError = .serviceStopped) {
-        guard !stopped else { return }
-        stopped = true
-        stopError = error
-        // A graceful close still waiting for the pool to drain is over too (the service stopped first).
-        let pendingClose = closeWhenDrained
-        closeWhenDrained = nil
-        if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
-        retryTimer = nil
-        failQueue(error)
-        for link in links { link.connection.close() }
-        inFlightMessages.removeAll()
-        links.removeAll()
-        for (_, timer) in timeouts { entry.reactor.cancelTimer(timer) }
-        timeouts.removeAll()
-        if let id { entry.reactor.unregister(id) }
-        id = nil
-        entry.poolStopped(error)
-        pendingClose?()
-    }
-
-    func reactorStopping() { stop() }
-
-    /// Closes the pool once everything queued or in flight has completed; `done` runs then.
-    func closeGracefully(_ done: @escaping () -> Void) {
-        closeWhenDrained = done
-        closeIfDrained()
-    }
-
-    private func closeIfDrained() {
-        guard let done = closeWhenDrained, queue.isEmpty, inFlightMessages.isEmpty else { return }
-        closeWhenDrained = nil
-        stop(with: .poolClosed(entry.destination))
-        done()
     }
 }
 

@@ -1,0 +1,48 @@
+import SolidEngine
+import SolidReactor
+import Synchronization
+
+// Failing queued messages, stopping the pool, and closing it once drained.
+extension Pool {
+
+    func failQueue(_ error: SendError, where matches: (PoolItem) -> Bool = { _ in true }) {
+        for item in queue.removeAll(where: matches) { failUnsent(item, error) }
+    }
+
+    /// Fails everything with ``SendError/serviceStopped`` and closes the connections.
+    func stop(with error: SendError = .serviceStopped) {
+        guard !stopped else { return }
+        stopped = true
+        stopError = error
+        // A graceful close still waiting for the pool to drain is over too (the service stopped first).
+        let pendingClose = closeWhenDrained
+        closeWhenDrained = nil
+        if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
+        retryTimer = nil
+        failQueue(error)
+        for link in links { link.connection.close() }
+        inFlightMessages.removeAll()
+        links.removeAll()
+        for (_, timer) in timeouts { entry.reactor.cancelTimer(timer) }
+        timeouts.removeAll()
+        if let id { entry.reactor.unregister(id) }
+        id = nil
+        entry.poolStopped(error)
+        pendingClose?()
+    }
+
+    func reactorStopping() { stop() }
+
+    /// Closes the pool once everything queued or in flight has completed; `done` runs then.
+    func closeGracefully(_ done: @escaping () -> Void) {
+        closeWhenDrained = done
+        closeIfDrained()
+    }
+
+    func closeIfDrained() {
+        guard let done = closeWhenDrained, queue.isEmpty, inFlightMessages.isEmpty else { return }
+        closeWhenDrained = nil
+        stop(with: .poolClosed(entry.destination))
+        done()
+    }
+}
