@@ -72,7 +72,8 @@ public final class PacketReader {
     public var bufferBytes: Int { payload.count + (decompressed?.count ?? 0) }
 
     /// The parameters in force (after the handshake, or given at creation).
-    @exclusivity(unchecked) public private(set) var agreed: AgreedParameters?
+    public var agreed: AgreedParameters? { agreedParameters }
+    @exclusivity(unchecked) private var agreedParameters: AgreedParameters?
     private let configuration: ReaderConfiguration
     private let registry: MessageRegistry
     @exclusivity(unchecked) private var codec: (any PacketCodec)?
@@ -90,7 +91,10 @@ public final class PacketReader {
     @exclusivity(unchecked) private var slots: [MessageAssembly] = []
     @exclusivity(unchecked) private var failure: WireError?
     /// After a start-secure packet: input is kept, not parsed.
-    @exclusivity(unchecked) public private(set) var isSuspended = false
+    public var isSuspended: Bool { suspended }
+    // Stored privately: other modules read a stored class property with a dynamic exclusivity check even
+    // when it is marked unchecked; the getter has none.
+    @exclusivity(unchecked) private var suspended = false
     @exclusivity(unchecked) private var leftover: [UInt8] = []
     /// What assemblies need, built once (and again when ``makeSinks`` changes).
     @exclusivity(unchecked) private var context: ReaderContext?
@@ -141,7 +145,7 @@ public final class PacketReader {
         payload = .allocate(byteCount: parameters.packetSize, alignment: 16)
         decompressed?.deallocate()
         decompressed = nil
-        agreed = parameters
+        agreedParameters = parameters
         context = nil
         codec = configuration.codecs.first { $0.maskBit == parameters.codecBit && parameters.codecBit != 0 }
         if codec != nil { decompressed = .allocate(byteCount: parameters.packetSize, alignment: 16) }
@@ -173,7 +177,7 @@ public final class PacketReader {
 
     /// Parses input again (once the connection runs over TLS).
     public func resume() {
-        isSuspended = false
+        suspended = false
         leftover = []
     }
 
@@ -252,7 +256,7 @@ public final class PacketReader {
         case .keepAlive:
             onEvent(.keepAlive)
         case .startSecure:
-            isSuspended = true
+            suspended = true
             onEvent(.startSecure)
         case .data:
             if flags & PacketFormat.compressedFlag != 0 {

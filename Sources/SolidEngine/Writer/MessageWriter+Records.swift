@@ -15,8 +15,8 @@ extension MessageWriter {
     /// ones enqueued later are held unstarted (``heldCount``) and end as cancelled, never sent, when the
     /// connection closes.
     public func goAway() {
-        guard !isGoingAway else { return }
-        isGoingAway = true
+        guard !goingAway else { return }
+        goingAway = true
         goingAwayPending = true
         var withdrawn: [OutgoingMessage] = []
         var keep = FIFO<OutgoingMessage>()

@@ -88,7 +88,7 @@ public final class Connection {
     @exclusivity(unchecked) var lastPacketWasFull = false
     /// Requests the peer sent on this connection that this side has not answered (final response or
     /// reject) yet: a graceful close waits for them.
-    @exclusivity(unchecked) var unanswered = Set<UInt64>()
+    let unanswered = IDTable()
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
     @exclusivity(unchecked) public internal(set) var sentGoingAway = false
     /// The peer's going-away record arrived (or its input ended): it starts nothing new.
@@ -294,7 +294,7 @@ public final class Connection {
         case .handshake(_, let agreed):
             activate(agreed)
         case .message(let header, let message):
-            if header.flags.contains(.request) { unanswered.insert(header.requestID) }
+            if header.flags.contains(.request) { unanswered.increment(header.requestID) }
             onMessage?(header, message)
             // A long read of small messages (a pipelined peer's batch): once enough answers wait, send
             // them while reading on, so the peer works in parallel instead of waiting for the whole batch.

@@ -24,7 +24,7 @@ extension Pool {
                 return
             }
             givenBack.append(item)
-            if outcome == .withdrawn {
+            if case .withdrawn = outcome {
                 // Its connection is going away, not closed: back to the queue once the writer is done.
                 entry.reactor.runSoon { [weak self] in self?.requeueGivenBack() }
             }
@@ -69,7 +69,7 @@ extension Pool {
     /// started, or when it is idempotent; a partly sent plain one fails (with how far it got). One that
     /// a going-away connection withdrew before it started goes back too.
     func givesBack(_ outcome: MessageWriter.Outcome, on connection: Connection, _ item: PoolItem) -> Bool {
-        if outcome == .withdrawn { return !stopped && !item.addressed }
+        if case .withdrawn = outcome { return !stopped && !item.addressed }
         guard !stopped, !item.addressed, case .canceled(let partly) = outcome, case .closed = connection.state else {
             return false
         }
