@@ -18,6 +18,8 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case system(SystemError)
     /// A secure stream failed (handshake, certificate, record layer).
     case tls(TLSError)
+    /// The proxy handshake failed (SOCKS5 or HTTP CONNECT), with the proxy's reason.
+    case proxy(ProxyError)
 
     /// Maps a system error to the named case when there is one.
     public init(_ error: SystemError) {
@@ -40,6 +42,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .reactorStopped: "reactor stopped"
         case .system(let error): error.description
         case .tls(let error): error.description
+        case .proxy(let error): error.description
         }
     }
 }
