@@ -267,6 +267,13 @@ public final class Connection {
 
     // MARK: reading
 
+    /// Reads bytes that arrived before the connection took the stream over (the destination's first
+    /// bytes after a proxy's reply), as if the stream had just delivered them. Reactor thread.
+    public func consume(initialInput bytes: [UInt8]) {
+        reactor.preconditionInReactor()
+        bytes.withUnsafeBytes { received($0) }
+    }
+
     private func received(_ bytes: UnsafeRawBufferPointer) {
         receivedSinceCheck = true
         counters?.bytesReceived.add(bytes.count, ordering: .relaxed)

@@ -102,22 +102,49 @@ final class Pool: ReactorObject {
         nextAddress += 1
         connecting += 1
         SocketStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
-            connecting -= 1
             guard !stopped else {
+                connecting -= 1
                 if case .success(let stream) = result { stream.close() }
                 return
             }
             switch result {
             case .success(let stream):
-                guard let tls = settings.tls, settings.secureFromStart else { return attach(stream) }
-                do throws(StreamError) {
-                    attach(try tls.makeClientStream(over: stream, serverName: entry.destination.serverName, initialInput: [], onHandshake: nil))
-                } catch {
-                    stream.close()
-                    connectFailed(.stream(error))
+                guard let proxy, entry.destination.unixAddress == nil else {
+                    connecting -= 1
+                    return connected(stream, leftover: [])
                 }
-            case .failure(let error): connectFailed(.stream(error))
+                let target = ProxyTarget(host: entry.destination.host, port: entry.destination.port)
+                proxy.openTunnel(to: target, over: stream, timeout: settings.connectTimeout) { [self] tunnel in
+                    connecting -= 1
+                    guard !stopped else {
+                        if case .success(let (stream, _)) = tunnel { stream.close() }
+                        return
+                    }
+                    switch tunnel {
+                    case .success(let (stream, leftover)): connected(stream, leftover: leftover)
+                    case .failure(let error): connectFailed(.stream(error))
+                    }
+                }
+            case .failure(let error):
+                connecting -= 1
+                connectFailed(.stream(error))
             }
+        }
+    }
+
+    /// The proxy, unless the destination is a Unix-domain socket (always direct).
+    private var proxy: ProxySettings? { entry.destination.unixAddress == nil ? settings.proxy : nil }
+
+    /// A stream to the destination (through the proxy's tunnel, if any): TLS first when configured, then
+    /// the connection. `leftover`: the destination's first bytes, read with the proxy's reply.
+    private func connected(_ stream: SocketStream, leftover: [UInt8]) {
+        guard let tls = settings.tls, settings.secureFromStart else { return attach(stream, initialInput: leftover) }
+        do throws(StreamError) {
+            attach(try tls.makeClientStream(
+                over: stream, serverName: entry.destination.serverName, initialInput: leftover, onHandshake: nil))
+        } catch {
+            stream.close()
+            connectFailed(.stream(error))
         }
     }
 
@@ -131,7 +158,9 @@ final class Pool: ReactorObject {
             return
         }
         resolving = true
-        entry.reactor.resolve(host: destination.host, port: destination.port) { [self] result in
+        // Through a proxy the pool connects to the proxy; the proxy resolves the destination's name.
+        let (host, port) = proxy.map { ($0.host, $0.port) } ?? (destination.host, destination.port)
+        entry.reactor.resolve(host: host, port: port) { [self] result in
             resolving = false
             guard !stopped else { return }
             switch result {
@@ -165,7 +194,7 @@ final class Pool: ReactorObject {
         retireIfIdle()
     }
 
-    private func attach(_ stream: any ByteStream) {
+    private func attach(_ stream: any ByteStream, initialInput: [UInt8] = []) {
         let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters)
         let link = PoolLink(connection: connection, pool: self, active: settings.connectionStartState == .active)
         links.append(link)
@@ -209,6 +238,9 @@ final class Pool: ReactorObject {
             let failedAttempt = !link.handshaken && error != .closedLocally
             detach(link, reason: error, closedHere: error == .closedLocally, failedAttempt: failedAttempt)
         }
+        // The destination's first bytes that came with a proxy's reply (its hello, say), now that every
+        // callback is in place.
+        if !initialInput.isEmpty { connection.consume(initialInput: initialInput) }
     }
 
     /// `closedHere`: this side closed the connection on purpose (not a failure: no back-off before the next).

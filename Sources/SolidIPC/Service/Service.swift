@@ -41,7 +41,8 @@ public final class Service: Sendable {
             reconnectDelay: configuration.reconnectDelay, maxReconnectDelay: configuration.maxReconnectDelay,
             connectionStartState: configuration.connectionStartState,
             maxAcceptedConnections: configuration.maxAcceptedConnections, tls: configuration.tls,
-            secureFromStart: configuration.secureFromStart, onConnectionStart: configuration.onConnectionStart,
+            secureFromStart: configuration.secureFromStart, proxy: configuration.proxy,
+            onConnectionStart: configuration.onConnectionStart,
             onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger

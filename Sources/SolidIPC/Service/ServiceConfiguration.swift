@@ -61,6 +61,9 @@ public struct ServiceConfiguration {
     /// `connection_start_secure`, on by default). The destination's host is the name the server's
     /// certificate must carry (an IP address: its IP-address entries).
     public var secureFromStart = true
+    /// A SOCKS5 or HTTP CONNECT proxy every pool connects through (``ProxySettings``); `nil`, the default,
+    /// connects directly. Unix-domain destinations are always direct.
+    public var proxy: ProxySettings?
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
     /// Called on the connection's reactor thread when a connection completed its handshake.

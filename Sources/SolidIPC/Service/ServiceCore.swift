@@ -105,6 +105,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let maxAcceptedConnections: Int
     let tls: (any SecureTransport)?
     let secureFromStart: Bool
+    let proxy: ProxySettings?
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
