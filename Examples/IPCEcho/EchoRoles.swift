@@ -45,7 +45,7 @@ final class EchoTally: Sendable {
 /// keeping `depth` in flight per connection; returns when all completed or failed.
 func runEchoClient(
     group: ReactorGroup, destination: Destination, count: Int, size: Int, connections: Int, depth: Int, snappy: Bool,
-    tls: (any SecureTransport)? = nil
+    tls: (any SecureTransport)? = nil, proxy: ProxySettings? = nil
 ) throws -> (EchoTally, Double) {
     let tally = EchoTally()
     let done = Atomic<Int>(0)
@@ -56,6 +56,7 @@ func runEchoClient(
     for connection in 0..<connections {
         var configuration = ServiceConfiguration(registry: echoRegistry())
         configuration.tls = tls
+        configuration.proxy = proxy
         if snappy { configuration.connection.codecs = [SnappyCodec()] }
         let client = try Service(configuration: configuration, group: group)
         try client.start()

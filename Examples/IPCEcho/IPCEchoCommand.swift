@@ -98,9 +98,13 @@ extension IPCEchoCommand {
         @OptionGroup var load: LoadOptions
         @Option(help: "Reactor threads.") var threads = ReactorGroup.activeProcessorCount
         @OptionGroup var security: ClientTLSOptions
+        @OptionGroup var proxy: ClientProxyOptions
 
         func validate() throws {
             guard (connect == nil) != (unix == nil) else { throw ValidationError("give exactly one of --connect and --unix") }
+            guard unix == nil || (proxy.socks5 == nil && proxy.httpProxy == nil) else {
+                throw ValidationError("a Unix-domain destination cannot go through a proxy")
+            }
         }
 
         func run() throws {
@@ -109,7 +113,8 @@ extension IPCEchoCommand {
             defer { group.shutdown() }
             let (tally, elapsed) = try runEchoClient(
                 group: group, destination: destination, count: load.count, size: load.size,
-                connections: load.connections, depth: load.depth, snappy: load.snappy, tls: try security.transport())
+                connections: load.connections, depth: load.depth, snappy: load.snappy, tls: try security.transport(),
+                proxy: try proxy.settings())
             if !printSummary(tally, elapsed: elapsed) { throw ExitCode.failure }
         }
     }
