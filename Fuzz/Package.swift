@@ -22,6 +22,9 @@ let package = Package(
                           swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "FuzzConnection", dependencies: ["FuzzSamples", .product(name: "SolidIPCSnappy", package: "SolidIPC")],
                           swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(
+            name: "FuzzProxy", dependencies: [.product(name: "SolidReactor", package: "SolidIPC")],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "MakeCorpus", dependencies: ["FuzzSamples"], swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

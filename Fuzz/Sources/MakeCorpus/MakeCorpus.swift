@@ -3,19 +3,39 @@ import Glibc
 import SolidEngine
 import SolidIPCSnappy
 
-/// Writes seed inputs made by the real writer: `MakeCorpus [reader-dir [hello-dir [connection-dir]]]`
+/// Writes seed inputs made by the real writer: `MakeCorpus [reader-dir [hello-dir [connection-dir [proxy-dir]]]]`
 /// (defaults `corpus`, `corpus-hello`, `corpus-connection`), one directory per fuzz target.
 @main
 struct MakeCorpus {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
-        let directories = ["corpus", "corpus-hello", "corpus-connection"].enumerated().map { index, name in
+        let directories = ["corpus", "corpus-hello", "corpus-connection", "corpus-proxy"].enumerated().map { index, name in
             arguments.count > index ? arguments[arguments.startIndex + index] : name
         }
         let registry = fuzzRegistry()
         try readerSeeds(into: directories[0], registry: registry)
         try save(HelloSeeds.all(registry: registry), into: directories[1], name: "hello")
         try save(ConnectionSeeds.all(registry: registry), into: directories[2], name: "connection")
+        try save(proxySeeds, into: directories[3], name: "proxy")
+    }
+
+    /// `FuzzProxy`'s seeds: a mode byte, then well-formed proxy replies (SOCKS5 with and without
+    /// authentication, for each address type; HTTP 200 and 407 heads), some with destination bytes after.
+    static var proxySeeds: [[UInt8]] {
+        let socksReplies: [[UInt8]] = [
+            [5, 0, 0, 1, 127, 0, 0, 1, 0x1F, 0x90],
+            [5, 0, 0, 4] + [UInt8](repeating: 0, count: 15) + [1, 0x1F, 0x90],
+            [5, 0, 0, 3, 4] + Array("host".utf8) + [0, 80],
+            [5, 5, 0, 1, 0, 0, 0, 0, 0, 0],
+        ]
+        var seeds: [[UInt8]] = []
+        for reply in socksReplies {
+            seeds.append([0x00] + [5, 0] + reply + Array("SIPC".utf8))
+            seeds.append([0x12] + [5, 2, 1, 0] + reply)
+        }
+        seeds.append([0x01] + Array("HTTP/1.1 200 Connection established\r\nVia: proxy\r\n\r\nSIPC".utf8))
+        seeds.append([0x33] + Array("HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n".utf8))
+        return seeds
     }
 
     static func save(_ seeds: [[UInt8]], into directory: String, name: String) throws {
