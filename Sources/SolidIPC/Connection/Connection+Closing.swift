@@ -19,7 +19,10 @@ extension Connection {
         reactor.preconditionInReactor()
         guard !sentGoingAway else { return }
         guard let writer, case .active = state else {
-            if case .handshaking = state { finish(.closedLocally) }  // nothing started yet: nothing to drain
+            switch state {
+            case .handshaking, .raw: finish(.closedLocally)  // nothing started yet: nothing to drain
+            default: break
+            }
             return
         }
         sentGoingAway = true

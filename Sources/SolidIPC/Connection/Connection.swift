@@ -11,6 +11,9 @@ import Logging
 public final class Connection {
     /// Where the connection is in its life.
     public enum State: Equatable, Sendable {
+        /// Raw (the seed's Raw state): no hello yet and no message; the owner exchanges bytes itself
+        /// (``rawWrite(_:completion:)``, ``rawRead(_:)``) until ``startMessaging()``.
+        case raw
         /// The hello went out; waiting for the peer's.
         case handshaking
         /// Both hellos exchanged: messages flow.
@@ -102,6 +105,10 @@ public final class Connection {
     /// gives the connection no new work and, once its own requests are answered, calls
     /// ``closeWhenDrained()``.
     @exclusivity(unchecked) public var onGoingAway: (() -> Void)?
+    /// Raw state (Connection+Raw.swift): bytes read and not yet consumed, and who reads them next.
+    @exclusivity(unchecked) var rawBuffer: [UInt8] = []
+    @exclusivity(unchecked) var rawReader: (([UInt8]) -> Int)?
+    @exclusivity(unchecked) var pausedForRaw = false
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
@@ -109,12 +116,13 @@ public final class Connection {
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello (a secure stream sends it
     /// once its handshake is done).
-    public convenience init(stream: any ByteStream, configuration: ConnectionConfiguration) {
-        self.init(stream: stream, configuration: configuration, counters: nil)
+    /// `raw`: start in the Raw state (no hello until ``startMessaging()``).
+    public convenience init(stream: any ByteStream, configuration: ConnectionConfiguration, raw: Bool = false) {
+        self.init(stream: stream, configuration: configuration, counters: nil, raw: raw)
     }
 
     /// The service's form: traffic is also added to `counters`.
-    init(stream: any ByteStream, configuration: ConnectionConfiguration, counters: ServiceCounters?) {
+    init(stream: any ByteStream, configuration: ConnectionConfiguration, counters: ServiceCounters?, raw: Bool = false) {
         stream.reactor.preconditionInReactor()
         self.counters = counters
         self.stream = stream
@@ -133,11 +141,21 @@ public final class Connection {
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }
         installCallbacks(on: stream)
-        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
         stream.applyOptions(
             StreamOptions(
                 unsentBytesLimit: configuration.unsentBytesLimit, receiveBufferSize: configuration.receiveBufferSize))
+        startReceiveLimits()
+        if raw {
+            state = .raw
+        } else {
+            sendHello()
+        }
+    }
+
+    /// Writes this side's hello and starts waiting for the peer's.
+    func sendHello() {
+        var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
+        _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
         counters?.bytesSent.add(hello.count, ordering: .relaxed)
         stream.write(hello)
         if let limit = configuration.helloTimeout {
@@ -146,7 +164,6 @@ public final class Connection {
                 self?.finish(.helloTimeout)
             }
         }
-        startReceiveLimits()
     }
 
     /// The stream holds these closures, and so the connection, until it closes.
@@ -253,7 +270,7 @@ public final class Connection {
     /// Reads again, starting with what arrived while paused.
     public func resumeReading() {
         pausedByOwner = false
-        if !pausedForQueue { stream.resumeReading() }
+        if !pausedForQueue && !pausedForRaw { stream.resumeReading() }
     }
 
     /// The peer's address.
@@ -274,9 +291,10 @@ public final class Connection {
         bytes.withUnsafeBytes { received($0) }
     }
 
-    private func received(_ bytes: UnsafeRawBufferPointer) {
+    func received(_ bytes: UnsafeRawBufferPointer) {
         receivedSinceCheck = true
         counters?.bytesReceived.add(bytes.count, ordering: .relaxed)
+        if case .raw = state { return rawReceived(bytes) }
         do {
             try reader.consume(bytes)
         } catch {

@@ -19,6 +19,8 @@ extension Pool {
             send.deliver(on: link.connection)
         } else if let secure = event as? SecureConnectionEvent {
             secure.apply(to: link.connection)
+        } else if let raw = event as? RawConnectionEvent {
+            raw.apply(to: link.connection)
         } else if let request = event as? DirectRequestEvent {
             sendAddressed(request.item, on: link)
         } else {
@@ -28,6 +30,8 @@ extension Pool {
 
     /// Lets a passive connection take pool messages (at once, or when its handshake completes).
     private func activate(_ link: PoolLink, completion: (@Sendable (Result<Void, SendError>) -> Void)?) {
+        // From Raw: the hello goes out now; the link takes pool messages once the handshake is done.
+        link.connection.startMessaging()
         guard !link.active else {
             completion?(.failure(.alreadyActive))
             return

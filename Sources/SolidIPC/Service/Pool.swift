@@ -195,7 +195,8 @@ final class Pool: ReactorObject {
     }
 
     private func attach(_ stream: any ByteStream, initialInput: [UInt8] = []) {
-        let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters)
+        let raw = settings.connectionStartState == .raw
+        let connection = Connection(stream: stream, configuration: settings.connection, counters: core.counters, raw: raw)
         let link = PoolLink(connection: connection, pool: self, active: settings.connectionStartState == .active)
         links.append(link)
         let handle = link.handle
@@ -241,6 +242,7 @@ final class Pool: ReactorObject {
         // The destination's first bytes that came with a proxy's reply (its hello, say), now that every
         // callback is in place.
         if !initialInput.isEmpty { connection.consume(initialInput: initialInput) }
+        if raw { settings.onConnectionRaw?(info) }
     }
 
     /// `closedHere`: this side closed the connection on purpose (not a failure: no back-off before the next).

@@ -48,6 +48,9 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The response that arrived could not be read (its body does not decode as this side's version of
     /// the type, or its streams failed).
     case invalidResponse(WireError)
+    /// A raw send or receive named a connection that is not in the Raw state (or a raw read already
+    /// waits on it).
+    case notRaw
     /// ``Service/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
 
@@ -81,6 +84,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout(let progress): "timed out; \(progress)"
         case .canceledByPeer(let progress): "canceled by the peer; \(progress)"
         case .rejected(let rejection): "rejected by the peer: \(rejection)"
+        case .notRaw: "the connection is not in the raw state"
         case .invalidResponse(let error): "the response could not be read: \(error)"
         case .alreadyActive: "the connection is already active"
         }

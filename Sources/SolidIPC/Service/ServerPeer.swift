@@ -37,7 +37,9 @@ final class ServerPeer: ReactorObject {
     init(stream: any ByteStream, core: ServiceCore) {
         reactor = stream.reactor
         self.core = core
-        connection = Connection(stream: stream, configuration: core.configuration.connection, counters: core.counters)
+        connection = Connection(
+            stream: stream, configuration: core.configuration.connection, counters: core.counters,
+            raw: core.configuration.acceptedConnectionsStartRaw)
         let id = reactor.register(self)
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)
@@ -96,7 +98,11 @@ final class ServerPeer: ReactorObject {
             whenClosed = []
             for done in waiting { done() }
         }
-        if !accepted { connection.close() }  // the service is stopping
+        if !accepted {
+            connection.close()  // the service is stopping
+        } else if core.configuration.acceptedConnectionsStartRaw {
+            core.configuration.onConnectionRaw?(info)
+        }
     }
 
     /// Passes a response to the request waiting for it; `false` when none waits.
@@ -114,7 +120,8 @@ final class ServerPeer: ReactorObject {
         if let control = event as? ConnectionControlEvent {
             if control.apply(to: connection) { return }
             if control.action == .activate {
-                control.completion?(.failure(.alreadyActive))
+                // From Raw: the hello goes out now (accepted connections are active once it is done).
+                control.completion?(connection.startMessaging() ? .success(()) : .failure(.alreadyActive))
             } else {
                 draining = true
                 connection.goAway()
@@ -124,6 +131,8 @@ final class ServerPeer: ReactorObject {
             send.deliver(on: connection)
         } else if let secure = event as? SecureConnectionEvent {
             secure.apply(to: connection)
+        } else if let raw = event as? RawConnectionEvent {
+            raw.apply(to: connection)
         } else if let request = event as? DirectRequestEvent {
             sendRequest(request.item)
         } else {

@@ -42,6 +42,8 @@ public final class Service: Sendable {
             connectionStartState: configuration.connectionStartState,
             maxAcceptedConnections: configuration.maxAcceptedConnections, tls: configuration.tls,
             secureFromStart: configuration.secureFromStart, proxy: configuration.proxy,
+            acceptedConnectionsStartRaw: configuration.acceptedConnectionsStartRaw,
+            onConnectionRaw: configuration.onConnectionRaw,
             onConnectionStart: configuration.onConnectionStart,
             onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
         self.group = group

@@ -66,6 +66,11 @@ public struct ServiceConfiguration {
     public var proxy: ProxySettings?
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
+    /// Accepted connections start Raw (see ``ConnectionStartState/raw``) instead of sending their hello.
+    public var acceptedConnectionsStartRaw = false
+    /// Called on the connection's reactor thread when a connection starting Raw is up (connected or
+    /// accepted, TLS from the start done), before any hello: the place for its raw exchange.
+    public var onConnectionRaw: (@Sendable (ConnectionInfo) -> Void)?
     /// Called on the connection's reactor thread when a connection completed its handshake.
     public var onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     /// Called on the connection's reactor thread when a connection secured later
@@ -111,6 +116,12 @@ public enum ConnectionStartState: Sendable, Equatable {
     case passive
     /// Also messages from the pool's queue.
     case active
+    /// Raw (the seed's Raw state): no hello and no message yet; ``ServiceConfiguration/onConnectionRaw``
+    /// runs and the owner exchanges bytes with ``Service/rawSend(_:on:completion:)`` and
+    /// ``Service/rawReceive(on:_:)`` (a custom authentication, a relay header…), then
+    /// ``Service/activateConnection(_:completion:)`` sends the hello and makes it active. Bytes the peer
+    /// sent that a raw read did not consume are the start of its messaging phase, never lost.
+    case raw
 }
 
 /// A configuration the service cannot start with.

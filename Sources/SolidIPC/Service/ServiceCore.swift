@@ -106,6 +106,8 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let tls: (any SecureTransport)?
     let secureFromStart: Bool
     let proxy: ProxySettings?
+    let acceptedConnectionsStartRaw: Bool
+    let onConnectionRaw: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?

@@ -1,3 +1,4 @@
+import CSolidLinux
 import Foundation
 import Glibc
 import SolidEngine
