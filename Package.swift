@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SolidIPCTLS", targets: ["SolidIPCTLS"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
+        .executable(name: "relay-proxy", targets: ["RelayProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -66,6 +67,12 @@ let package = Package(
             path: "Examples/IPCEcho",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "RelayProxy",
+            dependencies: ["SolidReactor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/RelayProxy",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SolidReactorTests",
             dependencies: ["SolidReactor", "CSolidLinux"],
@@ -78,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SolidIPCTests",
-            dependencies: ["SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "CSolidLinux"],
+            dependencies: ["SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "CSolidLinux", "RelayProxy"],
             swiftSettings: swiftSettings
         ),
     ]

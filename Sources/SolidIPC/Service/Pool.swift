@@ -236,7 +236,9 @@ final class Pool: ReactorObject {
             link.unregister()
             // A connection that never completed its handshake (TLS or hello) is a failed attempt: one-shot
             // messages fail with its cause once every address failed, as after a refused connect.
-            let failedAttempt = !link.handshaken && error != .closedLocally
+            // So is a Raw connection its owner closed before activating it (a refused relay or proxy
+            // exchange): the pool backs off instead of reconnecting at once.
+            let failedAttempt = !link.handshaken && (error != .closedLocally || raw)
             detach(link, reason: error, closedHere: error == .closedLocally, failedAttempt: failedAttempt)
         }
         // The destination's first bytes that came with a proxy's reply (its hello, say), now that every
