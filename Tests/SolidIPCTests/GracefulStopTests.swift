@@ -106,3 +106,27 @@ struct GracefulStopTests {
         #expect(stopped.wait { !$0.isEmpty })
     }
 }
+
+@Suite("Graceful stop races", .serialized)
+struct GracefulStopRaceTests {
+    @Test("200 messages sent and the stop begun right after: every completion runs exactly once, and stop returns")
+    func sendsThenStop() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { _, _ in }
+        }
+        defer { server.stop() }
+        for round in 0..<5 {
+            let client = try startClient(group: group)
+            let outcomes = EventLog()
+            for id in 0..<200 {
+                try client.send(Note(id: UInt64(id), text: "r\(round)"), to: destination) { outcomes.add("\($0)") }
+            }
+            client.stop(gracePeriod: .seconds(10))
+            #expect(outcomes.wait { $0.count == 200 }, "round \(round): \(outcomes.all.count) of 200 completed")
+            _ = pendingTimers(group)
+            #expect(outcomes.all.count == 200, "none twice")
+        }
+    }
+}

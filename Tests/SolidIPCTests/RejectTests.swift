@@ -96,4 +96,22 @@ struct RejectTests {
         #expect(outcome.hasPrefix("the response could not be read: message body of "))
         #expect(outcome.hasSuffix("bytes exceeds the limit of 1000"))
     }
+
+    @Test("a response the server cannot send (over its own body limit) answers the request with a reject: handlerFailed")
+    func responseCannotBeSent() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group, configure: { configuration in
+            configuration.connection.maxBodyBytes = 1000
+        }) { server in
+            try server.handle(Note.self) { note, context in
+                try? server.sendResponse(Note(id: note.id, text: String(repeating: "z", count: 5000)), for: context)
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcome = try Self.outcome(client, Note(id: 1, text: "small"), to: destination, expecting: Note.self)
+        #expect(outcome.hasPrefix("rejected by the peer: handler failed: the response could not be sent: message body of "), "\(outcome)")
+    }
 }

@@ -48,8 +48,8 @@ public struct PeerRejection: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// Why.
     public var code: RejectCode
-    /// The receiver's words (for people; programs use ``code``).
-    public var reason: String
+    /// The receiver's words (for people; programs use ``code``); at most ``maxReasonBytes`` of UTF-8.
+    public private(set) var reason: String
 
     /// A rejection; `reason` is cut to ``maxReasonBytes`` bytes of UTF-8.
     public init(code: RejectCode, reason: String) {

@@ -11,9 +11,8 @@ extension MessageWriter {
 
     /// Queues the going-away record (once): from now on only responses start (the peer waits for them);
     /// messages already in a slot are finished. Other messages still waiting end at once as
-    /// ``Outcome/withdrawn`` (in the order they were queued), so their owner can send them elsewhere;
-    /// ones enqueued later are held unstarted (``heldCount``) and end as cancelled, never sent, when the
-    /// connection closes.
+    /// ``Outcome/withdrawn`` (in the order they were queued), so their owner can send them elsewhere, and
+    /// so do ones enqueued later (from within ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``).
     public func goAway() {
         guard !goingAway else { return }
         goingAway = true
@@ -30,14 +29,6 @@ extension MessageWriter {
         }
         waitingSynchronous = keepSynchronous
         for message in withdrawn.sorted(by: { $0.id < $1.id }) { reportWithdrawn(message) }
-    }
-
-    /// Messages held unstarted because the writer is going away.
-    public var heldCount: Int { held.count }
-
-    func removeHeld(_ id: UInt64) -> OutgoingMessage? {
-        guard let index = held.firstIndex(where: { $0.id == id }) else { return nil }
-        return held.remove(at: index)
     }
 
     /// Writes pending cancel and cancel-request records while they fit; releases cancelled slots.

@@ -53,9 +53,6 @@ public final class MessageWriter {
     /// ``goAway()`` was called: only responses are admitted to slots from now on.
     public var isGoingAway: Bool { goingAway }
     @exclusivity(unchecked) var goingAway = false
-    /// After ``goAway()``: messages that are not responses, kept unstarted until cancelled (by the owner,
-    /// or by ``cancelAll()`` when the connection closes, as never sent).
-    @exclusivity(unchecked) var held: [OutgoingMessage] = []
     /// Bytes of the messages queued or in flight that are not written yet: headers, bodies and out-of-line
     /// byte arrays (streams are pulled from their sources as they go out, so they are not counted).
     public var queuedBytes: Int { queuedByteCount }
@@ -99,7 +96,7 @@ public final class MessageWriter {
     deinit { scratch.deallocate() }
 
     /// Messages queued or in flight.
-    public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count + held.count }
+    public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count }
     /// `true` when a call to ``nextPacket(into:)`` would produce a packet.
     public var hasWork: Bool {
         waiting.count + waitingSynchronous.count + active.count > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty || !rejectRecords.isEmpty
@@ -180,7 +177,9 @@ public final class MessageWriter {
         queuedByteCount += message.accounted
         if message.responseTo != 0 { pendingResponses.increment(message.responseTo) }
         if goingAway && message.responseTo == 0 {
-            held.append(message)
+            // Going away: only responses start. Anything else ends now, never sent, for its owner to
+            // send elsewhere.
+            report(message, .withdrawn)
         } else if message.synchronous {
             waitingSynchronous.append(message)
         } else {
@@ -237,7 +236,6 @@ public final class MessageWriter {
     private func cancelEach(byPeer: Bool, where matches: (OutgoingMessage) -> Bool) -> Int {
         var ids: [UInt64] = []
         for message in active where matches(message) { ids.append(message.id) }
-        for message in held where matches(message) { ids.append(message.id) }
         waiting.forEach { if matches($0) { ids.append($0.id) } }
         waitingSynchronous.forEach { if matches($0) { ids.append($0.id) } }
         for id in ids.sorted() { _ = cancel(id, byPeer: byPeer) }
@@ -246,7 +244,7 @@ public final class MessageWriter {
 
     private func cancel(_ id: UInt64, byPeer: Bool) -> Bool {
         if let message = waiting.remove(where: { $0.id == id })
-            ?? waitingSynchronous.remove(where: { $0.id == id }) ?? removeHeld(id)
+            ?? waitingSynchronous.remove(where: { $0.id == id })
         {
             report(message, byPeer ? .canceledByPeer(partlySent: false) : .canceled(partlySent: false))
             return true

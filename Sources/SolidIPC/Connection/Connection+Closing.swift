@@ -29,11 +29,14 @@ extension Connection {
         initiatedGoingAway = !peerGoingAway
         writer.goAway()
         schedulePump()
-        if let limit = configuration.gracefulCloseTimeout {
-            drainTimer = reactor.schedule(after: limit) { [weak self] in
-                self?.drainTimer = nil
-                self?.finish(.gracefulCloseTimedOut)
-            }
+        startDrainTimer()
+    }
+
+    private func startDrainTimer() {
+        guard drainTimer == nil, let limit = configuration.gracefulCloseTimeout else { return }
+        drainTimer = reactor.schedule(after: limit) { [weak self] in
+            self?.drainTimer = nil
+            self?.finish(.gracefulCloseTimedOut)
         }
     }
 
@@ -80,9 +83,12 @@ extension Connection {
     /// still answered, then the connection closes (``ConnectionError/closedByPeer``); at once when
     /// nothing is owed. This side's own requests cannot be answered any more: they fail at the close.
     func endOfInput() {
+        // In Raw, a reader waiting gets what came before the end (a relay's refusal, say) first.
+        if case .raw = state, rawReader != nil, !rawBuffer.isEmpty { deliverRaw() }
         inputEnded = true
         peerGoingAway = true
         if case .active = state, !unanswered.isEmpty || (writer?.hasWork ?? false) || inFlight > 0 {
+            startDrainTimer()  // bounded like any graceful close, even if the owner never asks for it
             onGoingAway?()
             closeIfDone()
         } else {

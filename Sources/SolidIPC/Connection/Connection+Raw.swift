@@ -14,7 +14,12 @@ extension Connection {
         reactor.preconditionInReactor()
         guard case .raw = state else { return false }
         counters?.bytesSent.add(bytes.count, ordering: .relaxed)
-        stream.write(bytes, completion: completion)
+        inFlight += 1  // so closeWhenWritten waits for it
+        stream.write(bytes) { [weak self] error in
+            self?.inFlight -= 1
+            completion?(error)
+            if let self, self.isClosing { self.closeIfDone() }
+        }
         return true
     }
 
@@ -43,7 +48,7 @@ extension Connection {
         sendHello()
         let leftover = rawBuffer
         rawBuffer = []
-        if !leftover.isEmpty { leftover.withUnsafeBytes { received($0) } }
+        if !leftover.isEmpty { leftover.withUnsafeBytes { parse($0) } }
         resumeAfterRaw()
         return true
     }
@@ -67,7 +72,7 @@ extension Connection {
         if !pausedByOwner && !pausedForQueue { stream.resumeReading() }
     }
 
-    private func deliverRaw() {
+    func deliverRaw() {
         guard let reader = rawReader else { return }
         rawReader = nil
         let bytes = rawBuffer
@@ -79,11 +84,13 @@ extension Connection {
         switch state {
         case .raw:
             rawBuffer.insert(contentsOf: rest, at: 0)  // before anything that arrived meanwhile
+            // A reader that asked for more from its own callback gets what is left now.
+            if rawReader != nil { deliverRaw() }
         case .closed:
             break
         default:
             // The reader left Raw from its callback: the rest is the messaging phase's first input.
-            rest.withUnsafeBytes { received($0) }
+            rest.withUnsafeBytes { parse($0) }
         }
     }
 }

@@ -199,19 +199,24 @@ public final class Connection {
         completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
-        if responseTo != 0 && !flags.contains(.responsePart) && !unanswered.isEmpty { unanswered.remove(responseTo) }
+        let answers = responseTo != 0 && !flags.contains(.responsePart)
         if let writer, case .active = state {
             // The common case, with no closure to allocate: the writer checks the type (cached) itself.
             do {
                 let id = try writer.enqueue(
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
                     responseTo: responseTo, completion: completion, observer: observer)
+                if answers && !unanswered.isEmpty { unanswered.remove(responseTo) }
                 schedulePump()
                 if queueIsOverLimit(writer) { queueOverLimit() }
                 return id
             } catch .unregisteredType(let name) {
                 throw .unregisteredType(name)
             } catch {
+                // A final response that cannot be sent still answers its request: with a reject.
+                if answers && unanswered.contains(responseTo) {
+                    reject(responseTo, PeerRejection(code: .handlerFailed, reason: "the response could not be sent: \(error)"))
+                }
                 observer?.messageEnded(.failed(error, partlySent: false))
                 completion?(.failed(error, partlySent: false))
                 return nil
@@ -295,6 +300,11 @@ public final class Connection {
         receivedSinceCheck = true
         counters?.bytesReceived.add(bytes.count, ordering: .relaxed)
         if case .raw = state { return rawReceived(bytes) }
+        parse(bytes)
+    }
+
+    /// Reads bytes already counted (in Raw, or given at the start) as packets.
+    func parse(_ bytes: UnsafeRawBufferPointer) {
         do {
             try reader.consume(bytes)
         } catch {
@@ -348,8 +358,8 @@ public final class Connection {
             onEvent?(event)
         case .goingAway:
             peerGoingAway = true
+            onGoingAway?()  // first: the owner stops giving it work before withdrawn messages are dispatched
             goAway()  // the answer: this side starts nothing new either
-            onGoingAway?()
             closeIfDone()
         default:
             onEvent?(event)

@@ -75,7 +75,7 @@ extension Pool {
     /// destination ever used. A later send creates a fresh pool.
     func retireIfIdle() {
         guard !stopped, links.isEmpty, connecting == 0, !resolving, retryTimer == nil, queue.isEmpty,
-            inFlightMessages.isEmpty, closeWhenDrained == nil, entry.retireIfUnused()
+            inFlightMessages.isEmpty, givenBack.isEmpty, closeWhenDrained == nil, entry.retireIfUnused()
         else { return }
         core.logger.trace("idle pool freed", metadata: ["destination": "\(entry.destination)"])
         stop(with: .serviceStopped)

@@ -60,9 +60,15 @@ extension Pool {
     /// (serials grow with each send), and out again.
     func requeueGivenBack() {
         guard !givenBack.isEmpty else { return }
-        queue.prepend(givenBack.sorted { $0.serial < $1.serial })
+        let back = givenBack.sorted { $0.serial < $1.serial }
         givenBack.removeAll()
+        guard !stopped else {
+            for item in back { failUnsent(item, stopError) }
+            return
+        }
+        queue.prepend(back)
         dispatch()
+        scale()  // their connection is going away: another may open for them
     }
 
     /// The seed's resend rule: a message its connection dropped goes back to the pool when it had not

@@ -20,6 +20,9 @@ extension Pool {
         if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
         retryTimer = nil
         failQueue(error)
+        let back = givenBack  // withdrawn by a connection going away, not yet back in the queue
+        givenBack.removeAll()
+        for item in back { failUnsent(item, error) }
         for link in links { link.connection.close() }
         inFlightMessages.removeAll()
         links.removeAll()
@@ -33,14 +36,22 @@ extension Pool {
 
     func reactorStopping() { stop() }
 
-    /// Closes the pool once everything queued or in flight has completed; `done` runs then.
+    /// Closes the pool once everything queued or in flight has completed and its connections have closed
+    /// gracefully (going away, so requests the peer sent on them are still answered); `done` runs then.
     func closeGracefully(_ done: @escaping () -> Void) {
         closeWhenDrained = done
         closeIfDrained()
     }
 
     func closeIfDrained() {
-        guard let done = closeWhenDrained, queue.isEmpty, inFlightMessages.isEmpty else { return }
+        guard let done = closeWhenDrained, queue.isEmpty, inFlightMessages.isEmpty, givenBack.isEmpty else { return }
+        guard links.isEmpty else {
+            for link in links {
+                link.draining = true
+                link.connection.closeWhenDrained()
+            }
+            return  // again when the last one has closed (its onClose)
+        }
         closeWhenDrained = nil
         stop(with: .poolClosed(entry.destination))
         done()

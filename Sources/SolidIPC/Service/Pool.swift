@@ -91,7 +91,7 @@ final class Pool: ReactorObject {
     /// Opens one more connection when messages wait and the limits allow.
     func scale() {
         guard !stopped, retryTimer == nil, !resolving, !queue.isEmpty,
-            links.count + connecting < settings.maxConnectionsPerPool,
+            links.count(where: { !$0.draining }) + connecting < settings.maxConnectionsPerPool,
             pending < settings.maxPendingConnectionsPerPool
         else { return }
         guard !addresses.isEmpty else {
@@ -239,7 +239,9 @@ final class Pool: ReactorObject {
             // So is a Raw connection its owner closed before activating it (a refused relay or proxy
             // exchange): the pool backs off instead of reconnecting at once.
             let failedAttempt = !link.handshaken && (error != .closedLocally || raw)
-            detach(link, reason: error, closedHere: error == .closedLocally, failedAttempt: failedAttempt)
+            // A connection that went away gracefully closed in order, whoever closed it: no back-off.
+            detach(link, reason: error, closedHere: error == .closedLocally || link.draining, failedAttempt: failedAttempt)
+            closeIfDrained()  // a graceful pool close waits for its connections
         }
         // The destination's first bytes that came with a proxy's reply (its hello, say), now that every
         // callback is in place.

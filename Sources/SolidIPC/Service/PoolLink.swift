@@ -39,7 +39,9 @@ final class PoolLink: ReactorObject {
     }
 
     /// Takes part in the pool's messages from now on, or only once the handshake completes.
-    var takesPoolMessages: Bool { active && handshaken && !draining }
+    var takesPoolMessages: Bool {
+        active && handshaken && !draining && !connection.sentGoingAway && !connection.peerGoingAway
+    }
 
     /// Leaves the reactor's table: events posted to the handle afterwards fail with `peerGone`.
     func unregister() {
