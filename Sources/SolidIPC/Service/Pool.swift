@@ -101,6 +101,7 @@ final class Pool: ReactorObject {
         let address = addresses[nextAddress % addresses.count]
         nextAddress += 1
         connecting += 1
+        let started = entry.reactor.now()
         SocketStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
             guard !stopped else {
                 connecting -= 1
@@ -114,7 +115,10 @@ final class Pool: ReactorObject {
                     return connected(stream, leftover: [])
                 }
                 let target = ProxyTarget(host: entry.destination.host, port: entry.destination.port)
-                proxy.openTunnel(to: target, over: stream, timeout: settings.connectTimeout) { [self] tunnel in
+                // The connect and the proxy's handshake share one connectTimeout.
+                let spent = Duration.nanoseconds(Int64(clamping: entry.reactor.now().nanoseconds &- started.nanoseconds))
+                let left = max(settings.connectTimeout - spent, .milliseconds(1))
+                proxy.openTunnel(to: target, over: stream, timeout: left) { [self] tunnel in
                     connecting -= 1
                     guard !stopped else {
                         if case .success(let (stream, _)) = tunnel { stream.close() }
@@ -133,7 +137,11 @@ final class Pool: ReactorObject {
     }
 
     /// The proxy, unless the destination is a Unix-domain socket (always direct).
-    private var proxy: ProxySettings? { entry.destination.unixAddress == nil ? settings.proxy : nil }
+    private var proxy: ProxySettings? {
+        guard entry.destination.unixAddress == nil else { return nil }
+        if let choose = settings.proxyForDestination { return choose(entry.destination) }
+        return settings.proxy
+    }
 
     /// A stream to the destination (through the proxy's tunnel, if any): TLS first when configured, then
     /// the connection. `leftover`: the destination's first bytes, read with the proxy's reply.

@@ -42,6 +42,7 @@ public final class Service: Sendable {
             connectionStartState: configuration.connectionStartState,
             maxAcceptedConnections: configuration.maxAcceptedConnections, tls: configuration.tls,
             secureFromStart: configuration.secureFromStart, proxy: configuration.proxy,
+            proxyForDestination: configuration.proxyForDestination,
             acceptedConnectionsStartRaw: configuration.acceptedConnectionsStartRaw,
             onConnectionRaw: configuration.onConnectionRaw,
             onConnectionStart: configuration.onConnectionStart,

@@ -64,6 +64,9 @@ public struct ServiceConfiguration {
     /// A SOCKS5 or HTTP CONNECT proxy every pool connects through (``ProxySettings``); `nil`, the default,
     /// connects directly. Unix-domain destinations are always direct.
     public var proxy: ProxySettings?
+    /// When set, chooses the proxy per destination instead of ``proxy`` (`nil`: that destination is
+    /// direct). Called on the pool's reactor thread each time it dials.
+    public var proxyForDestination: (@Sendable (Destination) -> ProxySettings?)?
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
     /// Accepted connections start Raw (see ``ConnectionStartState/raw``) instead of sending their hello.

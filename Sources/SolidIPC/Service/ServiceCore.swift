@@ -106,6 +106,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let tls: (any SecureTransport)?
     let secureFromStart: Bool
     let proxy: ProxySettings?
+    let proxyForDestination: (@Sendable (Destination) -> ProxySettings?)?
     let acceptedConnectionsStartRaw: Bool
     let onConnectionRaw: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?

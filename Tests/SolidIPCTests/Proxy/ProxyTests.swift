@@ -158,6 +158,26 @@ struct ProxyTests {
         #expect(answer.all == ["later"])
     }
 
+    @Test("a proxy per destination: one destination through a proxy that is down fails, another (direct) is served")
+    func perDestination() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        }
+        defer { server.stop() }
+        let deadProxy = try #require(freeLoopbackPort())
+        let proxied = try Destination(host: "localhost", port: destination.port)  // same server, another pool
+        let client = try startClient(group: group) { configuration in
+            configuration.proxyForDestination = { target in
+                target == proxied ? .socks5(host: "127.0.0.1", port: deadProxy) : nil
+            }
+        }
+        defer { client.stop() }
+        #expect(try ask(client, 1, to: destination) == "1 via proxy", "direct")
+        #expect(try ask(client, 2, to: proxied, flags: [.oneShot]) == "\(SendError.connectFailed(proxied, .stream(.connectionRefused)))")
+    }
+
     @Test("TLS through SOCKS5: the server's certificate is verified against the destination's name, not the proxy's")
     func tlsThroughSOCKS5() throws {
         let group = try ReactorGroup(threads: 2)
