@@ -153,11 +153,7 @@ final class MessageAssembly {
                 let declared = Int(header!.bodyLength)
                 guard charge(upTo: header!.bodyLength, reject) else { continue }
                 let take = min(rest.count, declared - body.count)
-                if body.capacity - body.count < take {
-                    body.reserveCapacity(
-                        ReceiveGrowth.capacity(current: body.capacity, needed: body.count + take, declared: declared))
-                }
-                body.append(contentsOf: rest[0..<take])
+                ReceiveGrowth.append(UnsafeRawBufferPointer(rebasing: rest[0..<take]), to: &body, declared: declared)
                 offset += take
                 if body.count == Int(header!.bodyLength) { try finishBody(context, reject) }
             case .streams:

@@ -32,23 +32,7 @@ final class OutOfLineSink: ByteSink {
             throw Mismatch(declared: declared, received: filled + bytes.count)
         }
         guard bytes.count > 0 else { return }
-        if storage.capacity - filled < bytes.count { grow(toFit: filled + bytes.count) }
-        storage.append(contentsOf: bytes)
-    }
-
-    private func grow(toFit needed: Int) {
-        let capacity = ReceiveGrowth.capacity(current: storage.capacity, needed: needed, declared: declared)
-        let old = storage
-        // UInt8 is trivial: the capacity beyond the bytes copied stays unset until bytes arrive.
-        storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-            if capacity >= ReaderConfiguration.largeArrayBytes, let prepareLarge {
-                prepareLarge(UnsafeMutableRawBufferPointer(buffer))
-            }
-            old.withUnsafeBufferPointer { source in
-                if let base = source.baseAddress { buffer.baseAddress!.initialize(from: base, count: source.count) }
-            }
-            initialized = old.count
-        }
+        ReceiveGrowth.append(bytes, to: &storage, declared: declared, prepareLarge: prepareLarge)
     }
 
     func finish() throws {

@@ -88,4 +88,28 @@ enum ReceiveGrowth {
         if needed >= declared / 16 { return declared }
         return min(declared, max(needed, current * 4, initialBytes))
     }
+
+    /// Appends `bytes` to `storage` (of a message of `declared` bytes), growing it by
+    /// ``capacity(current:needed:declared:)`` first when they do not fit. `prepareLarge` sees each new
+    /// allocation of at least ``ReaderConfiguration/largeArrayBytes`` before it is filled.
+    static func append(
+        _ bytes: UnsafeRawBufferPointer, to storage: inout [UInt8], declared: Int,
+        prepareLarge: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil
+    ) {
+        if storage.capacity - storage.count < bytes.count {
+            let capacity = capacity(current: storage.capacity, needed: storage.count + bytes.count, declared: declared)
+            let old = storage
+            // UInt8 is trivial: the capacity beyond the bytes copied stays unset until bytes arrive.
+            storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                if capacity >= ReaderConfiguration.largeArrayBytes, let prepareLarge {
+                    prepareLarge(UnsafeMutableRawBufferPointer(buffer))
+                }
+                old.withUnsafeBufferPointer { source in
+                    if let base = source.baseAddress { buffer.baseAddress!.initialize(from: base, count: source.count) }
+                }
+                initialized = old.count
+            }
+        }
+        storage.append(contentsOf: bytes)
+    }
 }

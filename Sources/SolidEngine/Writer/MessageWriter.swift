@@ -99,7 +99,7 @@ public final class MessageWriter {
     public var pendingCount: Int { waiting.count + waitingSynchronous.count + active.count }
     /// `true` when a call to ``nextPacket(into:)`` would produce a packet.
     public var hasWork: Bool {
-        waiting.count + waitingSynchronous.count + active.count > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty || !rejectRecords.isEmpty
+        pendingCount > 0 || !cancelRecords.isEmpty || !cancelRequestRecords.isEmpty || !rejectRecords.isEmpty
             || goingAwayPending
     }
 

@@ -58,7 +58,7 @@ extension Connection {
             guard let self else { return }
             self.queueStallTimer = nil
             guard self.pausedForQueue, let limit = self.configuration.queueStallTimeout else { return }
-            let idle = Duration.nanoseconds(Int64(clamping: self.reactor.now().nanoseconds &- self.lastQueueProgress.nanoseconds))
+            let idle = self.reactor.now().duration(since: self.lastQueueProgress)
             if idle >= limit {
                 self.finish(.outgoingQueueStalled)
             } else {
@@ -70,7 +70,7 @@ extension Connection {
     /// A packet went out: read again once the queue is down to half of both limits.
     func queueMayHaveRoom() {
         lastQueueProgress = reactor.now()
-        guard pausedForQueue, let writer = currentWriter, writer.pendingCount <= queueLimit / 2,
+        guard pausedForQueue, let writer, writer.pendingCount <= queueLimit / 2,
             writer.queuedBytes <= queueByteLimit / 2
         else { return }
         pausedForQueue = false

@@ -53,8 +53,6 @@ public final class Connection {
     let configuration: ConnectionConfiguration
     let reader: PacketReader
     @exclusivity(unchecked) var writer: MessageWriter?
-    /// The writer, once the handshake created it (for the limits' extension).
-    var currentWriter: MessageWriter? { writer }
     /// Messages sent before the handshake finished: they go to the writer once it exists.
     @exclusivity(unchecked) var waitingForHandshake: [PendingSend] = []
     @exclusivity(unchecked) var inFlight = 0

@@ -33,3 +33,27 @@ final class Latch: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 }
+
+/// Work handed to several reactors and waited for together (stopping a service): each piece runs on its
+/// reactor and reports once that it is done; a piece a reactor refuses (it stopped) counts as done.
+struct ReactorFanOut {
+    private let latch = Latch()
+    private var expected = 0
+
+    /// Runs `work` on `reactor`; `work` calls its argument once when it is done (at once or later). When
+    /// the reactor refuses the work, `refused` runs on this thread instead.
+    mutating func run(
+        on reactor: Reactor, refused: () -> Void = {},
+        _ work: @escaping @Sendable (_ done: @escaping @Sendable () -> Void) -> Void
+    ) {
+        expected += 1
+        let latch = self.latch
+        if reactor.execute({ work { latch.open() } }) != .posted {
+            refused()
+            latch.open()
+        }
+    }
+
+    /// Blocks until every piece is done.
+    func wait() { latch.wait(count: expected) }
+}

@@ -110,14 +110,13 @@ final class Pool: ReactorObject {
             }
             switch result {
             case .success(let stream):
-                guard let proxy, entry.destination.unixAddress == nil else {
+                guard let proxy else {
                     connecting -= 1
                     return connected(stream, leftover: [])
                 }
                 let target = ProxyTarget(host: entry.destination.host, port: entry.destination.port)
                 // The connect and the proxy's handshake share one connectTimeout.
-                let spent = Duration.nanoseconds(Int64(clamping: entry.reactor.now().nanoseconds &- started.nanoseconds))
-                let left = max(settings.connectTimeout - spent, .milliseconds(1))
+                let left = max(settings.connectTimeout - entry.reactor.now().duration(since: started), .milliseconds(1))
                 proxy.openTunnel(to: target, over: stream, timeout: left) { [self] tunnel in
                     connecting -= 1
                     guard !stopped else {

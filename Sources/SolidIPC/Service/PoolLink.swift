@@ -39,9 +39,7 @@ final class PoolLink: ReactorObject {
     }
 
     /// Takes part in the pool's messages from now on, or only once the handshake completes.
-    var takesPoolMessages: Bool {
-        active && handshaken && !draining && !connection.sentGoingAway && !connection.peerGoingAway
-    }
+    var takesPoolMessages: Bool { active && handshaken && !draining }
 
     /// Leaves the reactor's table: events posted to the handle afterwards fail with `peerGone`.
     func unregister() {

@@ -15,40 +15,20 @@ extension Service {
             state.draining = true
             return (Array(state.pools.values), state.listener, state.core)
         }
-        let latch = Latch()
-        var expected = 0
-        if let listener {
-            expected += 1
-            closeListener(listener, then: latch)
-        }
+        var fanOut = ReactorFanOut()
+        if let listener { fanOut.closeListener(listener) }
         for peer in core?.livePeers() ?? [] {
-            expected += 1
-            let posted = peer.reactor.execute {
-                if let server = peer.reactor.object(peer.id) as? ServerPeer {
-                    server.drain(within: gracePeriod) { latch.open() }
-                } else {
-                    latch.open()
-                }
+            fanOut.run(on: peer.reactor) { done in
+                if let server = peer.reactor.object(peer.id) as? ServerPeer { server.drain(within: gracePeriod, done: done) } else { done() }
             }
-            if posted != .posted { latch.open() }
         }
         for entry in pools {
-            expected += 1
-            let posted = entry.reactor.execute {
-                if let pool = entry.existingPool { pool.drain(within: gracePeriod) { latch.open() } } else { latch.open() }
+            fanOut.run(on: entry.reactor) { done in
+                if let pool = entry.existingPool { pool.drain(within: gracePeriod, done: done) } else { done() }
             }
-            if posted != .posted { latch.open() }
         }
-        latch.wait(count: expected)
+        fanOut.wait()
         stop()
-    }
-
-    /// Closes the listener on its reactor, then opens `latch` once.
-    func closeListener(_ listener: ObjectHandle, then latch: Latch) {
-        if listener.reactor.execute({
-            (listener.reactor.object(listener.id) as? SocketListener)?.close()
-            latch.open()
-        }) != .posted { latch.open() }
     }
 }
 

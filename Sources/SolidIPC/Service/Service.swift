@@ -309,33 +309,34 @@ public final class Service: Sendable {
             defer { state.pools.removeAll() }
             return (Array(state.pools.values), state.listener, state.core)
         }
-        let latch = Latch()
-        var expected = 0
-        if let listener {
-            expected += 1
-            closeListener(listener, then: latch)
-        }
+        var fanOut = ReactorFanOut()
+        if let listener { fanOut.closeListener(listener) }
         // Accepted connections close too (after the listener, so no new one slips in unnoticed: a peer
         // created after this point sees the service stopping and closes itself).
         for peer in core?.takePeersForStop() ?? [] {
-            expected += 1
-            if peer.reactor.execute({
+            fanOut.run(on: peer.reactor) { done in
                 (peer.reactor.object(peer.id) as? ServerPeer)?.close()
-                latch.open()
-            }) != .posted { latch.open() }
-        }
-        for entry in pools {
-            expected += 1
-            if entry.reactor.execute({
-                if let pool = entry.existingPool { pool.stop() } else { entry.poolStopped(.serviceStopped) }
-                entry.wakeAllWaiters()
-                latch.open()
-            }) != .posted {
-                entry.wakeAllWaiters()
-                latch.open()
+                done()
             }
         }
-        latch.wait(count: expected)
+        for entry in pools {
+            fanOut.run(on: entry.reactor, refused: { entry.wakeAllWaiters() }) { done in
+                if let pool = entry.existingPool { pool.stop() } else { entry.poolStopped(.serviceStopped) }
+                entry.wakeAllWaiters()
+                done()
+            }
+        }
+        fanOut.wait()
+    }
+}
+
+extension ReactorFanOut {
+    /// Closes the service's listener on its reactor.
+    mutating func closeListener(_ listener: ObjectHandle) {
+        run(on: listener.reactor) { done in
+            (listener.reactor.object(listener.id) as? SocketListener)?.close()
+            done()
+        }
     }
 }
 

@@ -27,15 +27,15 @@ public struct ServiceConfiguration {
     /// (see ``ConnectionConfiguration/maxReceivingBytes``, the per-connection part). The default is a
     /// quarter of the machine's physical memory, at most 4 GiB.
     public var maxReceivingBytes = ServiceConfiguration.defaultMaxReceivingBytes
-    /// A quarter of physical memory, at most 4 GiB (4 GiB when the size cannot be read).
-    public static var defaultMaxReceivingBytes: Int {
+    /// A quarter of physical memory, at most 4 GiB (4 GiB when the size cannot be read); read once.
+    public static let defaultMaxReceivingBytes: Int = {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
         let pageSize = sysconf(Int32(_SC_PAGESIZE))
         let cap = 4 << 30
         guard pages > 0, pageSize > 0 else { return cap }
         let (physical, overflow) = pages.multipliedReportingOverflow(by: pageSize)
         return overflow ? cap : min(cap, physical / 4)
-    }
+    }()
     /// How long a connect may take.
     public var connectTimeout: Duration = .seconds(10)
     /// Most connections one destination's pool opens. A pool adds connections one at a time while

@@ -15,6 +15,12 @@ public struct ReactorInstant: Comparable, Hashable, Sendable, CustomStringConver
         return ReactorInstant(nanoseconds: overflow ? .max : sum)
     }
 
+    /// The time from `earlier` to this instant (zero when `earlier` is not earlier).
+    public func duration(since earlier: ReactorInstant) -> Duration {
+        guard nanoseconds > earlier.nanoseconds else { return .zero }
+        return .nanoseconds(Int64(clamping: nanoseconds - earlier.nanoseconds))
+    }
+
     public static func < (lhs: ReactorInstant, rhs: ReactorInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
     /// The nanosecond count.
