@@ -9,9 +9,7 @@ struct AcceptLimitTests {
     func refusesBeyondTheLimit() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group, configure: { $0.maxAcceptedConnections = 3 }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group, configure: { $0.maxAcceptedConnections = 3 })
         defer { server.stop() }
         let reactor = group.reactors[1]
         let events = EventLog()

@@ -5,21 +5,11 @@ import SolidIPC
 import SolidReactor
 import Testing
 
-/// The process's virtual size (address space reserved), from /proc/self/status.
-func virtualMemoryBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmSize:") }),
-        let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
-    else { return 0 }
-    return kilobytes * 1024
-}
-
 @Suite("Declared sizes from a hostile peer", .serialized)
 struct DeclaredSizeAttackTests {
     /// A hello, then in each of 64 slots the first 2 KB of a Note whose body declares 400 MiB.
     static func attack(registry: MessageRegistry) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
+        var bytes = helloBytes()
         let typeID = try #require(registry.typeID(of: Note.self))
         for slot in 0..<64 {
             var chunk: [UInt8] = []
@@ -38,31 +28,14 @@ struct DeclaredSizeAttackTests {
     func declaredSizes() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let attack = try Self.attack(registry: try noteRegistry())
         let virtualBefore = virtualMemoryBytes()
         let residentBefore = residentBytes()
-        let attackers = Lock<[(Int, SocketStream)]>([])
         let peers = 8
-        for index in 0..<peers {
-            let reactor = group.reactors[index % group.reactors.count]
-            _ = reactor.execute {
-                SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
-                    guard case .success(let stream) = result else { return }
-                    attackers.withLock { $0.append((index % group.reactors.count, stream)) }
-                    stream.onRead = { _ in }
-                    stream.write(attack)
-                }
-            }
-        }
-        defer {
-            for (index, reactor) in group.reactors.enumerated() {
-                _ = reactor.execute { attackers.withLock { $0 }.filter { $0.0 == index }.forEach { $0.1.close() } }
-            }
-        }
+        let attackers = HostilePeers(peers, connectingTo: destination.port, group: group, sending: attack, reading: true)
+        defer { attackers.close() }
         #expect(waitUntil { server.statistics.bytesReceived >= peers * attack.count })
         let statistics = server.statistics
         let budget = ServiceConfiguration.defaultMaxReceivingBytes

@@ -48,13 +48,8 @@ struct GoingAwayTests {
     func peerGoesAway() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let held = Lock<[MessageContext]>([])
-        let serverStops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
-            configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { _, context in held.withLock { $0.append(context) } }
-        }
+        let holding = try HoldingServer(group: group)
+        let (server, destination, held, serverStops) = (holding.service, holding.destination, holding.held, holding.stops)
         defer { server.stop() }
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }
@@ -65,9 +60,7 @@ struct GoingAwayTests {
         #expect(peer.log.wait { $0.contains("going away") }, "the server answers with its own")
         _ = pendingTimers(group)
         #expect(serverStops.all.isEmpty, "three requests are still owed an answer")
-        for (index, context) in held.withLock({ $0 }).enumerated() {
-            try server.sendResponse(Note(id: UInt64(index + 1), text: "a\(index + 1)"), for: context)
-        }
+        try holding.answerHeld()
         #expect(peer.log.wait { $0.filter { $0.hasPrefix("message") }.count == 3 })
         // The peer went away first: it is the one to close. Until it does, the server keeps the line.
         _ = pendingTimers(group)
@@ -82,19 +75,8 @@ struct GoingAwayTests {
     func halfClose() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let held = Lock<[MessageContext]>([])
-        let serverStops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
-            configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { note, context in
-                if note.id <= 7 {
-                    try? server.sendResponse(Note(id: note.id, text: "a\(note.id)"), for: context)
-                } else {
-                    held.withLock { $0.append(context) }
-                }
-            }
-        }
+        let holding = try HoldingServer(group: group, answersAtOnce: { $0.id <= 7 })
+        let (server, destination, held, serverStops) = (holding.service, holding.destination, holding.held, holding.stops)
         defer { server.stop() }
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }
@@ -107,9 +89,7 @@ struct GoingAwayTests {
         _ = pendingTimers(group)
         _ = pendingTimers(group)
         #expect(serverStops.all.isEmpty)
-        for (index, context) in held.withLock({ $0 }).enumerated() {
-            try server.sendResponse(Note(id: UInt64(index + 8), text: "a\(index + 8)"), for: context)
-        }
+        try holding.answerHeld(firstID: 8)
         #expect(peer.log.wait { $0.contains("end of input") || $0.contains("closed") })
         #expect(peer.log.all.filter { $0.hasPrefix("message") } == (1...10).map { "message \($0) a\($0)" })
         #expect(serverStops.wait { !$0.isEmpty })
@@ -153,11 +133,9 @@ struct KeepAliveFloodTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let serverStops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         defer { server.stop() }
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }

@@ -21,13 +21,8 @@ struct GracefulStopTests {
     func serverAnswersFirst() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let held = Lock<[MessageContext]>([])
-        let stops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
-            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { _, context in held.withLock { $0.append(context) } }
-        }
+        let holding = try HoldingServer(group: group)
+        let (server, destination, held, stops) = (holding.service, holding.destination, holding.held, holding.stops)
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }
         #expect(peer.log.wait { $0.contains("hello") })
@@ -36,9 +31,7 @@ struct GracefulStopTests {
         let stopped = Self.inBackground { server.stop(gracePeriod: .seconds(30)) }
         #expect(peer.log.wait { $0.contains("going away") })
         #expect(stopped.all.isEmpty, "stop waits for the held requests")
-        for (index, context) in held.withLock({ $0 }).enumerated() {
-            try server.sendResponse(Note(id: UInt64(index + 1), text: "a\(index + 1)"), for: context)
-        }
+        try holding.answerHeld()
         #expect(peer.log.wait { $0.filter { $0.hasPrefix("message") }.count == 3 })
         peer.goAway()  // a conforming peer answers the going-away
         #expect(stopped.wait { !$0.isEmpty })
@@ -52,13 +45,8 @@ struct GracefulStopTests {
         let clock = ManualClock()
         let group = try ReactorGroup(threads: 2, clock: clock)
         defer { group.shutdown() }
-        let held = Lock<[MessageContext]>([])
-        let stops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
-            configuration.onConnectionStop = { _, error in stops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { _, context in held.withLock { $0.append(context) } }  // never answered
-        }
+        let holding = try HoldingServer(group: group)  // its request is never answered
+        let (server, destination, held, stops) = (holding.service, holding.destination, holding.held, holding.stops)
         let peer = RawPeer(connectingTo: destination.port, on: group.reactors[1], registry: try noteRegistry())
         defer { peer.close() }
         #expect(peer.log.wait { $0.contains("hello") })

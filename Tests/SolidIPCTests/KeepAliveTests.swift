@@ -15,7 +15,7 @@ struct KeepAliveTests {
         // Only connections that completed the handshake count: a stray connection from another process on
         // this machine that lands on the ephemeral port never says hello and is not the test's business.
         let started = Lock<Set<ObjectHandle>>([])
-        let (server, destination) = try startServer(group: group, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.connection.inactivityTimeout = inactivity
             configuration.connection.maxKeepAlivesPerWindow = maxKeepAlives
             configuration.connection.keepAliveLimitWindow = window
@@ -23,9 +23,7 @@ struct KeepAliveTests {
             configuration.onConnectionStop = { info, error in
                 if started.withLock({ $0.contains(info.handle) }) { log.add("server stop: \(error)") }
             }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         let client = try startClient(group: group) { configuration in
             configuration.connection.keepAliveInterval = clientKeepAlive
             configuration.onConnectionStop = { _, error in log.add("client stop: \(error)") }

@@ -36,7 +36,7 @@ struct RawStateTests {
         let serverBox = Lock<Service?>(nil)
         let serverSide = EventLog()
         let serverReceived = Lock<[UInt8]>([])
-        let (server, destination) = try startServer(group: group, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.acceptedConnectionsStartRaw = true
             configuration.onConnectionStop = { _, error in serverSide.add("stop \(error)") }
             configuration.onConnectionRaw = { info in
@@ -48,9 +48,7 @@ struct RawStateTests {
                     try? server.activateConnection(info.handle) { serverSide.add("activated \($0)") }
                 }
             }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         serverBox.withLock { $0 = server }
         defer { server.stop() }
         let clientBox = Lock<Service?>(nil)
@@ -98,9 +96,7 @@ struct RawStateTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let started = Lock<ObjectHandle?>(nil)
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let client = try startClient(group: group) { configuration in
             configuration.onConnectionStart = { info in started.withLock { $0 = info.handle } }

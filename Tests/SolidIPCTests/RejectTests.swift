@@ -32,9 +32,7 @@ struct RejectTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         // The server handles Note only; the client also knows Extra (type 4 of protocol 1).
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let clientRegistry = MessageRegistry()
         try clientRegistry.register(protocol: 1, [Note.self, Upload.self, SendableUpload.self, Blob.self, Extra.self])

@@ -153,3 +153,13 @@ struct ServiceTests {
         }
     }
 }
+
+/// A started server whose Note handler answers every request with the same note (the test's own
+/// `configure` applies first).
+func startMirrorServer(
+    group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }
+) throws -> (Service, Destination) {
+    try startServer(group: group, secure: secure, configure: configure) { server in
+        try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+    }
+}

@@ -11,29 +11,14 @@ struct SilentPeerAttackTests {
         let group = try ReactorGroup(threads: 2, clock: clock)
         defer { group.shutdown() }
         let stops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.onConnectionStop = { _, error in stops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         defer { server.stop() }
         let residentBefore = residentBytes()
-        let silent = Lock<[(Int, SocketStream)]>([])
-        for index in 0..<200 {
-            let reactor = group.reactors[index % group.reactors.count]
-            _ = reactor.execute {
-                SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
-                    guard case .success(let stream) = result else { return }
-                    stream.onRead = { _ in }  // reads the server's hello, answers nothing
-                    silent.withLock { $0.append((index % group.reactors.count, stream)) }
-                }
-            }
-        }
-        defer {
-            for (index, reactor) in group.reactors.enumerated() {
-                _ = reactor.execute { silent.withLock { $0 }.filter { $0.0 == index }.forEach { $0.1.close() } }
-            }
-        }
+        // They read the server's hello and answer nothing.
+        let silent = HostilePeers(200, connectingTo: destination.port, group: group, reading: true)
+        defer { silent.close() }
         #expect(waitUntil { server.statistics.connectionsAccepted == 200 })
         let grown = residentBytes() - residentBefore
         #expect(grown < 32 << 20, "200 silent connections cost \(grown >> 10) KiB")

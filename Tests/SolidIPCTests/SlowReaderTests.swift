@@ -23,29 +23,8 @@ struct SlowReaderTests {
         }
         defer { server.stop() }
         // The attacker: a hello, then 200 requests of 8 KiB, each answered with 256 KiB it never reads.
-        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
-        let writer = MessageWriter(packetSize: 65536, slots: 64, codec: nil)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-        defer { buffer.deallocate() }
-        let registry = try noteRegistry()
-        for id in 0..<200 {
-            try writer.enqueue(Note(id: UInt64(1000 + id), text: String(repeating: "q", count: 8192)), registry: registry,
-                               flags: [.request], requestID: UInt64(id + 1))
-            while writer.hasWork { bytes += buffer[0..<writer.nextPacket(into: buffer)] }
-        }
-        let attack = bytes
-        let reactor = group.reactors[1]
-        let attacker = Lock<SocketStream?>(nil)
-        _ = reactor.execute {
-            SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
-                guard case .success(let stream) = result else { return }
-                attacker.withLock { $0 = stream }
-                stream.onRead = { _ in }
-                stream.pauseReading()  // never reads
-                stream.write(attack)
-            }
-        }
+        let attack = try helloAndRequests((0..<200).map { Note(id: UInt64(1000 + $0), text: String(repeating: "q", count: 8192)) })
+        let attacker = HostilePeers(1, connectingTo: destination.port, group: group, firstReactor: 1, sending: attack, reading: false)
         // The server stops reading it: far fewer than 200 requests get in, and no more later.
         #expect(waitUntil { server.statistics.messagesReceived >= 16 })
         var received = 0
@@ -71,7 +50,7 @@ struct SlowReaderTests {
         _ = pendingTimers(group)
         #expect(stops.wait { !$0.isEmpty })
         #expect(stops.all == ["the peer does not read: outgoing queue full for too long"])
-        _ = reactor.execute { attacker.withLock { $0?.close() } }
+        attacker.close()
     }
 }
 
@@ -91,32 +70,10 @@ struct SlowReaderBytesTests {
             }
         }
         defer { server.stop() }
-        var bytes = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-        _ = bytes.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
-        let writer = MessageWriter(packetSize: 65536, slots: 64, codec: nil)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-        defer { buffer.deallocate() }
-        let registry = try noteRegistry()
-        for id in 0..<200 {
-            try writer.enqueue(
-                Note(id: UInt64(id), text: String(repeating: "q", count: 8192)), registry: registry, flags: [.request],
-                requestID: UInt64(id + 1))
-            while writer.hasWork { bytes += buffer[0..<writer.nextPacket(into: buffer)] }
-        }
-        let attack = bytes
+        let attack = try helloAndRequests((0..<200).map { Note(id: UInt64($0), text: String(repeating: "q", count: 8192)) })
         let residentBefore = residentBytes()
-        let reactor = group.reactors[1]
-        let attacker = Lock<SocketStream?>(nil)
-        _ = reactor.execute {
-            SocketStream.connect(to: .loopbackV4(port: destination.port), on: reactor) { result in
-                guard case .success(let stream) = result else { return }
-                attacker.withLock { $0 = stream }
-                stream.onRead = { _ in }
-                stream.pauseReading()  // never reads
-                stream.write(attack)
-            }
-        }
-        defer { _ = reactor.execute { attacker.withLock { $0?.close() } } }
+        let attacker = HostilePeers(1, connectingTo: destination.port, group: group, firstReactor: 1, sending: attack, reading: false)
+        defer { attacker.close() }
         #expect(waitUntil { server.statistics.messagesReceived >= 64 })
         for _ in 0..<20 { _ = pendingTimers(group) }
         let received = server.statistics.messagesReceived

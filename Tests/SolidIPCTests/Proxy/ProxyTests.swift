@@ -15,18 +15,11 @@ private let tinyproxyPath = "/usr/bin/tinyproxy"
 
 /// `true` once something accepts TCP connections on 127.0.0.1:`port`.
 private func listening(_ port: UInt16) -> Bool {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard descriptor >= 0 else { return false }
-    defer { Glibc.close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = port.bigEndian
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+    withLoopbackSocket(port: port) { descriptor, address in
+        address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
-    }
+    } ?? false
 }
 
 /// microsocks on 127.0.0.1 (on `port`, or a free one), with credentials when given.
@@ -83,9 +76,7 @@ struct ProxyTests {
     func socks5() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let (proxy, proxyPort) = try startMicrosocks()
         defer { proxy.stop() }
@@ -106,9 +97,7 @@ struct ProxyTests {
     func socks5Authentication() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let (proxy, proxyPort) = try startMicrosocks(user: "alice", password: "s3cret")
         defer { proxy.stop() }
@@ -134,9 +123,7 @@ struct ProxyTests {
     func proxyComesBack() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let proxyPort = try #require(freeLoopbackPort())
         let stops = EventLog()
@@ -162,9 +149,7 @@ struct ProxyTests {
     func perDestination() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let deadProxy = try #require(freeLoopbackPort())
         let proxied = try Destination(host: "localhost", port: destination.port)  // same server, another pool
@@ -182,9 +167,7 @@ struct ProxyTests {
     func tlsThroughSOCKS5() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group, secure: true) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group, secure: true)
         defer { server.stop() }
         let (proxy, proxyPort) = try startMicrosocks()
         defer { proxy.stop() }
@@ -210,9 +193,7 @@ struct HTTPProxyTests {
     func httpConnect() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let (proxy, proxyPort, directory) = try startTinyproxy()
         defer {

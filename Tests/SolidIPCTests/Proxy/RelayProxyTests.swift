@@ -53,9 +53,7 @@ struct RelayProxyTests {
     func throughTheRelay() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
         let (relay, relayPort) = try startRelay(on: group.reactors[0])
         defer { _ = group.reactors[0].execute { relay.server?.close() } }

@@ -221,21 +221,28 @@ final class ExternalPeer: @unchecked Sendable {
     }
 }
 
-/// A port nobody listens on at 127.0.0.1 now (bound to port 0, read back, closed).
-func freeLoopbackPort() -> UInt16? {
+/// Runs `body` with a new TCP socket and the address 127.0.0.1:`port` (the socket is closed afterwards);
+/// `nil` when no socket could be made.
+func withLoopbackSocket<T>(port: UInt16, _ body: (Int32, UnsafeMutablePointer<sockaddr_in>) -> T) -> T? {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { return nil }
     defer { Glibc.close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+    address.sin_port = port.bigEndian
+    return body(descriptor, &address)
+}
+
+/// A port nobody listens on at 127.0.0.1 now (bound to port 0, read back, closed).
+func freeLoopbackPort() -> UInt16? {
+    withLoopbackSocket(port: 0) { descriptor, address -> UInt16? in
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
         }
-    }
-    return bound ? UInt16(bigEndian: address.sin_port) : nil
+        return bound ? UInt16(bigEndian: address.pointee.sin_port) : nil
+    } ?? nil
 }
 
 extension Array where Element == UInt8 {

@@ -38,9 +38,7 @@ final class RawPeer: @unchecked Sendable {
                 }
                 stream.onEndOfInput = { [log] in log.add("end of input") }
                 stream.onClose = { [log] _ in log.add("closed") }
-                var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
-                _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(), into: $0) }
-                stream.write(hello)
+                stream.write(helloBytes())
                 log.add("connected")
             }
         }

@@ -14,12 +14,10 @@ struct ServiceTLSTests {
         let group = try ReactorGroup(threads: 2, clock: clock)
         defer { group.shutdown() }
         let stops = EventLog()
-        let (server, destination) = try startServer(group: group, secure: true, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, secure: true, configure: { configuration in
             configuration.connection.helloTimeout = nil  // only the TLS handshake timeout (10 s) applies
             configuration.onConnectionStop = { _, error in stops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         defer { server.stop() }
         let closed = EventLog()
         let reactor = group.reactors[1]
@@ -256,15 +254,4 @@ func openDescriptors() -> Int {
     var count = 0
     while readdir(directory) != nil { count += 1 }
     return count
-}
-
-/// Resident set size of this process, from /proc/self/statm.
-func residentBytes() -> Int {
-    guard let file = fopen("/proc/self/statm", "r") else { return 0 }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
-    let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
-    guard fields.count > 1, let resident = Int(fields[1]) else { return 0 }
-    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

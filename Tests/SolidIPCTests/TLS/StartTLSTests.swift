@@ -129,11 +129,9 @@ struct StartTLSTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let serverStops = EventLog()
-        let (server, destination) = try startServer(group: group, configure: { configuration in
+        let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
-        }) { server in
-            try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
-        }
+        })
         defer { server.stop() }
         let started = Lock<ObjectHandle?>(nil)
         let client = try startClient(group: group, secure: true) { configuration in
