@@ -83,8 +83,7 @@ extension Connection {
     /// still answered, then the connection closes (``ConnectionError/closedByPeer``); at once when
     /// nothing is owed. This side's own requests cannot be answered any more: they fail at the close.
     func endOfInput() {
-        // In Raw, a reader waiting gets what came before the end (a relay's refusal, say) first.
-        if case .raw = state, rawReader != nil, !rawBuffer.isEmpty { deliverRaw() }
+        if case .raw = state { return rawEndOfInput() }
         inputEnded = true
         peerGoingAway = true
         if case .active = state, !unanswered.isEmpty || (writer?.hasWork ?? false) || inFlight > 0 {

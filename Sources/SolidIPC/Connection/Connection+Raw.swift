@@ -25,14 +25,18 @@ extension Connection {
 
     /// Hands what the peer sent (at once when bytes are waiting, else when some arrive) to `reader`,
     /// once: it returns how many of them it consumed (0…count); the rest stays for the next read or for
-    /// the messaging phase. Reactor thread.
+    /// the messaging phase. A reader that consumed nothing needs more: the next read waits for new bytes
+    /// (so a reader re-armed from its callback is not called again with the same ones). After the peer's
+    /// end of input a reader gets what is left, then an empty array (the end); the connection stays Raw
+    /// until its owner moves on, fails or closes it. Reactor thread.
     /// - Returns: `false` when the connection is not Raw (or a read is already waiting).
     @discardableResult
     public func rawRead(_ reader: @escaping ([UInt8]) -> Int) -> Bool {
         reactor.preconditionInReactor()
         guard case .raw = state, rawReader == nil else { return false }
         rawReader = reader
-        if !rawBuffer.isEmpty { deliverRaw() }
+        // (From a read's own callback the read decides, once it returns.)
+        if !deliveringRaw, (!rawBuffer.isEmpty && !rawNeedsMore) || rawInputEnded { deliverRaw() }
         return true
     }
 
@@ -46,11 +50,58 @@ extension Connection {
         state = .handshaking
         rawReader = nil
         sendHello()
-        let leftover = rawBuffer
-        rawBuffer = []
+        let leftover = takeRawBuffer()
         if !leftover.isEmpty { leftover.withUnsafeBytes { parse($0) } }
         resumeAfterRaw()
+        if rawInputEnded, !deliveringRaw { endOfRawInput() }
         return true
+    }
+
+    /// Ends the Raw phase as failed: the connection closes with
+    /// ``ConnectionError/rawExchangeFailed(_:)`` carrying `reason` (a relay's or a custom
+    /// authentication's refusal), which a pool reports to the messages waiting for a connection.
+    /// - Returns: `false` (nothing done) when the connection is not Raw.
+    @discardableResult
+    public func failRaw(_ reason: String) -> Bool {
+        reactor.preconditionInReactor()
+        guard case .raw = state else { return false }
+        finish(.rawExchangeFailed(reason))
+        return true
+    }
+
+    /// The Raw phase's bound (``ConnectionConfiguration/rawPhaseTimeout``), in the hello timer's slot:
+    /// leaving Raw sends the hello, which replaces it with the hello's own.
+    func startRawPhaseTimer() {
+        guard let limit = configuration.rawPhaseTimeout else { return }
+        helloTimer = reactor.schedule(after: limit) { [weak self] in
+            guard let self, case .raw = self.state else { return }
+            self.helloTimer = nil
+            self.finish(.rawPhaseTimedOut)
+        }
+    }
+
+    /// Left Raw after the peer's input had ended: the usual end-of-input rules apply now (what its
+    /// leftover asked is answered; a hello or a TLS handshake cannot complete any more).
+    func endOfRawInput() {
+        rawInputEnded = false
+        if case .closed = state { return }
+        endOfInput()
+    }
+
+    /// Takes the bytes read in Raw and not consumed.
+    func takeRawBuffer() -> [UInt8] {
+        defer { rawBuffer = [] }
+        return rawBuffer
+    }
+
+    /// The peer's input ended while Raw: raw reads get the bytes that came before the end, then an
+    /// empty array (the end itself). The connection stays Raw for its owner to decide — leave Raw, fail
+    /// it (``failRaw(_:)``, a relay's refusal read just before the end), or close it — within
+    /// ``ConnectionConfiguration/rawPhaseTimeout``; an owner's call already on its way is not raced by a
+    /// close of our own.
+    func rawEndOfInput() {
+        rawInputEnded = true
+        if rawReader != nil { deliverRaw() }
     }
 
     /// Most bytes kept unread in the Raw state: beyond it reading from the peer pauses until a raw read
@@ -59,6 +110,7 @@ extension Connection {
 
     func rawReceived(_ bytes: UnsafeRawBufferPointer) {
         rawBuffer.append(contentsOf: bytes)
+        rawNeedsMore = false
         if rawReader != nil { deliverRaw() }
         if rawBuffer.count >= Self.rawBufferLimit && !pausedForRaw {
             pausedForRaw = true
@@ -75,22 +127,30 @@ extension Connection {
     func deliverRaw() {
         guard let reader = rawReader else { return }
         rawReader = nil
-        let bytes = rawBuffer
-        rawBuffer = []
+        let bytes = takeRawBuffer()
+        deliveringRaw = true
         let consumed = min(max(reader(bytes), 0), bytes.count)
+        deliveringRaw = false
         defer { resumeAfterRaw() }
-        guard consumed < bytes.count else { return }
         let rest = bytes[consumed...]
+        rawNeedsMore = consumed == 0 && !bytes.isEmpty
         switch state {
         case .raw:
-            rawBuffer.insert(contentsOf: rest, at: 0)  // before anything that arrived meanwhile
-            // A reader that asked for more from its own callback gets what is left now.
-            if rawReader != nil { deliverRaw() }
+            if !rest.isEmpty { rawBuffer.insert(contentsOf: rest, at: 0) }  // before anything that arrived meanwhile
+            // A reader that asked for more from its own callback gets what is left now (or the end), if it
+            // consumed something: one that consumed nothing waits for new bytes.
+            if rawReader != nil, consumed > 0, !rawBuffer.isEmpty || rawInputEnded { deliverRaw() }
         case .closed:
             break
         default:
-            // The reader left Raw from its callback: the rest is the messaging phase's first input.
-            rest.withUnsafeBytes { parse($0) }
+            // The reader left Raw from its callback: the rest is the next phase's first input.
+            if secureAfterRawRead {
+                secureAfterRawRead = false
+                wrapRawInTLS(leftover: Array(rest) + takeRawBuffer())
+            } else if !rest.isEmpty {
+                rest.withUnsafeBytes { parse($0) }
+            }
+            if rawInputEnded { endOfRawInput() }
         }
     }
 }

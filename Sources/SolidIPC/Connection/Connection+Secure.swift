@@ -32,14 +32,25 @@ public struct SecureUpgrade {
 extension Connection {
     /// Secures the connection; `completion` gets what TLS established once the handshake is done.
     ///
-    /// Invalid situations close the connection with a specific error (the seed's rule): before the hello
-    /// (``TLSError/invalidState(_:)``), without TLS settings for this side (``TLSError/notConfigured``).
-    /// On a connection that is secure already, `completion` gets its ``SecurityInfo`` at once.
+    /// From the Raw state (the seed's "raw handshake → secureConnection → authentication → activate")
+    /// TLS starts at once, with no start-secure packet: the peer, Raw too, starts it on its side at the
+    /// same point of the raw exchange. The bytes read in Raw and not consumed are the first TLS input;
+    /// the hello follows inside TLS, and a pool's connection is then passive until activated.
+    ///
+    /// Invalid situations close the connection with a specific error (the seed's rule): during the hello
+    /// exchange (``TLSError/invalidState(_:)``), a Raw phase that runs inside TLS already (TLS from the
+    /// start: ``TLSError/invalidState(_:)``), without TLS settings for this side
+    /// (``TLSError/notConfigured``). On a connection that is secure already, `completion` gets its
+    /// ``SecurityInfo`` at once.
     public func startSecure(completion: ((Result<SecurityInfo, ConnectionError>) -> Void)? = nil) {
         reactor.preconditionInReactor()
         if case .closed(let error) = state {
             completion?(.failure(error))
             return
+        }
+        if case .raw = state {
+            if let completion { secureCompletions.append(completion) }
+            return secureFromRaw()
         }
         if let security = stream.security, !securing {
             completion?(.success(security))
@@ -52,6 +63,43 @@ extension Connection {
         }
         guard secureUpgrade?.isAvailable == true else { return finish(.stream(.tls(.notConfigured))) }
         if !sentStartSecure { sendStartSecure() }
+    }
+
+    /// Leaves Raw into TLS (see ``startSecure(completion:)``).
+    private func secureFromRaw() {
+        guard !secureFromStart else {
+            return finish(.stream(.tls(.invalidState("the Raw phase runs inside TLS already (TLS from the start)"))))
+        }
+        guard secureUpgrade?.isAvailable == true else { return finish(.stream(.tls(.notConfigured))) }
+        state = .handshaking
+        rawReader = nil
+        // From a raw read's own callback: wrapped once it returns, with what it did not consume.
+        if deliveringRaw { return secureAfterRawRead = true }
+        wrapRawInTLS(leftover: takeRawBuffer())
+        if rawInputEnded { endOfRawInput() }
+    }
+
+    /// Puts TLS over the Raw phase's stream: `leftover` (read, not consumed) is its first input; the hello
+    /// waits inside TLS for the handshake.
+    func wrapRawInTLS(leftover: [UInt8]) {
+        guard case .handshaking = state, let upgrade = secureUpgrade else { return }
+        let plain = stream
+        let onHandshake: (SecurityInfo) -> Void = { [weak self] info in self?.secured(info) }
+        do throws(StreamError) {
+            stream = upgrade.isClient
+                ? try upgrade.transport.makeClientStream(
+                    over: plain, serverName: upgrade.serverName, initialInput: leftover, onHandshake: onHandshake)
+                : try upgrade.transport.makeServerStream(over: plain, initialInput: leftover, onHandshake: onHandshake)
+        } catch {
+            return finish(.stream(error))
+        }
+        installCallbacks(on: stream)
+        if pausedByOwner || pausedForQueue { stream.pauseReading() }
+        if pausedForRaw {
+            pausedForRaw = false
+            if !pausedByOwner && !pausedForQueue { plain.resumeReading() }
+        }
+        sendHello()
     }
 
     /// Writes this side's start-secure packet after everything already handed to the stream.

@@ -107,6 +107,17 @@ public final class Connection {
     @exclusivity(unchecked) var rawBuffer: [UInt8] = []
     @exclusivity(unchecked) var rawReader: (([UInt8]) -> Int)?
     @exclusivity(unchecked) var pausedForRaw = false
+    /// A raw read is running its callback (a secure start from it takes what the callback leaves).
+    @exclusivity(unchecked) var deliveringRaw = false
+    /// Set by a secure start from inside a raw read's callback: the stream is wrapped once it returns.
+    @exclusivity(unchecked) var secureAfterRawRead = false
+    /// The peer's input ended while Raw with bytes still unread: they go to the next raw read, then the
+    /// connection closes (unless that read left Raw).
+    @exclusivity(unchecked) var rawInputEnded = false
+    /// The last raw read consumed nothing: the next waits for new bytes.
+    @exclusivity(unchecked) var rawNeedsMore = false
+    /// The stream was TLS from the start (the Raw phase, if any, runs inside it).
+    @exclusivity(unchecked) var secureFromStart = false
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.
@@ -145,6 +156,7 @@ public final class Connection {
         startReceiveLimits()
         if raw {
             state = .raw
+            startRawPhaseTimer()
         } else {
             sendHello()
         }
@@ -156,6 +168,8 @@ public final class Connection {
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
         counters?.bytesSent.add(hello.count, ordering: .relaxed)
         stream.write(hello)
+        if let helloTimer { reactor.cancelTimer(helloTimer) }  // the Raw phase's
+        helloTimer = nil
         if let limit = configuration.helloTimeout {
             helloTimer = reactor.schedule(after: limit) { [weak self] in
                 self?.helloTimer = nil

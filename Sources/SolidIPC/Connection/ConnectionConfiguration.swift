@@ -42,6 +42,12 @@ public struct ConnectionConfiguration {
     /// this long after the connection started (a TLS handshake before it included), so a peer that
     /// connects and says nothing cannot hold the connection. `nil`: no limit.
     public var helloTimeout: Duration? = .seconds(10)
+    /// The connection closes with ``ConnectionError/rawPhaseTimedOut`` when it is still in the Raw state
+    /// (``Connection/State/raw``) this long after it started (default 10 s): a peer that connects to a
+    /// listener whose connections start Raw and says nothing cannot hold the connection either. The
+    /// hello's own ``helloTimeout`` starts when the owner leaves Raw. `nil`: no limit (the owner's
+    /// exchange must then bound itself).
+    public var rawPhaseTimeout: Duration? = .seconds(10)
     /// Most messages waiting in the connection's outgoing queue (default 1024): when a peer sends
     /// requests and does not read the responses, reading from it stops at this many (so its requests wait
     /// in its own socket, not in our memory) and goes on once half of them are out. A pool's own traffic
@@ -112,6 +118,11 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     /// ``ConnectionConfiguration/maxQueuedBytes`` with nothing going out for
     /// ``ConnectionConfiguration/queueStallTimeout``: the peer does not read what it is sent.
     case outgoingQueueStalled
+    /// The connection was still Raw ``ConnectionConfiguration/rawPhaseTimeout`` after it started.
+    case rawPhaseTimedOut
+    /// The owner ended the Raw phase as failed (``Connection/failRaw(_:)``): a relay or a custom
+    /// authentication refused; the text is the owner's.
+    case rawExchangeFailed(String)
 
     /// A readable text.
     public var description: String {
@@ -126,6 +137,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .helloTimeout: "no hello from the peer in time"
         case .gracefulCloseTimedOut: "the graceful close took too long"
         case .outgoingQueueStalled: "the peer does not read: outgoing queue full for too long"
+        case .rawPhaseTimedOut: "the connection stayed in the Raw state too long"
+        case .rawExchangeFailed(let reason): "the raw exchange failed: \(reason)"
         }
     }
 }

@@ -224,6 +224,7 @@ final class Pool: ReactorObject {
         }
         if let tls = settings.tls {
             connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: true, serverName: destination.serverName)
+            connection.secureFromStart = settings.secureFromStart
         }
         connection.onSecured = { [settings, connection] _ in
             settings.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: destination))

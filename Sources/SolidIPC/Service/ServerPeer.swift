@@ -53,6 +53,7 @@ final class ServerPeer: ReactorObject {
         }
         if let tls = core.configuration.tls {
             connection.secureUpgrade = SecureUpgrade(transport: tls, isClient: false, serverName: nil)
+            connection.secureFromStart = core.configuration.secureFromStart
         }
         connection.onSecured = { [connection] _ in
             core.configuration.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: nil))
@@ -121,7 +122,9 @@ final class ServerPeer: ReactorObject {
             if control.apply(to: connection) { return }
             if control.action == .activate {
                 // From Raw: the hello goes out now (accepted connections are active once it is done).
-                control.completion?(connection.startMessaging() ? .success(()) : .failure(.alreadyActive))
+                // (Not inside `completion?(…)`: optional chaining would skip the call without a completion.)
+                let started = connection.startMessaging()
+                control.completion?(started ? .success(()) : .failure(.alreadyActive))
             } else {
                 draining = true
                 connection.goAway()

@@ -16,7 +16,10 @@ extension Service {
     /// Reads from a connection in the Raw state, from any thread: `reader` (on the connection's reactor
     /// thread) gets what the peer sent — at once when bytes are waiting, else when some arrive — and
     /// returns how many it consumed; the rest stays for the next raw read or for the messaging phase.
-    /// Once per call. `completion` gets ``SendError/notRaw`` when the connection is not Raw (the reader is
+    /// Once per call. A reader that consumed nothing is called again only when more bytes arrive. After
+    /// the peer's end of input, reads get what is left, then an empty array: the connection stays Raw
+    /// until the owner moves on, calls ``rawFail(on:reason:completion:)`` or closes it (at the latest at
+    /// ``ConnectionConfiguration/rawPhaseTimeout``). `completion` gets ``SendError/notRaw`` when the connection is not Raw (the reader is
     /// then never called).
     /// - Throws: ``SendError/peerGone`` when the connection is gone.
     public func rawReceive(
@@ -24,6 +27,33 @@ extension Service {
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) {
         try deliver(RawConnectionEvent(.receive(reader), completion: completion), to: connection)
+    }
+
+    /// Leaves the Raw state into the Passive one, from any thread: the hello goes out, and the bytes
+    /// the peer sent that no raw read consumed are the start of its messaging phase. A pool's
+    /// connection then carries only messages addressed to it (an application handshake) until
+    /// ``activateConnection(_:completion:)``; an accepted connection is active once the hellos are
+    /// exchanged. (``activateConnection(_:completion:)`` on a Raw connection goes to Active at once;
+    /// ``secureConnection(_:completion:)`` starts TLS from Raw.) `completion` gets
+    /// ``SendError/notRaw`` when the connection is not Raw.
+    /// - Throws: ``SendError/peerGone`` when the connection is gone.
+    public func startMessaging(
+        on connection: ObjectHandle, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        try deliver(RawConnectionEvent(.startMessaging, completion: completion), to: connection)
+    }
+
+    /// Ends a connection's Raw phase as failed, from any thread: it closes with
+    /// ``ConnectionError/rawExchangeFailed(_:)`` carrying `reason` (a relay's refusal, a failed custom
+    /// authentication). For a pool's connection it is a failed connect attempt: messages waiting for a
+    /// connection see `connectFailed(destination, .rawExchangeFailed(reason))` (one-shot ones at once
+    /// once every address failed), and the pool backs off. `completion` gets ``SendError/notRaw`` when
+    /// the connection is not Raw (it is then left as it is).
+    /// - Throws: ``SendError/peerGone`` when the connection is gone.
+    public func rawFail(
+        on connection: ObjectHandle, reason: String, completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
+    ) throws(SendError) {
+        try deliver(RawConnectionEvent(.fail(reason), completion: completion), to: connection)
     }
 }
 
@@ -34,6 +64,8 @@ final class RawConnectionEvent: ReactorEvent, @unchecked Sendable {
     enum Action {
         case send([UInt8])
         case receive(@Sendable ([UInt8]) -> Int)
+        case startMessaging
+        case fail(String)
     }
 
     let action: Action
@@ -53,11 +85,16 @@ final class RawConnectionEvent: ReactorEvent, @unchecked Sendable {
             }
             if !written { completion?(.failure(.notRaw)) }
         case .receive(let reader):
-            if connection.rawRead(reader) {
-                completion?(.success(()))
-            } else {
-                completion?(.failure(.notRaw))
-            }
+            // (Not inside `completion?(…)`: optional chaining would skip the call without a completion.)
+            let reading = connection.rawRead(reader)
+            completion?(reading ? .success(()) : .failure(.notRaw))
+        case .startMessaging:
+            let started = connection.startMessaging()
+            completion?(started ? .success(()) : .failure(.notRaw))
+        case .fail(let reason):
+            guard case .raw = connection.state else { return completion?(.failure(.notRaw)) ?? () }
+            completion?(.success(()))  // before the close's callbacks
+            connection.failRaw(reason)
         }
     }
 

@@ -37,7 +37,7 @@ private func relayClient(group: ReactorGroup, target: UInt16, log: EventLog) thr
                     try? client.activateConnection(info.handle)
                 } else {
                     log.add("relay refused")
-                    try? client.closeConnection(info.handle, mode: .force)
+                    try? client.rawFail(on: info.handle, reason: "the relay could not reach the destination")
                 }
                 return 1
             }
@@ -96,10 +96,11 @@ struct RelayProxyTests {
             oneShot.add((try? result.get().text) ?? "\(result)")
         }
         #expect(oneShot.wait { !$0.isEmpty })
-        // The relay answers '1' and closes: this side closes on the answer, or sees the close first.
-        let failed = ["\(Result<Note, SendError>.failure(.connectFailed(viaRelay, .closedLocally)))",
-                      "\(Result<Note, SendError>.failure(.connectFailed(viaRelay, .closedByPeer)))"]
-        #expect(oneShot.all.count == 1 && failed.contains(oneShot.all[0]), "\(oneShot.all)")
+        // The relay answers '1' and closes; the answer is read before the close (end of input in Raw),
+        // and the owner's reason reaches the sender.
+        let refused = ConnectionError.rawExchangeFailed("the relay could not reach the destination")
+        #expect(oneShot.all == ["\(Result<Note, SendError>.failure(.connectFailed(viaRelay, refused)))"])
+        #expect(log.all.first == "relay refused")
         #expect(waiting.all.isEmpty, "a request without one-shot waits for the next attempt")
         client.stop()
         #expect(waiting.wait { !$0.isEmpty })

@@ -48,7 +48,7 @@ final class RawPeer: @unchecked Sendable {
     func sendRequests(_ ids: [UInt64]) {
         _ = reactor.execute { [self] in
             for id in ids {
-                try? writer.enqueue(Note(id: id, text: "q\(id)"), registry: registry, flags: [.request], requestID: id)
+                _ = try? writer.enqueue(Note(id: id, text: "q\(id)"), registry: registry, flags: [.request], requestID: id)
             }
             flush()
         }
