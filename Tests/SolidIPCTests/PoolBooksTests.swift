@@ -84,13 +84,13 @@ struct BackOffTests {
     @Test("doubles per failure up to the limit, and a long base saturates instead of wrapping to a short wait")
     func saturates() {
         let limit = Duration.seconds(10)
-        #expect(Pool.backOff(base: .milliseconds(100), failures: 1, limit: limit) == 100_000_000)
-        #expect(Pool.backOff(base: .milliseconds(100), failures: 4, limit: limit) == 800_000_000)
-        #expect(Pool.backOff(base: .milliseconds(100), failures: 60, limit: limit) == 10_000_000_000)
+        #expect(Dialer.backOff(base: .milliseconds(100), failures: 1, limit: limit) == 100_000_000)
+        #expect(Dialer.backOff(base: .milliseconds(100), failures: 4, limit: limit) == 800_000_000)
+        #expect(Dialer.backOff(base: .milliseconds(100), failures: 60, limit: limit) == 10_000_000_000)
         // 10^6 s << 20 overflows Int64 nanoseconds: the old shift wrapped it into a tight retry loop.
         let week = Duration.seconds(7 * 86_400)
-        #expect(Pool.backOff(base: .seconds(1_000_000), failures: 21, limit: .seconds(Int64.max)) == Int64.max)
-        #expect(Pool.backOff(base: .seconds(1_000_000), failures: 21, limit: week) == 7 * 86_400 * 1_000_000_000)
-        #expect(Pool.backOff(base: .milliseconds(5), failures: 0, limit: limit) == 5_000_000)
+        #expect(Dialer.backOff(base: .seconds(1_000_000), failures: 21, limit: .seconds(Int64.max)) == Int64.max)
+        #expect(Dialer.backOff(base: .seconds(1_000_000), failures: 21, limit: week) == 7 * 86_400 * 1_000_000_000)
+        #expect(Dialer.backOff(base: .milliseconds(5), failures: 0, limit: limit) == 5_000_000)
     }
 }

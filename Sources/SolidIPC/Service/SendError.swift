@@ -19,7 +19,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The service is stopped or stopping.
     case serviceStopped
     /// The destination could not be resolved.
-    case resolveFailed(Destination, String)
+    case resolveFailed(Destination, ResolveError)
     /// No connection could be made to the destination: the last attempt's cause (a TCP connect error, a
     /// TLS handshake failure such as an untrusted certificate, a peer that closed before its hello, …).
     case connectFailed(Destination, ConnectionError)

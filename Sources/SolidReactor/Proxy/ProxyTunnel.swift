@@ -8,8 +8,8 @@ public enum ProxyTunnel {
     /// (``ProxyError/closedDuringHandshake``) or does not finish within `timeout` — or with the stream's
     /// own error when the socket fails.
     public static func open<Handshake: ProxyHandshake>(
-        over stream: SocketStream, handshake: Handshake, timeout: Duration,
-        completion: @escaping (Result<(SocketStream, leftover: [UInt8]), StreamError>) -> Void
+        over stream: any ByteStream, handshake: Handshake, timeout: Duration,
+        completion: @escaping (Result<(any ByteStream, leftover: [UInt8]), StreamError>) -> Void
     ) {
         stream.reactor.preconditionInReactor()
         let run = Run(stream: stream, handshake: handshake, completion: completion)
@@ -22,12 +22,12 @@ public enum ProxyTunnel {
 
     /// One handshake in progress; the stream's callbacks hold it until it ends.
     private final class Run<Handshake: ProxyHandshake> {
-        let stream: SocketStream
+        let stream: any ByteStream
         var handshake: Handshake
         var timer: TimerID?
-        private var completion: ((Result<(SocketStream, leftover: [UInt8]), StreamError>) -> Void)?
+        private var completion: ((Result<(any ByteStream, leftover: [UInt8]), StreamError>) -> Void)?
 
-        init(stream: SocketStream, handshake: Handshake, completion: @escaping (Result<(SocketStream, leftover: [UInt8]), StreamError>) -> Void) {
+        init(stream: any ByteStream, handshake: Handshake, completion: @escaping (Result<(any ByteStream, leftover: [UInt8]), StreamError>) -> Void) {
             self.stream = stream
             self.handshake = handshake
             self.completion = completion
@@ -47,7 +47,7 @@ public enum ProxyTunnel {
             }
         }
 
-        func end(_ result: Result<(SocketStream, leftover: [UInt8]), StreamError>) {
+        func end(_ result: Result<(any ByteStream, leftover: [UInt8]), StreamError>) {
             guard let completion else { return }
             self.completion = nil
             if let timer { stream.reactor.cancelTimer(timer) }

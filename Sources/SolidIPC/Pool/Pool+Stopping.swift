@@ -17,8 +17,7 @@ extension Pool {
         // A graceful close still waiting for the pool to drain is over too (the service stopped first).
         let pendingClose = closeWhenDrained
         closeWhenDrained = nil
-        if let retryTimer { entry.reactor.cancelTimer(retryTimer) }
-        retryTimer = nil
+        dialer.stop()
         failQueue(error)
         let back = givenBack  // withdrawn by a connection going away, not yet back in the queue
         givenBack.removeAll()

@@ -74,7 +74,7 @@ extension Pool {
     /// service's map (unless a sender just reserved a place in it), so the map does not grow with every
     /// destination ever used. A later send creates a fresh pool.
     func retireIfIdle() {
-        guard !stopped, links.isEmpty, connecting == 0, !resolving, retryTimer == nil, queue.isEmpty,
+        guard !stopped, links.isEmpty, dialer.isIdle, queue.isEmpty,
             inFlightMessages.isEmpty, givenBack.isEmpty, closeWhenDrained == nil, entry.retireIfUnused()
         else { return }
         core.logger.trace("idle pool freed", metadata: ["destination": "\(entry.destination)"])

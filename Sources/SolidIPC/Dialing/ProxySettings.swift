@@ -49,8 +49,8 @@ public struct ProxySettings: Sendable, Hashable, CustomStringConvertible {
 
     /// Opens the tunnel to `target` over `stream` (connected to the proxy; reactor thread).
     func openTunnel(
-        to target: ProxyTarget, over stream: SocketStream, timeout: Duration,
-        completion: @escaping (Result<(SocketStream, leftover: [UInt8]), StreamError>) -> Void
+        to target: ProxyTarget, over stream: any ByteStream, timeout: Duration,
+        completion: @escaping (Result<(any ByteStream, leftover: [UInt8]), StreamError>) -> Void
     ) {
         switch kind {
         case .socks5:

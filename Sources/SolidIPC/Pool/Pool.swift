@@ -3,9 +3,9 @@ import Logging
 import SolidReactor
 import Synchronization
 
-/// The client side of one destination, pinned to one reactor: resolves the name, opens connections
-/// (up to the configured number, one pending at a time by default), spreads queued messages over them
-/// and matches responses to requests.
+/// The client side of one destination, pinned to one reactor: opens connections through its
+/// ``Dialer`` (up to the configured number, one pending at a time by default), spreads queued messages
+/// over them and matches responses to requests.
 ///
 /// Scaling: messages go to the active connection with the fewest in flight (a message is in flight until
 /// written, a request until its response), up to the connection's slot count; what does not fit waits in
@@ -33,18 +33,10 @@ final class Pool: ReactorObject {
     @exclusivity(unchecked) var links: [PoolLink] = []
     /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
     weak var synchronousLink: PoolLink?
-    @exclusivity(unchecked) var connecting = 0
-    @exclusivity(unchecked) var resolving = false
-    @exclusivity(unchecked) private var addresses: [SocketAddress] = []
-    @exclusivity(unchecked) private var nextAddress = 0
-    @exclusivity(unchecked) private var failedInARow = 0
-    @exclusivity(unchecked) private var failedThisRound = 0
+    /// Resolves, connects, runs the proxy and TLS steps, and keeps the books of attempts and back-off.
+    let dialer: Dialer
     /// Timers of messages with a timeout, by serial.
     @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
-    @exclusivity(unchecked) var retryTimer: TimerID?
-    /// Why the last round of connect attempts failed, while the pool waits to retry: a one-shot message
-    /// sent meanwhile fails at once with it instead of waiting for the next round.
-    @exclusivity(unchecked) private var lastRoundFailure: ConnectionError?
     @exclusivity(unchecked) var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages = InFlightList()
@@ -55,8 +47,11 @@ final class Pool: ReactorObject {
     /// The end-of-turn checks (drained close, draining links, idle retirement) are scheduled.
     @exclusivity(unchecked) var checksScheduled = false
 
-    init(entry: PoolEntry) {
+    init(entry: PoolEntry, steps: DialSteps? = nil) {
         self.entry = entry
+        dialer = Dialer(
+            to: entry.destination, plan: DialPlan(entry.core.configuration, for: entry.destination), on: entry.reactor,
+            steps: steps)
         id = entry.reactor.register(self)
     }
 
@@ -71,8 +66,8 @@ final class Pool: ReactorObject {
             item.fail(.serviceStopped)
             return
         }
-        if item.oneShot, links.isEmpty, retryTimer != nil, let lastRoundFailure {
-            failUnsent(item, .connectFailed(entry.destination, lastRoundFailure))
+        if item.oneShot, links.isEmpty, let failure = dialer.failureWhileWaiting {
+            failUnsent(item, .connectFailed(entry.destination, failure))
             return
         }
         queue.append(item)
@@ -86,119 +81,49 @@ final class Pool: ReactorObject {
     // MARK: connections
 
     /// Connections on their way: connecting, in the handshake, or passive (not yet activated).
-    private var pending: Int { connecting + links.filter { !$0.takesPoolMessages && !$0.draining }.count }
+    private var pending: Int { dialer.connecting + links.filter { !$0.takesPoolMessages && !$0.draining }.count }
 
     /// Opens one more connection when messages wait and the limits allow.
     func scale() {
-        guard !stopped, retryTimer == nil, !resolving, !queue.isEmpty,
-            links.count(where: { !$0.draining }) + connecting < settings.maxConnectionsPerPool,
+        guard !stopped, !dialer.isWaitingToRetry, !dialer.resolving, !queue.isEmpty,
+            links.count(where: { !$0.draining }) + dialer.connecting < settings.maxConnectionsPerPool,
             pending < settings.maxPendingConnectionsPerPool
         else { return }
-        guard !addresses.isEmpty else {
-            resolve()
-            return
-        }
-        let address = addresses[nextAddress % addresses.count]
-        nextAddress += 1
-        connecting += 1
-        let started = entry.reactor.now()
-        SocketStream.connect(to: address, on: entry.reactor, timeout: settings.connectTimeout) { [self] result in
-            guard !stopped else {
-                connecting -= 1
-                if case .success(let stream) = result { stream.close() }
-                return
-            }
-            switch result {
-            case .success(let stream):
-                guard let proxy else {
-                    connecting -= 1
-                    return connected(stream, leftover: [])
-                }
-                let target = ProxyTarget(host: entry.destination.host, port: entry.destination.port)
-                // The connect and the proxy's handshake share one connectTimeout.
-                let left = max(settings.connectTimeout - entry.reactor.now().duration(since: started), .milliseconds(1))
-                proxy.openTunnel(to: target, over: stream, timeout: left) { [self] tunnel in
-                    connecting -= 1
-                    guard !stopped else {
-                        if case .success(let (stream, _)) = tunnel { stream.close() }
-                        return
-                    }
-                    switch tunnel {
-                    case .success(let (stream, leftover)): connected(stream, leftover: leftover)
-                    case .failure(let error): connectFailed(.stream(error))
-                    }
-                }
-            case .failure(let error):
-                connecting -= 1
-                connectFailed(.stream(error))
-            }
-        }
-    }
-
-    /// The proxy, unless the destination is a Unix-domain socket (always direct).
-    private var proxy: ProxySettings? {
-        guard entry.destination.unixAddress == nil else { return nil }
-        if let choose = settings.proxyForDestination { return choose(entry.destination) }
-        return settings.proxy
-    }
-
-    /// A stream to the destination (through the proxy's tunnel, if any): TLS first when configured, then
-    /// the connection. `leftover`: the destination's first bytes, read with the proxy's reply.
-    private func connected(_ stream: SocketStream, leftover: [UInt8]) {
-        guard let tls = settings.tls, settings.secureFromStart else { return attach(stream, initialInput: leftover) }
-        do throws(StreamError) {
-            attach(try tls.makeClientStream(
-                over: stream, serverName: entry.destination.serverName, initialInput: leftover, onHandshake: nil))
-        } catch {
-            stream.close()
-            connectFailed(.stream(error))
-        }
-    }
-
-    private func resolve() {
-        let destination = entry.destination
-        if let unix = destination.unixAddress {
-            // Nothing to resolve: the path is the address.
-            addresses = [.unix(unix)]
-            nextAddress = 0
-            scale()
-            return
-        }
-        resolving = true
-        // Through a proxy the pool connects to the proxy; the proxy resolves the destination's name.
-        let (host, port) = proxy.map { ($0.host, $0.port) } ?? (destination.host, destination.port)
-        entry.reactor.resolve(host: host, port: port) { [self] result in
-            resolving = false
-            guard !stopped else { return }
-            switch result {
-            case .failure(let error):
-                failQueue(.resolveFailed(destination, "\(error)"))
-                retireIfIdle()
-            case .success(let resolved):
-                addresses = resolved
-                nextAddress = 0
+        dialer.dial { [self] outcome in
+            switch outcome {
+            case .connected(let stream, let initialInput):
+                attach(stream, initialInput: initialInput)
+            case .failed(let reason):
+                connectFailed(reason)
+            case .resolved:
                 scale()
                 retireIfIdle()  // the queue may have emptied (timeouts, cancels) while resolving
+            case .unresolvable(let error):
+                failQueue(.resolveFailed(entry.destination, error))
+                retireIfIdle()
             }
         }
     }
 
+    /// An attempt failed (its connect, proxy or TLS step, or its handshake once attached).
     private func connectFailed(_ reason: ConnectionError) {
-        failedInARow += 1
-        failedThisRound += 1
-        if links.isEmpty && failedThisRound >= addresses.count {
+        switch dialer.attemptFailed(reason, linksUp: !links.isEmpty) {
+        case .roundFailed(let reason):
             // Every address failed and nothing is up: one-shot messages fail now, the others wait while
-            // the pool resolves again and retries with back-off.
-            failedThisRound = 0
-            addresses = []
-            lastRoundFailure = reason
+            // the dialer resolves again and retries with back-off.
             failQueue(.connectFailed(entry.destination, reason), where: { $0.oneShot })
             if !queue.isEmpty { scheduleRetry() }
-            retireIfIdle()
-            return
+        case .tryNext:
+            scale()  // the next address
         }
-        scale()  // the next address
         retireIfIdle()
+    }
+
+    private func scheduleRetry() {
+        dialer.scheduleRetry { [self] in
+            scale()
+            retireIfIdle()
+        }
     }
 
     private func attach(_ stream: any ByteStream, initialInput: [UInt8] = []) {
@@ -215,9 +140,7 @@ final class Pool: ReactorObject {
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             link.handshaken = true
             link.capacity = agreed.slots
-            failedInARow = 0
-            failedThisRound = 0
-            lastRoundFailure = nil
+            dialer.connectionUp()
             settings.onConnectionStart?(info)
             dispatch()
             scale()
@@ -277,23 +200,12 @@ final class Pool: ReactorObject {
         if failedAttempt {
             connectFailed(reason)
         } else if links.isEmpty && !queue.isEmpty && !closedHere {
-            failedInARow += 1
+            dialer.connectionDropped()
             scheduleRetry()
         } else {
             scale()
         }
         retireIfIdle()
-    }
-
-    private func scheduleRetry() {
-        guard retryTimer == nil else { return }
-        let delay = Self.backOff(
-            base: settings.reconnectDelay, failures: failedInARow, limit: settings.maxReconnectDelay)
-        retryTimer = entry.reactor.schedule(after: .nanoseconds(Int64(delay))) { [self] in
-            retryTimer = nil
-            scale()
-            retireIfIdle()
-        }
     }
 
     // MARK: sending
@@ -384,16 +296,6 @@ final class Pool: ReactorObject {
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])
         }
-    }
-}
-
-extension Pool {
-    /// The wait before the next attempt after `failures` failures in a row: `base` doubled per failure
-    /// after the first, saturating (never wrapping into a short wait), at most `limit`, in nanoseconds.
-    static func backOff(base: Duration, failures: Int, limit: Duration) -> Int64 {
-        let shift = min(max(failures - 1, 0), 62)
-        let (doubled, overflow) = base.clampedToNanoseconds.multipliedReportingOverflow(by: Int64(1) << shift)
-        return min(overflow ? .max : doubled, limit.clampedToNanoseconds)
     }
 }
 
