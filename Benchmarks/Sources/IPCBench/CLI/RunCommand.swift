@@ -17,8 +17,12 @@ struct RunCommand: ParsableCommand {
     var repetitions: Int?
     @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, hs (TLS handshakes).")
     var workloads = "w1,w1b,w2,w3,hs"
-    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl.")
-    var systems = "solidipc,raw,nio,grpc,solidtls,solidunix,niossl"
+    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay.")
+    var systems = "solidipc,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
+    @Option(help: "The SOCKS5 proxy program of the solidsocks rows (Debian's microsocks).")
+    var microsocks = "microsocks"
+    @Option(help: "The relay of the solidrelay rows (`swift build -c release --product relay-proxy` in the repository root).")
+    var relayProxy = ".build/release/relay-proxy"
     @Flag(help: "Leave out the SolidIPC + Snappy rows.")
     var noSnappy = false
     @Flag(help: "Skip the physical limits (tcp_pingpong, iperf3, openssl speed).")
@@ -97,7 +101,8 @@ struct RunCommand: ParsableCommand {
             if tls != nil { limits += CipherLimit.run(pin: pinning) }
         }
         let runner = Runner(
-            plan: plan, processes: processes, serverCPU: pinning ? 0 : nil, threadStackMebibytes: threadStackMib, tls: tls)
+            plan: plan, processes: processes, serverCPU: pinning ? 0 : nil, threadStackMebibytes: threadStackMib, tls: tls,
+            proxies: ProxyPaths(microsocks: microsocks, relay: relayProxy))
         let results = runner.run(groups)
         runner.stopServers()
         for system in SystemKind.allCases {

@@ -75,6 +75,7 @@ struct TableReport {
         out.append(contentsOf: RatioLines(group: group).lines())
         out.append(contentsOf: Targets.notes(workload).map { "  " + $0 })
         out.append(contentsOf: TLSTargets(report: report, group: group).lines().map { "  " + $0 })
+        out.append(contentsOf: ProxyTargets(group: group).lines().map { "  " + $0 })
         out.append(contentsOf: limitNotes(workload))
         return out
     }
@@ -84,10 +85,10 @@ struct TableReport {
         switch result.benchCase.workload {
         case .w1:
             return "W1 — pipelined echo: 64 B request → 64 B response, 1 connection × 64 in flight, "
-                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC: \(grouped(plan.grpcRoundTrips)))"
+                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC, SOCKS5: \(grouped(plan.grpcRoundTrips)))"
         case .w1b:
             return "W1b — pipelined echo: 64 B, 4 connections × 64 in flight (256 in all), "
-                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC: \(grouped(plan.grpcRoundTrips)))"
+                + "\(grouped(plan.roundTrips)) round trips per repetition (gRPC, SOCKS5: \(grouped(plan.grpcRoundTrips)))"
         case .w2:
             return "W2 — one \(formatBytes(result.benchCase.bytes ?? 0)) message client → server, received whole, small reply"
         case .w2s:

@@ -26,8 +26,8 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     }
 
     /// Which systems take part: the four of issue 6 everywhere, except gRPC in the stream workload (issue
-    /// 6 asks for unary gRPC only); the TLS and Unix-socket systems in W1, W2 stream, W3 (SolidIPC + TLS)
-    /// and the handshake workload (TLS systems, with plain SolidIPC and SwiftNIO for the cost of a
+    /// 6 asks for unary gRPC only); the TLS, Unix-socket and proxied systems in W1 and W2 stream, SolidIPC +
+    /// TLS also in W3, and the handshake workload (TLS systems, with plain SolidIPC and SwiftNIO for the cost of a
     /// connection without TLS).
     func includes(_ system: SystemKind) -> Bool {
         switch self {
@@ -63,7 +63,8 @@ struct Plan {
     let quick: Bool
     let repetitions: Int
     let roundTrips: Int
-    /// gRPC makes a tenth of the round trips (it is ~30× slower; rates do not depend on the count).
+    /// gRPC and the SOCKS5 rows make a tenth of the round trips (gRPC is ~30× slower; microsocks relays
+    /// ~700 round trips/s; rates do not depend on the count).
     let grpcRoundTrips: Int
     let bulkBytes: Int
     let streamSizes: [Int]
@@ -109,7 +110,7 @@ struct Plan {
                         }
                         continue
                     }
-                    let count: Int? = size == nil ? (system == .grpc ? grpcRoundTrips : roundTrips) : nil
+                    let count: Int? = size == nil ? (system == .grpc || system == .solidsocks ? grpcRoundTrips : roundTrips) : nil
                     group.append(BenchCase(workload: workload, system: system, snappy: false, roundTrips: count, bytes: size))
                     // Snappy on the SolidIPC rows; for streams only at the smaller size (the 4 GiB case is long).
                     if system == .solidipc && snappy && index == 0 {

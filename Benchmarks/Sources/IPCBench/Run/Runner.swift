@@ -7,6 +7,7 @@ final class Runner {
     private let serverCPU: Int?
     private let threadStackMebibytes: Int
     private let tls: TLSMaterial?
+    private let proxies: ProxyPaths
     private var servers: [SystemKind: any ServerControl] = [:]
     /// Where each system's server ran (for the placement lines).
     private(set) var placements: [SystemKind: String] = [:]
@@ -15,7 +16,8 @@ final class Runner {
     private var runNumber = 0
     private var runCount = 0
 
-    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int, tls: TLSMaterial?) {
+    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int, tls: TLSMaterial?, proxies: ProxyPaths) {
+        self.proxies = proxies
         self.threadStackMebibytes = threadStackMebibytes
         self.tls = tls
         self.plan = plan
@@ -89,9 +91,10 @@ final class Runner {
     private func server(_ system: SystemKind) throws -> any ServerControl {
         if let existing = servers[system] { return existing }
         let material = system.usesTLS ? tls : nil
-        let server: any ServerControl = processes == 1
+        var server: any ServerControl = processes == 1
             ? try InProcessServer(system: system, tls: material)
             : try ChildServer(system: system, cpu: serverCPU, threadStackMebibytes: threadStackMebibytes, tls: material)
+        if let proxy = system.proxy { server = try ProxiedServer(server, proxy: proxy, paths: proxies) }
         servers[system] = server
         placements[system] = server.placement
         return server

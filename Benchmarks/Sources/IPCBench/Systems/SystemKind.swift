@@ -8,6 +8,11 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     case solidunix
     /// SwiftNIO with an `NIOSSLClientHandler`/`NIOSSLServerHandler` in front of the same framing.
     case niossl
+    /// SolidIPC through a SOCKS5 proxy (Debian's `microsocks`, a process of its own).
+    case solidsocks
+    /// SolidIPC through the seed's relay (`relay-proxy` of Examples/RelayProxy, a process of its own):
+    /// pools start Raw, send the relay header, activate on its `'0'`.
+    case solidrelay
 
     /// The name printed in tables.
     var label: String {
@@ -19,11 +24,22 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidtls: "SolidIPC + TLS"
         case .solidunix: "SolidIPC, Unix socket"
         case .niossl: "SwiftNIO + NIOSSL"
+        case .solidsocks: "SolidIPC via SOCKS5 (microsocks)"
+        case .solidrelay: "SolidIPC via relay-proxy"
+        }
+    }
+
+    /// The proxy process a proxied system's client goes through.
+    var proxy: ProxyKind? {
+        switch self {
+        case .solidsocks: .microsocks
+        case .solidrelay: .relay
+        default: nil
         }
     }
 
     /// The SolidIPC systems (the rows whose ratios to the baselines are printed).
-    var isSolidIPC: Bool { self == .solidipc || self == .solidtls || self == .solidunix }
+    var isSolidIPC: Bool { [.solidipc, .solidtls, .solidunix, .solidsocks, .solidrelay].contains(self) }
 
     /// Uses the run's certificates.
     var usesTLS: Bool { self == .solidtls || self == .niossl }
@@ -34,6 +50,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidipc: [.raw, .nio, .grpc]
         case .solidtls: [.niossl, .solidipc]
         case .solidunix: [.solidipc, .raw, .nio]
+        case .solidsocks, .solidrelay: [.solidipc]
         default: []
         }
     }
@@ -41,7 +58,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// A server of this system, not started; `tls` holds the certificates of the TLS systems.
     func makeServer(tls: TLSMaterial?) throws -> any SystemServer {
         switch self {
-        case .solidipc: SolidServerHost(variant: .tcp)
+        case .solidipc, .solidsocks, .solidrelay: SolidServerHost(variant: .tcp)
         case .solidtls: SolidServerHost(variant: .tls(try requireTLS(tls)))
         case .solidunix: SolidServerHost(variant: .unix)
         case .raw: RawServerHost()
@@ -57,6 +74,8 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidipc: try SolidSystemClient(endpoints: endpoints, variant: .tcp, snappy: snappy)
         case .solidtls: try SolidSystemClient(endpoints: endpoints, variant: .tls(try requireTLS(endpoints.tls)), snappy: snappy)
         case .solidunix: try SolidSystemClient(endpoints: endpoints, variant: .unix, snappy: snappy)
+        case .solidsocks: try SolidSystemClient(endpoints: endpoints, variant: .socks5, snappy: snappy)
+        case .solidrelay: try SolidSystemClient(endpoints: endpoints, variant: .relay, snappy: snappy)
         case .raw: try RawSystemClient(endpoints: endpoints)
         case .nio: try NIOSystemClient(endpoints: endpoints, tls: nil)
         case .niossl: try NIOSystemClient(endpoints: endpoints, tls: try requireTLS(endpoints.tls).nioClientContext())
@@ -75,6 +94,10 @@ enum SolidVariant: Sendable {
     case tcp
     case tls(TLSMaterial)
     case unix
+    /// Through the SOCKS5 proxy at ``ServerEndpoints/proxyPort``.
+    case socks5
+    /// Through the relay at ``ServerEndpoints/proxyPort``.
+    case relay
 }
 
 /// Where a started server listens (127.0.0.1, or a Unix-domain socket path).
@@ -85,6 +108,8 @@ struct ServerEndpoints: Sendable {
     var unixPath: String?
     /// The run's certificates (TLS systems).
     var tls: TLSMaterial?
+    /// The proxy in front of the server (proxied systems), on 127.0.0.1.
+    var proxyPort: UInt16?
 }
 
 /// The server half of a system, hosted in the child process (or in the client's for `--processes 1`).

@@ -15,10 +15,16 @@ final class SolidSystemClient: SystemClient {
     let tls: TLSTransport?
     /// What the last TLS handshake negotiated (protocol and cipher), for the report's placement lines.
     let negotiated = Locked<String?>(nil)
+    /// The server's port (the relay variant names it in its relay header).
+    let serverPort: UInt16
+    /// The proxy's port (proxied variants).
+    let proxyPort: UInt16?
 
     init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool) throws {
         group = try ReactorGroup(threads: 1, name: "solid-client")
         self.variant = variant
+        serverPort = endpoints.port
+        proxyPort = endpoints.proxyPort
         switch variant {
         case .tcp:
             destination = try Destination(host: "127.0.0.1", port: endpoints.port)
@@ -29,6 +35,12 @@ final class SolidSystemClient: SystemClient {
         case .unix:
             guard let path = endpoints.unixPath else { throw BenchError("the Unix-socket server named no path") }
             destination = try Destination(unixPath: path)
+            tls = nil
+        case .socks5, .relay:
+            guard let proxyPort = endpoints.proxyPort else { throw BenchError("the proxied server has no proxy port") }
+            // Through SOCKS5 the destination is the server (the proxy connects to it); through the relay
+            // the pool connects to the relay and names the server in its relay header.
+            destination = try Destination(host: "127.0.0.1", port: variant.isRelay ? proxyPort : endpoints.port)
             tls = nil
         }
         self.snappy = snappy
@@ -59,7 +71,14 @@ final class SolidSystemClient: SystemClient {
         } else {
             configuration.onConnectionStart = onStart
         }
+        var relay: ServiceReference?
+        switch variant {
+        case .socks5: configuration.proxy = .socks5(host: "127.0.0.1", port: proxyPort!)
+        case .relay: relay = RelayHeader.configure(&configuration, serverPort: serverPort)
+        default: break
+        }
         let service = try Service(configuration: configuration, group: group)
+        relay?.service = service
         try service.start()
         return service
     }

@@ -29,7 +29,7 @@ final class SolidServerHost: SystemServer {
         var configuration = ServiceConfiguration(registry: benchRegistry())
         var unixPath: String?
         switch variant {
-        case .tcp:
+        case .tcp, .socks5, .relay:
             configuration.listenAddress = .loopbackV4()
         case .tls(let material):
             configuration.listenAddress = .loopbackV4()
