@@ -84,3 +84,7 @@ func virtualMemoryBytes() -> Int {
     else { return 0 }
     return kilobytes * 1024
 }
+
+/// `true` in a build with AddressSanitizer (its runtime is linked in): resident memory then includes
+/// the sanitizer's quarantine of freed blocks.
+let runningUnderAddressSanitizer = dlsym(nil, "__asan_init") != nil  // nil: RTLD_DEFAULT

@@ -213,7 +213,10 @@ struct ServiceTLSTests {
                 "live TLS streams: server \(serverTLS.liveStreams), client \(clientTLS.liveStreams)")
         #expect(waitUntil { tcpSockets(port: destination.port).isEmpty }, "\(tcpSockets(port: destination.port))")
         let growth = residentBytes() - resident
-        #expect(growth < 64 << 20, "resident memory grew by \(growth >> 10) KiB over 950 connections")
+        // Under AddressSanitizer freed memory waits in its quarantine (256 MiB by default) instead of going
+        // back: resident memory then grows with the churn, up to that much more (measured 81 MiB in CI).
+        let bound = (64 << 20) + (runningUnderAddressSanitizer ? 256 << 20 : 0)
+        #expect(growth < bound, "resident memory grew by \(growth >> 10) KiB over 950 connections")
     }
 }
 
