@@ -31,4 +31,106 @@ struct ServiceAsyncTests {
         client.stop()
         await #expect(throws: SendError.serviceStopped) { try await client.send(Note(), to: destination) }
     }
+
+    @Test("cancelling the task that awaits a request cancels it: canceled(sentAwaitingResponse), once; the server's answer is dropped")
+    func cancelAwaitedRequest() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try HoldingServer(group: group)
+        defer { server.service.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcomes = EventLog()
+        let task = Task {
+            do {
+                let note = try await client.request(Note(id: 1, text: "held"), to: server.destination, expecting: Note.self)
+                outcomes.add("answered \(note.text)")
+            } catch {
+                outcomes.add("\(error)")
+            }
+        }
+        #expect(waitUntil { server.held.withLock { $0.count } == 1 })
+        task.cancel()
+        await task.value
+        #expect(outcomes.all == ["\(SendError.canceled(progress: .sentAwaitingResponse))"])
+        try server.answerHeld()  // too late: nobody waits for it any more
+        #expect(!outcomes.wait(seconds: 0.2) { $0.count > 1 }, "exactly once")
+    }
+
+    @Test("a task cancelled before it sends: canceled(notSent), and the server never sees the request")
+    func cancelledBeforeSending() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try HoldingServer(group: group)
+        defer { server.service.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcome = Lock<String?>(nil)
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            do {
+                try await client.send(Note(id: 1, text: "never"), to: server.destination)
+                outcome.withLock { $0 = "sent" }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        await task.value
+        #expect(outcome.withLock { $0 } == "\(SendError.canceled(progress: .notSent))")
+        #expect(!waitUntil(seconds: 0.2) { !server.held.withLock { $0.isEmpty } })
+    }
+
+    @Test("request(timeout:) against a peer that never answers throws timeout(sentAwaitingResponse) instead of hanging")
+    func requestTimeout() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try HoldingServer(group: group)
+        defer { server.service.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let started = ContinuousClock.now
+        await #expect(throws: SendError.timeout(progress: .sentAwaitingResponse)) {
+            _ = try await client.request(
+                Note(id: 1, text: "silent"), to: server.destination, timeout: .milliseconds(300), expecting: Note.self)
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")
+        #expect(server.held.withLock { $0.count } == 1)
+    }
+
+    @Test("400 concurrent requests, the odd ones held by the server and their tasks cancelled (64 awaiting their response on the one connection's slots, the rest queued): every task ends once, answered or canceled")
+    func manyCancelled() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try HoldingServer(group: group, answersAtOnce: { note in note.id % 2 == 0 })
+        defer { server.service.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcomes = EventLog()
+        var tasks: [Task<Void, Never>] = []
+        for id in 0..<UInt64(400) {
+            tasks.append(Task {
+                do {
+                    let note = try await client.request(Note(id: id, text: "r"), to: server.destination, expecting: Note.self)
+                    outcomes.add("\(id) \(note.text)")
+                } catch {
+                    outcomes.add("\(id) \(error)")
+                }
+            })
+        }
+        // One connection of 64 slots: they all end up held by odd requests, the rest wait in the queue.
+        #expect(waitUntil { server.held.withLock { $0.count } == 64 })
+        for (id, task) in tasks.enumerated() where id % 2 == 1 { task.cancel() }
+        for task in tasks { await task.value }
+        let all = outcomes.all
+        #expect(all.count == 400)
+        #expect(Set(all.map { $0.split(separator: " ")[0] }).count == 400, "each task ended once")
+        let awaiting = "\(SendError.canceled(progress: .sentAwaitingResponse))"
+        let queued = "\(SendError.canceled(progress: .notSent))"
+        // The 64 held ones were out; the others were queued — unless a slot a cancel freed took one out
+        // before its own cancel arrived.
+        #expect(all.filter { $0.hasSuffix(awaiting) }.count >= 64)
+        #expect(all.filter { $0.hasSuffix(awaiting) || $0.hasSuffix(queued) }.count == 200)
+        #expect(all.filter { $0.hasSuffix(" a\($0.split(separator: " ")[0])") }.count == 200)
+    }
 }
