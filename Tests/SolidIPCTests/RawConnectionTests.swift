@@ -81,6 +81,44 @@ struct RawConnectionTests {
         #expect(log.all == ["read BYE", "end 0", "closed \(ConnectionError.rawExchangeFailed("the peer said bye"))"])
     }
 
+    @Test("bytes, then the end of input, read by a reader that needs more (waits for a line end): it gets the bytes, then the end (empty) once when re-armed from its callback, and again when asked later")
+    func endOfInputWhileNeedingMore() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let address = try Self.listen(on: group.reactors[1]) { stream in
+            stream.write(Array("ERR".utf8))  // no line end: the reader never has what it waits for
+            stream.shutdownWrite()
+        }
+        let log = EventLog()
+        let box = Pinned<Connection>()
+        let reactor = group.reactors[0]
+        Self.rawClient(to: address, on: reactor, registry: try noteRegistry()) { connection in
+            box.value = connection
+            connection.onClose = { log.add("closed \($0)") }
+            func arm() {
+                connection.rawRead { bytes in
+                    log.add("read '\(String(decoding: bytes, as: UTF8.self))'")
+                    guard bytes.contains(UInt8(ascii: "\n")) else {
+                        if !bytes.isEmpty { arm() }  // the empty read is the end: nothing more to wait for
+                        return 0
+                    }
+                    return bytes.count
+                }
+            }
+            arm()
+        }
+        #expect(log.wait { $0.contains("read ''") })
+        #expect(!log.wait(seconds: 0.2) { $0.count > 2 }, "the end once, no loop")
+        #expect(log.all == ["read 'ERR'", "read ''"])
+        // Asked again from outside, the end again.
+        _ = Self.onReactor(reactor) { box.value?.rawRead { bytes in log.add("again '\(bytes.count)'"); return 0 } ?? false }
+        #expect(log.wait { $0.count == 3 })
+        #expect(log.all.last == "again '0'")
+        _ = Self.onReactor(reactor) { box.value?.failRaw("unterminated line") ?? false }
+        #expect(log.wait { $0.count == 4 })
+        #expect(log.all.last == "closed \(ConnectionError.rawExchangeFailed("unterminated line"))")
+    }
+
     @Test("a raw reader that consumes nothing and re-arms from its callback is called again only when new bytes arrive")
     func readerThatNeedsMore() throws {
         let group = try ReactorGroup(threads: 2)

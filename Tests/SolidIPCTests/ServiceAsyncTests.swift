@@ -133,4 +133,34 @@ struct ServiceAsyncTests {
         #expect(all.filter { $0.hasSuffix(awaiting) || $0.hasSuffix(queued) }.count == 200)
         #expect(all.filter { $0.hasSuffix(" a\($0.split(separator: " ")[0])") }.count == 200)
     }
+
+    @Test("a task cancelled while it waits for room in a full queue stops waiting, sends nothing and throws canceled(notSent); other destinations are served")
+    func cancelledWhileWaitingForRoom() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startMirrorServer(group: group)
+        defer { server.stop() }
+        let client = try startClient(group: group) { $0.poolQueueCapacity = 1 }
+        defer { client.stop() }
+        // A destination nobody listens on: its one queue place stays taken by a message that waits for a
+        // connection (no one-shot flag, so it is retried with back-off).
+        let nowhere = try Destination(host: "127.0.0.1", port: try #require(freeLoopbackPort()))
+        try client.send(Note(id: 1, text: "waits for a connection"), to: nowhere, completion: { _ in })
+        let outcome = EventLog()
+        let waiting = Task {
+            do {
+                try await client.send(Note(id: 2, text: "no room"), to: nowhere)
+                outcome.add("sent")
+            } catch {
+                outcome.add("\(error)")
+            }
+        }
+        #expect(!outcome.wait(seconds: 0.2) { !$0.isEmpty }, "it waits for room")
+        waiting.cancel()
+        #expect(outcome.wait { !$0.isEmpty })
+        #expect(outcome.all == ["\(SendError.canceled(progress: .notSent))"])
+        await waiting.value
+        let answer = try await client.request(Note(id: 3, text: "x"), to: destination, timeout: .seconds(30), expecting: Note.self)
+        #expect(answer.text == "x")
+    }
 }

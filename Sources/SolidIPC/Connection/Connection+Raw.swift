@@ -127,28 +127,35 @@ extension Connection {
     func deliverRaw() {
         guard let reader = rawReader else { return }
         rawReader = nil
-        let bytes = takeRawBuffer()
+        // After the end of input, a reader that saw what is left and needs more gets the end itself (an
+        // empty array); the bytes stay for the next phase.
+        let endOnly = rawInputEnded && rawNeedsMore
+        let bytes = endOnly ? [] : takeRawBuffer()
         deliveringRaw = true
         let consumed = min(max(reader(bytes), 0), bytes.count)
         deliveringRaw = false
         defer { resumeAfterRaw() }
         let rest = bytes[consumed...]
-        rawNeedsMore = consumed == 0 && !bytes.isEmpty
+        if !endOnly { rawNeedsMore = consumed == 0 && !bytes.isEmpty }
         switch state {
         case .raw:
             if !rest.isEmpty { rawBuffer.insert(contentsOf: rest, at: 0) }  // before anything that arrived meanwhile
-            // A reader that asked for more from its own callback gets what is left now (or the end), if it
-            // consumed something: one that consumed nothing waits for new bytes.
-            if rawReader != nil, consumed > 0, !rawBuffer.isEmpty || rawInputEnded { deliverRaw() }
+            // A reader that asked for more from its own callback gets what is left now, if it consumed
+            // something (one that consumed nothing waits for new bytes) — or, after the end of input, the
+            // end (once: a reader re-armed after the end is not called again from here).
+            let more = consumed > 0 && !rawBuffer.isEmpty
+            let end = rawInputEnded && !endOnly && (consumed > 0 || rawNeedsMore)
+            if rawReader != nil, more || end { deliverRaw() }
         case .closed:
             break
         default:
             // The reader left Raw from its callback: the rest is the next phase's first input.
+            let leftover = endOnly ? takeRawBuffer() : Array(rest) + takeRawBuffer()
             if secureAfterRawRead {
                 secureAfterRawRead = false
-                wrapRawInTLS(leftover: Array(rest) + takeRawBuffer())
-            } else if !rest.isEmpty {
-                rest.withUnsafeBytes { parse($0) }
+                wrapRawInTLS(leftover: leftover)
+            } else if !leftover.isEmpty {
+                leftover.withUnsafeBytes { parse($0) }
             }
             if rawInputEnded { endOfRawInput() }
         }

@@ -111,8 +111,8 @@ public final class Connection {
     @exclusivity(unchecked) var deliveringRaw = false
     /// Set by a secure start from inside a raw read's callback: the stream is wrapped once it returns.
     @exclusivity(unchecked) var secureAfterRawRead = false
-    /// The peer's input ended while Raw with bytes still unread: they go to the next raw read, then the
-    /// connection closes (unless that read left Raw).
+    /// The peer's input ended while Raw: raw reads get what is left, then an empty array; the owner
+    /// decides what follows (Connection+Raw.swift).
     @exclusivity(unchecked) var rawInputEnded = false
     /// The last raw read consumed nothing: the next waits for new bytes.
     @exclusivity(unchecked) var rawNeedsMore = false

@@ -32,6 +32,11 @@ extension Pool {
     private func activate(_ link: PoolLink, completion: (@Sendable (Result<Void, SendError>) -> Void)?) {
         // From Raw: the hello goes out now; the link takes pool messages once the handshake is done.
         link.connection.startMessaging()
+        // (Leaving Raw after the peer's input ended closes the connection at once.)
+        guard links.contains(where: { $0 === link }) else {
+            completion?(.failure(.peerGone))
+            return
+        }
         guard !link.active else {
             completion?(.failure(.alreadyActive))
             return

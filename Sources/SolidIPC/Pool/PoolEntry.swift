@@ -80,7 +80,8 @@ final class PoolEntry: @unchecked Sendable {
             let resumeNow = waiters.withLock { waiters -> Bool in
                 // Interest first, then the check: a release either sees the count or left a place we see.
                 waitingCount.add(1, ordering: .sequentiallyConsistent)
-                if queued.load(ordering: .sequentiallyConsistent) < capacity || gone {
+                // A cancel checked under the lock: one that comes later wakes us through wakeWaiters().
+                if queued.load(ordering: .sequentiallyConsistent) < capacity || gone || Task.isCancelled {
                     waitingCount.subtract(1, ordering: .sequentiallyConsistent)
                     return true
                 }
@@ -104,9 +105,13 @@ final class PoolEntry: @unchecked Sendable {
     var queuedCount: Int { queued.load(ordering: .relaxed) }
 
     /// Wakes every sender waiting for room (they look the destination up again): the entry is gone.
-    func wakeAllWaiters() {
+    func wakeAllWaiters() { wakeWaiters(gone: true) }
+
+    /// Wakes every sender waiting for room; each looks again (and waits again if there is still none).
+    /// `gone`: the entry is being freed, later waits return at once.
+    func wakeWaiters(gone isGone: Bool = false) {
         let all = waiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
-            gone = true
+            if isGone { gone = true }
             defer { waiters.removeAll() }
             return waiters
         }

@@ -40,11 +40,14 @@ extension Service {
     }
 
     /// Starts the send with `start` (which returns the message's id, for a cancel) and awaits its
-    /// outcome; on ``SendError/queueFull(_:)`` waits for room and starts it again.
+    /// outcome; on ``SendError/queueFull(_:)`` waits for room and starts it again. A task cancelled
+    /// before its message is handed over sends nothing (``SendError/canceled(progress:)``, `notSent`),
+    /// also while it waits for room.
     private func untilRoom<T: Sendable>(
         in destination: Destination, _ start: @escaping (AsyncCall<T>) throws(SendError) -> MessageID
     ) async throws(SendError) -> T {
         while true {
+            guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
             let call = AsyncCall<T>()
             let result = await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, SendError>, Never>) in
@@ -59,8 +62,11 @@ extension Service {
                 call.cancel(on: self)
             }
             if case .failure(.queueFull) = result {
-                guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
-                await waitForRoom(destination)
+                await withTaskCancellationHandler {
+                    await waitForRoom(destination)
+                } onCancel: {
+                    self.stopWaitingForRoom(destination)
+                }
                 continue
             }
             return try result.get()

@@ -53,13 +53,15 @@ extension Service {
     }
 
     /// Secures a plain connection with TLS (STARTTLS at a packet boundary; the seed's Secure flag), from
-    /// the passive or the active state, after the hello: plain hello → `secureConnection` → authenticate
+    /// the passive or the active state, after the hello — or straight from the Raw state, where TLS starts
+    /// at once on both sides and the hello follows inside it (``Connection/startSecure(completion:)``): plain hello → `secureConnection` → authenticate
     /// (``ServiceConfiguration/onConnectionSecure``) → ``activateConnection(_:completion:)``. Use it with
     /// ``ServiceConfiguration/secureFromStart`` `false`; the peer's service needs TLS settings too (it
     /// answers on its own). `completion` gets what TLS established, or
     /// ``SendError/connectionClosed(_:progress:)`` with the cause. Invalid situations close the
     /// connection with a specific error: a service without TLS settings for this side
-    /// (``TLSError/notConfigured``), a connection that has not said hello (``TLSError/invalidState(_:)``).
+    /// (``TLSError/notConfigured``), a connection in the middle of its hello exchange, or a Raw phase
+    /// already inside TLS (``TLSError/invalidState(_:)``).
     /// On a connection that is secure already the completion gets its ``SecurityInfo`` at once.
     public func secureConnection(
         _ connection: ObjectHandle, completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)? = nil

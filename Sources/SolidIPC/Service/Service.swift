@@ -289,6 +289,12 @@ public final class Service: Sendable {
         await entry.waitForRoom(capacity: configuration.poolQueueCapacity)
     }
 
+    /// A task waiting for room in `destination`'s queue was cancelled: the waiters wake (the cancelled one
+    /// gives up, the others look again and wait on).
+    func stopWaitingForRoom(_ destination: Destination) {
+        state.withLock({ $0.pools[destination] })?.wakeWaiters()
+    }
+
     /// Counters: connections, messages, bytes, keep-alives.
     public var statistics: ServiceStatistics {
         let (core, pools) = state.withLock { ($0.core, $0.pools.count) }

@@ -65,7 +65,8 @@ public struct ServiceConfiguration {
     /// connects directly. Unix-domain destinations are always direct.
     public var proxy: ProxySettings?
     /// When set, chooses the proxy per destination instead of ``proxy`` (`nil`: that destination is
-    /// direct). Called on the pool's reactor thread each time it dials.
+    /// direct). Called once per destination's pool, when the pool is made (on its reactor thread): a
+    /// pool freed when idle asks again when it is made anew.
     public var proxyForDestination: (@Sendable (Destination) -> ProxySettings?)?
     /// Where the service logs (debug and trace only in normal operation).
     public var logger = Logger(label: "solid.ipc")
@@ -121,9 +122,12 @@ public enum ConnectionStartState: Sendable, Equatable {
     case active
     /// Raw (the seed's Raw state): no hello and no message yet; ``ServiceConfiguration/onConnectionRaw``
     /// runs and the owner exchanges bytes with ``Service/rawSend(_:on:completion:)`` and
-    /// ``Service/rawReceive(on:_:)`` (a custom authentication, a relay header…), then
-    /// ``Service/activateConnection(_:completion:)`` sends the hello and makes it active. Bytes the peer
-    /// sent that a raw read did not consume are the start of its messaging phase, never lost.
+    /// ``Service/rawReceive(on:_:completion:)`` (a custom authentication, a relay header…), then leaves Raw:
+    /// ``Service/activateConnection(_:completion:)`` (hello, then active),
+    /// ``Service/startMessaging(on:completion:)`` (hello, then passive), ``Service/secureConnection(_:completion:)``
+    /// (TLS at once, then the hello inside it), or ``Service/rawFail(on:reason:completion:)``. Bytes the
+    /// peer sent that a raw read did not consume are the start of the next phase, never lost. Bounded by
+    /// ``ConnectionConfiguration/rawPhaseTimeout``.
     case raw
 }
 
