@@ -27,7 +27,7 @@ final class ProxyProcess {
         let affinity = ["taskset", "-c", "0-\(max(cpus - 1, 0))"]
         switch kind {
         case .microsocks:
-            guard let free = ProxyProcess.freePort() else { throw BenchError("no free loopback port for microsocks") }
+            guard let free = IPerfLimit.freeLoopbackPort() else { throw BenchError("no free loopback port for microsocks") }
             process = try Subprocess.spawn(affinity + [paths.microsocks, "-i", "127.0.0.1", "-p", "\(free)"])
             guard ProxyProcess.waitForListener(port: free) else {
                 kill(process.pid, SIGKILL)
@@ -65,23 +65,6 @@ final class ProxyProcess {
         }
         kill(process.pid, SIGKILL)
         _ = process.wait()
-    }
-
-    /// A loopback port nobody listens on now (bound and released).
-    static func freePort() -> UInt16? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
-            }
-        }
-        return bound ? UInt16(bigEndian: address.sin_port) : nil
     }
 
     /// Polls a connect to 127.0.0.1:`port` for up to 5 s.
