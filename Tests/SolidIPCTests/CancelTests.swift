@@ -319,8 +319,7 @@ struct ClosePoolTests {
         try client.closePool(destination, mode: .force)
         #expect(log.wait { $0.count >= 3 })
         #expect(log.all == [String](repeating: "\(Result<Note, SendError>.failure(.poolClosed(destination)))", count: 3))
-        #expect(throws: SendError.unknownMessage) {
-            try client.closePool(try Destination(parsing: "127.0.0.1:1"), mode: .force)
-        }
+        let unknown = try Destination(parsing: "127.0.0.1:1")
+        #expect(throws: SendError.noPool(unknown)) { try client.closePool(unknown, mode: .force) }
     }
 }

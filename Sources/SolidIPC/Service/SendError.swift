@@ -37,6 +37,9 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownMessage
     /// The destination's pool was closed with ``Service/closePool(_:mode:)``.
     case poolClosed(Destination)
+    /// ``Service/closePool(_:mode:completion:)`` named a destination that has no pool: nothing was sent
+    /// to it, or its pool was closed or freed after it had nothing left to do.
+    case noPool(Destination)
     /// The message's timeout passed while it waited for a connection or for its response.
     case timeout(progress: SendProgress)
     /// The peer gave up on the request this response answers (it cancelled it) before the response was
@@ -80,6 +83,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedResponse(let type): "unexpected response of type \(type)"
         case .peerGone: "the peer's connection is gone"
         case .unknownMessage: "no such message (already completed or never sent)"
+        case .noPool(let destination): "no pool for \(destination) (nothing sent to it, or already closed or freed)"
         case .poolClosed(let destination): "the pool for \(destination) was closed"
         case .timeout(let progress): "timed out; \(progress)"
         case .canceledByPeer(let progress): "canceled by the peer; \(progress)"

@@ -254,12 +254,12 @@ public final class Service: Sendable {
     /// Closes `destination`'s pool. New sends to it fail with ``SendError/poolClosed(_:)`` at once; a later
     /// send after `completion` ran opens a fresh pool. `completion` runs on the pool's reactor thread once
     /// the pool is closed.
-    /// - Throws: ``SendError/unknownMessage`` when there is no pool for `destination` (never used, or
+    /// - Throws: ``SendError/noPool(_:)`` when there is no pool for `destination` (never used, or
     ///   freed after it had nothing left to do).
     public func closePool(
         _ destination: Destination, mode: CloseMode, completion: (@Sendable () -> Void)? = nil
     ) throws(SendError) {
-        guard let entry = state.withLock({ $0.pools[destination] }) else { throw .unknownMessage }
+        guard let entry = state.withLock({ $0.pools[destination] }) else { throw .noPool(destination) }
         entry.closing.store(true, ordering: .releasing)
         let posted = entry.reactor.execute { [weak self] in
             let finish: () -> Void = {
