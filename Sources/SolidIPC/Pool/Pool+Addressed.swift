@@ -21,6 +21,8 @@ extension Pool {
             secure.apply(to: link.connection)
         } else if let raw = event as? RawConnectionEvent {
             raw.apply(to: link.connection)
+        } else if let reject = event as? RejectEvent {
+            reject.apply(to: link.connection)
         } else if let request = event as? DirectRequestEvent {
             sendAddressed(request.item, on: link)
         } else {

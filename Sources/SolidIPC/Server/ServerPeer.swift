@@ -136,6 +136,8 @@ final class ServerPeer: ReactorObject {
             secure.apply(to: connection)
         } else if let raw = event as? RawConnectionEvent {
             raw.apply(to: connection)
+        } else if let reject = event as? RejectEvent {
+            reject.apply(to: connection)
         } else if let request = event as? DirectRequestEvent {
             sendRequest(request.item)
         } else {

@@ -1,0 +1,78 @@
+import SolidEngine
+import SolidIPC
+import Testing
+
+private struct NotToday: Error, CustomStringConvertible {
+    var description: String { "not today" }
+}
+
+@Suite("Handlers that answer", .serialized)
+struct AnsweringHandlerTests {
+    /// Sends requests with these texts and returns each outcome, in the order of `texts`.
+    static func ask(_ client: Service, _ destination: Destination, _ texts: [String]) throws -> [String] {
+        let outcomes = Lock<[Int: String]>([:])
+        for (index, text) in texts.enumerated() {
+            try client.sendRequest(Note(id: UInt64(index), text: text), to: destination, expecting: Note.self) { result in
+                outcomes.withLock { $0[index] = (try? result.get().text) ?? "\(result)" }
+            }
+        }
+        _ = waitUntil { outcomes.withLock { $0.count } == texts.count }
+        return outcomes.withLock { all in texts.indices.map { all[$0] ?? "none" } }
+    }
+
+    static let refused = "\(Result<Note, SendError>.failure(.rejected(PeerRejection(code: .handlerFailed, reason: "not today"))))"
+
+    @Test("a handler that returns its response (no reference to the service); one that throws refuses the request with handlerFailed and its reason")
+    func synchronousAnswers() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handleRequests(Note.self) { note, _ in
+                guard note.text != "fail" else { throw NotToday() }
+                return Note(id: note.id, text: String(note.text.reversed()))
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let texts = (0..<20).map { $0 == 7 ? "fail" : "note \($0)" }
+        let outcomes = try Self.ask(client, destination, texts)
+        #expect(outcomes == texts.map { $0 == "fail" ? Self.refused : String($0.reversed()) })
+    }
+
+    @Test("an async handler: 50 concurrent requests answered off the reactor thread; a throw refuses its request")
+    func asyncAnswers() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handleRequests(Note.self) { (note: Note, _: MessageContext) async throws -> Note in
+                await Task.yield()
+                guard note.text != "fail" else { throw NotToday() }
+                return Note(id: note.id, text: note.text.uppercased())
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let texts = (0..<50).map { $0 % 10 == 3 ? "fail" : "n\($0)" }
+        let outcomes = try Self.ask(client, destination, texts)
+        #expect(outcomes == texts.map { $0 == "fail" ? Self.refused : $0.uppercased() })
+    }
+
+    @Test("Service.reject from a callback handler: the sender fails at once with the code and reason given")
+    func explicitReject() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                try? server.reject(context, PeerRejection(code: .overloaded, reason: "busy, try later"))
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcomes = try Self.ask(client, destination, ["x"])
+        #expect(outcomes == ["\(Result<Note, SendError>.failure(.rejected(PeerRejection(code: .overloaded, reason: "busy, try later"))))"])
+        #expect(server.statistics.messagesSent == 0, "no response went out")
+    }
+}
