@@ -84,12 +84,8 @@ extension Connection {
     func wrapRawInTLS(leftover: [UInt8]) {
         guard case .handshaking = state, let upgrade = secureUpgrade else { return }
         let plain = stream
-        let onHandshake: (SecurityInfo) -> Void = { [weak self] info in self?.secured(info) }
         do throws(StreamError) {
-            stream = upgrade.isClient
-                ? try upgrade.transport.makeClientStream(
-                    over: plain, serverName: upgrade.serverName, initialInput: leftover, onHandshake: onHandshake)
-                : try upgrade.transport.makeServerStream(over: plain, initialInput: leftover, onHandshake: onHandshake)
+            stream = try makeSecureStream(over: plain, upgrade, initialInput: leftover)
         } catch {
             return finish(.stream(error))
         }
@@ -129,14 +125,9 @@ extension Connection {
 
     private func wrapInTLS(_ plain: any ByteStream, _ upgrade: SecureUpgrade) {
         guard case .active = state, stream === plain else { return }
-        let leftover = reader.takeLeftover()
         let secure: any ByteStream
         do throws(StreamError) {
-            let onHandshake: (SecurityInfo) -> Void = { [weak self] info in self?.secured(info) }
-            secure = upgrade.isClient
-                ? try upgrade.transport.makeClientStream(
-                    over: plain, serverName: upgrade.serverName, initialInput: leftover, onHandshake: onHandshake)
-                : try upgrade.transport.makeServerStream(over: plain, initialInput: leftover, onHandshake: onHandshake)
+            secure = try makeSecureStream(over: plain, upgrade, initialInput: reader.takeLeftover())
         } catch {
             finish(.stream(error))
             return
@@ -147,6 +138,18 @@ extension Connection {
         reader.resume()
         securing = false
         pump()  // what waited goes into TLS (held there until the handshake is done)
+    }
+
+    /// TLS over `plain` in this side's role (the dialing side is the client), `initialInput` its first
+    /// input; the handshake's end reaches ``secured(_:)``.
+    private func makeSecureStream(
+        over plain: any ByteStream, _ upgrade: SecureUpgrade, initialInput: [UInt8]
+    ) throws(StreamError) -> any ByteStream {
+        let onHandshake: (SecurityInfo) -> Void = { [weak self] info in self?.secured(info) }
+        return upgrade.isClient
+            ? try upgrade.transport.makeClientStream(
+                over: plain, serverName: upgrade.serverName, initialInput: initialInput, onHandshake: onHandshake)
+            : try upgrade.transport.makeServerStream(over: plain, initialInput: initialInput, onHandshake: onHandshake)
     }
 
     private func secured(_ info: SecurityInfo) {

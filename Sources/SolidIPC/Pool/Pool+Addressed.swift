@@ -17,12 +17,8 @@ extension Pool {
             }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: link.connection)
-        } else if let secure = event as? SecureConnectionEvent {
-            secure.apply(to: link.connection)
-        } else if let raw = event as? RawConnectionEvent {
-            raw.apply(to: link.connection)
-        } else if let reject = event as? RejectEvent {
-            reject.apply(to: link.connection)
+        } else if let command = event as? ConnectionCommandEvent {
+            command.apply(to: link.connection)
         } else if let request = event as? DirectRequestEvent {
             sendAddressed(request.item, on: link)
         } else {

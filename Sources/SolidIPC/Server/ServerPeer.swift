@@ -132,12 +132,8 @@ final class ServerPeer: ReactorObject {
             }
         } else if let send = event as? PeerSendEvent {
             send.deliver(on: connection)
-        } else if let secure = event as? SecureConnectionEvent {
-            secure.apply(to: connection)
-        } else if let raw = event as? RawConnectionEvent {
-            raw.apply(to: connection)
-        } else if let reject = event as? RejectEvent {
-            reject.apply(to: connection)
+        } else if let command = event as? ConnectionCommandEvent {
+            command.apply(to: connection)
         } else if let request = event as? DirectRequestEvent {
             sendRequest(request.item)
         } else {

@@ -35,15 +35,22 @@ final class ConnectionControlEvent: ReactorEvent, @unchecked Sendable {
     }
 }
 
+/// An event the connection carries out by itself, whoever holds it (a pool's link or an accepted peer):
+/// STARTTLS, a raw send or receive, a reject record.
+class ConnectionCommandEvent: ReactorEvent, @unchecked Sendable {
+    // @unchecked: subclasses are immutable; handed to one reactor thread.
+    func apply(to connection: Connection) { preconditionFailure("subclass responsibility") }
+}
+
 /// STARTTLS on one connection (``Service/secureConnection(_:completion:)``).
-final class SecureConnectionEvent: ReactorEvent, @unchecked Sendable {
+final class SecureConnectionEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
     let completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)?
 
     init(completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)?) { self.completion = completion }
 
     /// Starts securing `connection`; the completion runs once its TLS handshake is done (or failed).
-    func apply(to connection: Connection) {
+    override func apply(to connection: Connection) {
         let completion = self.completion
         connection.startSecure { result in
             completion?(result.mapError { .connectionClosed($0, progress: .notSent) })

@@ -62,7 +62,7 @@ extension Service {
 }
 
 /// A reject record for one request of one connection (``Service/reject(_:_:)``).
-final class RejectEvent: ReactorEvent, @unchecked Sendable {
+final class RejectEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
     let requestID: UInt64
     let rejection: PeerRejection
@@ -72,5 +72,5 @@ final class RejectEvent: ReactorEvent, @unchecked Sendable {
         self.rejection = rejection
     }
 
-    func apply(to connection: Connection) { connection.reject(requestID, rejection) }
+    override func apply(to connection: Connection) { connection.reject(requestID, rejection) }
 }

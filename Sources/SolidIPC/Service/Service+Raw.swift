@@ -59,7 +59,7 @@ extension Service {
 
 /// A raw send or receive on one connection (``Service/rawSend(_:on:completion:)``,
 /// ``Service/rawReceive(on:_:completion:)``).
-final class RawConnectionEvent: ReactorEvent, @unchecked Sendable {
+final class RawConnectionEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed whole to the connection's reactor thread.
     enum Action {
         case send([UInt8])
@@ -76,7 +76,7 @@ final class RawConnectionEvent: ReactorEvent, @unchecked Sendable {
         self.completion = completion
     }
 
-    func apply(to connection: Connection) {
+    override func apply(to connection: Connection) {
         switch action {
         case .send(let bytes):
             let completion = self.completion
