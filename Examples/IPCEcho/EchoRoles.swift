@@ -7,18 +7,18 @@ import Synchronization
 /// Lets a handler reach its service, set once before traffic starts.
 final class ServiceReference: @unchecked Sendable {
     // @unchecked: written once before start, read-only afterwards.
-    var service: Service?
+    var service: IPCService?
 }
 
 /// Starts a service that answers every echo request with the same payload.
 func startEchoServer(
     group: ReactorGroup, address: SocketAddress, snappy: Bool, tls: (any SecureTransport)? = nil
-) throws -> (Service, SocketAddress) {
+) throws -> (IPCService, SocketAddress) {
     var configuration = ServiceConfiguration(registry: echoRegistry())
     configuration.listenAddress = address
     configuration.tls = tls
     if snappy { configuration.connection.codecs = [SnappyCodec()] }
-    let server = try Service(configuration: configuration, group: group)
+    let server = try IPCService(configuration: configuration, group: group)
     let reference = ServiceReference()
     try server.handle(EchoMessage.self) { request, context in
         try? reference.service?.sendResponse(request, for: context)
@@ -49,7 +49,7 @@ func runEchoClient(
 ) throws -> (EchoTally, Double) {
     let tally = EchoTally()
     let done = Atomic<Int>(0)
-    var clients: [Service] = []
+    var clients: [IPCService] = []
     let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
     let perConnection = (count + connections - 1) / connections
     let start = monotonicSeconds()
@@ -58,7 +58,7 @@ func runEchoClient(
         configuration.tls = tls
         configuration.proxy = proxy
         if snappy { configuration.connection.codecs = [SnappyCodec()] }
-        let client = try Service(configuration: configuration, group: group)
+        let client = try IPCService(configuration: configuration, group: group)
         try client.start()
         clients.append(client)
         let total = min(perConnection, count - connection * perConnection)

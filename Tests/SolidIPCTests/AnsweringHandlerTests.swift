@@ -9,7 +9,7 @@ private struct NotToday: Error, CustomStringConvertible {
 @Suite("Handlers that answer", .serialized)
 struct AnsweringHandlerTests {
     /// Sends requests with these texts and returns each outcome, in the order of `texts`.
-    static func ask(_ client: Service, _ destination: Destination, _ texts: [String]) throws -> [String] {
+    static func ask(_ client: IPCService, _ destination: Destination, _ texts: [String]) throws -> [String] {
         let outcomes = Lock<[Int: String]>([:])
         for (index, text) in texts.enumerated() {
             try client.sendRequest(Note(id: UInt64(index), text: text), to: destination, expecting: Note.self) { result in
@@ -59,7 +59,7 @@ struct AnsweringHandlerTests {
         #expect(outcomes == texts.map { $0 == "fail" ? Self.refused : $0.uppercased() })
     }
 
-    @Test("Service.reject from a callback handler: the sender fails at once with the code and reason given")
+    @Test("IPCService.reject from a callback handler: the sender fails at once with the code and reason given")
     func explicitReject() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }

@@ -5,7 +5,7 @@ import SolidReactor
 import Synchronization
 import Testing
 
-@Suite("Service cancel", .serialized)
+@Suite("IPCService cancel", .serialized)
 struct CancelTests {
     @Test("cancel while queued: completes once with canceled(notSent); cancelling again or a finished id fails")
     func cancelQueued() throws {
@@ -127,7 +127,7 @@ struct CancelTests {
 }
 
 /// A cancel from the requester reaches the responder.
-@Suite("Service cancel by peer", .serialized)
+@Suite("IPCService cancel by peer", .serialized)
 struct CancelByPeerTests {
     @Test("the requester cancels while the response is being written: the responder's send ends canceledByPeer")
     func responseCanceledByPeer() throws {
@@ -143,7 +143,7 @@ struct CancelByPeerTests {
         defer { server.stop() }
         // The client stops reading, so the big response stays partly written on the server.
         let clientConnection = Lock<ObjectHandle?>(nil)
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let client = try startClient(group: group) { configuration in
             configuration.onConnectionStart = { info in
                 clientConnection.withLock { $0 = info.handle }
@@ -174,7 +174,7 @@ struct CancelByPeerTests {
 }
 
 /// SolidFrame's cancel table (test_clientserver_cancel_client), sizes halved.
-@Suite("Service cancel table", .serialized)
+@Suite("IPCService cancel table", .serialized)
 struct CancelTableTests {
     @Test("cancel_client: 15 messages, 10 cancelled when the first is written; none of them reaches the peer (plain, TLS)",
           arguments: [false, true])
@@ -258,7 +258,7 @@ struct SendableUpload: WireMessage, @unchecked Sendable {
     }
 }
 
-@Suite("Service closePool", .serialized)
+@Suite("IPCService closePool", .serialized)
 struct ClosePoolTests {
     @Test("graceful: everything queued completes, new sends fail with poolClosed until it closed, then reopen")
     func graceful() throws {

@@ -22,7 +22,7 @@ struct ConnectionStateTests {
         }
         defer { server.stop() }
         let log = EventLog()
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let client = try startClient(group: group) { configuration in
             configuration.connectionStartState = .passive
             configuration.onConnectionStart = { info in
@@ -53,7 +53,7 @@ struct ConnectionStateTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let log = EventLog()
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.onConnectionStart = { info in
                 try? serverBox.withLock { $0 }?.activateConnection(info.handle) { log.add("\($0)") }
@@ -114,7 +114,7 @@ struct ConnectionStateTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let log = EventLog()
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.onConnectionStart = { info in
                 let server = serverBox.withLock { $0 }
@@ -125,10 +125,10 @@ struct ConnectionStateTests {
         }) { _ in }
         serverBox.withLock { $0 = server }
         defer { server.stop() }
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.connectionStartState = .active
-        let client = try Service(configuration: configuration, group: group)
+        let client = try IPCService(configuration: configuration, group: group)
         try client.handle(Note.self) { note, context in
             #expect(context.isRequest)
             try? clientBox.withLock { $0 }?.sendResponse(Note(id: note.id, text: "client \(note.id)"), for: context)
@@ -176,7 +176,7 @@ struct IdlePoolRaceTests {
         defer { group.shutdown() }
         let (server, destination) = try startEchoService(group: group)
         defer { server.stop() }
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let client = try startClient(group: group) { configuration in
             // Every connection closes right after its handshake's first answer, so the pool goes idle and is
             // freed over and over while the other threads keep sending.

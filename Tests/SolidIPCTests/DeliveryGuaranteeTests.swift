@@ -64,8 +64,8 @@ struct DeliveryGuaranteeTests {
     func idempotentAcrossRestart(secure: Bool) throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let serverBox = Lock<Service?>(nil)
-        let echo: (Service) throws -> Void = { server in
+        let serverBox = Lock<IPCService?>(nil)
+        let echo: (IPCService) throws -> Void = { server in
             try server.handle(Blob.self) { blob, context in
                 try? server.sendResponse(Blob(id: blob.id, size: blob.isIntact ? 16 : 0), for: context)
             }
@@ -81,7 +81,7 @@ struct DeliveryGuaranteeTests {
         // queued, so they start together (round robin) instead of the first filling the socket alone.
         let activateAtOnce = Lock(false)
         let firstConnection = Lock<ObjectHandle?>(nil)
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let client = try startClient(group: group, secure: secure) { configuration in
             configuration.reconnectDelay = .milliseconds(5)
             configuration.connection.hello.packetSize = 16384

@@ -81,7 +81,7 @@ struct FrozenRegistryTests {
         defer { group.shutdown() }
         let registry = try noteRegistry()
         #expect(!registry.isFrozen)
-        let service = try Service(configuration: ServiceConfiguration(registry: registry), group: group)
+        let service = try IPCService(configuration: ServiceConfiguration(registry: registry), group: group)
         try service.start()
         defer { service.stop() }
         #expect(registry.isFrozen)

@@ -4,7 +4,7 @@ import SolidIPC
 import SolidReactor
 import Testing
 
-/// ``Service/stop(gracePeriod:)``: a server that stops gracefully loses no request in flight.
+/// ``IPCService/stop(gracePeriod:)``: a server that stops gracefully loses no request in flight.
 @Suite("Graceful stop", .serialized)
 struct GracefulStopTests {
     /// Runs `body` on a new thread; `done` gets "returned" when it has.

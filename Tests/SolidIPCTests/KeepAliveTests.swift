@@ -11,7 +11,7 @@ struct KeepAliveTests {
     private func setUp(
         group: ReactorGroup, clock: ManualClock, inactivity: Duration?, maxKeepAlives: Int?, clientKeepAlive: Duration?,
         window: Duration = .seconds(60), log: EventLog
-    ) throws -> (Service, Service, Destination) {
+    ) throws -> (IPCService, IPCService, Destination) {
         // Only connections that completed the handshake count: a stray connection from another process on
         // this machine that lands on the ephemeral port never says hello and is not the test's business.
         let started = Lock<Set<ObjectHandle>>([])
@@ -39,8 +39,8 @@ struct KeepAliveTests {
     /// trip is not an I/O barrier (under load the kernel may deliver loopback data later), so the test
     /// waits for the bytes themselves before time moves on.
     private func advance(
-        _ clock: ManualClock, group: ReactorGroup, by step: Duration, times count: Int, server: Service,
-        client: Service
+        _ clock: ManualClock, group: ReactorGroup, by step: Duration, times count: Int, server: IPCService,
+        client: IPCService
     ) {
         for _ in 0..<count {
             clock.advance(by: step)

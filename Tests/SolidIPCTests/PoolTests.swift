@@ -36,7 +36,7 @@ struct PoolTests {
         // Few slots per connection, so a burst overflows one connection and the pool has to grow.
         serverConfiguration.connection.hello = HelloParameters(packetSize: 4096, slots: 4)
         transport.apply(&serverConfiguration, server: true)
-        let server = try Service(configuration: serverConfiguration, group: group)
+        let server = try IPCService(configuration: serverConfiguration, group: group)
         // Hold every answer until the client has filled `poolSize` connections (4 requests each, the
         // slot count), so the pool has to grow to its limit; then answer everything as it comes.
         let held = Lock<[(Note, MessageContext)]?>([])
@@ -60,7 +60,7 @@ struct PoolTests {
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
         clientConfiguration.maxConnectionsPerPool = poolSize
         transport.apply(&clientConfiguration, server: false)
-        let client = try Service(configuration: clientConfiguration, group: group)
+        let client = try IPCService(configuration: clientConfiguration, group: group)
         try client.start()
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: address.port)

@@ -9,7 +9,7 @@ struct RawStateTests {
     /// Reads raw bytes on `connection` until `count` arrived, then calls `done` with them (re-arming the
     /// one-shot raw read as needed).
     static func readRaw(
-        _ service: Service, on connection: ObjectHandle, count: Int, into collected: Lock<[UInt8]>,
+        _ service: IPCService, on connection: ObjectHandle, count: Int, into collected: Lock<[UInt8]>,
         done: @escaping @Sendable ([UInt8]) -> Void
     ) {
         try? service.rawReceive(on: connection) { bytes in
@@ -33,7 +33,7 @@ struct RawStateTests {
         defer { group.shutdown() }
         let size = 1 << 20
         let text = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let serverSide = EventLog()
         let serverReceived = Lock<[UInt8]>([])
         let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
@@ -51,7 +51,7 @@ struct RawStateTests {
         })
         serverBox.withLock { $0 = server }
         defer { server.stop() }
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let clientHandle = Lock<ObjectHandle?>(nil)
         let clientSide = EventLog()
         let client = try startClient(group: group) { configuration in

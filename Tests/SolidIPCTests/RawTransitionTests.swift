@@ -11,7 +11,7 @@ struct RawTransitionTests {
     func rawThenSecure() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let serverLog = EventLog()
         let (server, destination) = try startServer(group: group, secure: true, configure: { configuration in
             configuration.secureFromStart = false
@@ -42,7 +42,7 @@ struct RawTransitionTests {
         }
         serverBox.withLock { $0 = server }
         defer { server.stop() }
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let clientLog = EventLog()
         let client = try startClient(group: group, secure: true) { configuration in
             configuration.secureFromStart = false
@@ -89,7 +89,7 @@ struct RawTransitionTests {
             }
         }
         defer { server.stop() }
-        let box = Lock<Service?>(nil)
+        let box = Lock<IPCService?>(nil)
         let clientLog = EventLog()
         let client = try startClient(group: group) { configuration in
             configuration.connectionStartState = .raw
@@ -125,14 +125,14 @@ struct RawTransitionTests {
     func activateWithoutCompletion() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let (server, destination) = try startMirrorServer(group: group, configure: { configuration in
             configuration.acceptedConnectionsStartRaw = true
             configuration.onConnectionRaw = { info in try? serverBox.withLock { $0 }?.activateConnection(info.handle) }
         })
         serverBox.withLock { $0 = server }
         defer { server.stop() }
-        let clientBox = Lock<Service?>(nil)
+        let clientBox = Lock<IPCService?>(nil)
         let client = try startClient(group: group) { configuration in
             configuration.connectionStartState = .raw
             configuration.onConnectionRaw = { info in try? clientBox.withLock { $0 }?.activateConnection(info.handle) }
@@ -148,7 +148,7 @@ struct RawTransitionTests {
         defer { group.shutdown() }
         let (server, destination) = try startMirrorServer(group: group)
         defer { server.stop() }
-        let box = Lock<Service?>(nil)
+        let box = Lock<IPCService?>(nil)
         let outcomes = EventLog()
         let client = try startClient(group: group) { configuration in
             configuration.connectionStartState = .raw
@@ -189,7 +189,7 @@ struct RawTransitionTests {
             defer { group.shutdown() }
             let (server, destination) = try startMirrorServer(group: group, secure: secure)
             defer { server.stop() }
-            let box = Lock<Service?>(nil)
+            let box = Lock<IPCService?>(nil)
             let stops = EventLog()
             let secured = EventLog()
             let client = try startClient(group: group, secure: secure) { configuration in

@@ -8,7 +8,7 @@ import Testing
 struct RejectTests {
     /// Sends one request and returns its outcome as text.
     static func outcome<Response: WireMessage>(
-        _ client: Service, _ message: some WireMessage & Sendable, to destination: Destination, expecting: Response.Type
+        _ client: IPCService, _ message: some WireMessage & Sendable, to destination: Destination, expecting: Response.Type
     ) throws -> String {
         let log = EventLog()
         try client.sendRequest(message, to: destination, expecting: Response.self) { result in
@@ -36,7 +36,7 @@ struct RejectTests {
         defer { server.stop() }
         let clientRegistry = MessageRegistry()
         try clientRegistry.register(protocol: 1, [Note.self, Upload.self, SendableUpload.self, Blob.self, Extra.self])
-        let client = try Service(configuration: ServiceConfiguration(registry: clientRegistry), group: group)
+        let client = try IPCService(configuration: ServiceConfiguration(registry: clientRegistry), group: group)
         try client.start()
         defer { client.stop() }
         let unknown = WireError.unknownMessageType(protocol: 1, type: 4)

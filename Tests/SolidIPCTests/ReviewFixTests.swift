@@ -73,7 +73,7 @@ struct ReviewFixTests {
         let clock = ManualClock()
         let group = try ReactorGroup(threads: 2, clock: clock)
         defer { group.shutdown() }
-        let serverBox = Lock<Service?>(nil)
+        let serverBox = Lock<IPCService?>(nil)
         let paused = Lock<ObjectHandle?>(nil)
         let handled = EventLog()
         let (server, destination) = try startServer(group: group, configure: { configuration in

@@ -2,7 +2,7 @@ import SolidEngine
 import SolidIPC
 import Testing
 
-@Suite("Service async API", .serialized)
+@Suite("IPCService async API", .serialized)
 struct ServiceAsyncTests {
     @Test("async requests under backpressure: a queue of 2 serves 40 concurrent requests, none fails")
     func asyncBackpressure() async throws {
@@ -12,7 +12,7 @@ struct ServiceAsyncTests {
         defer { server.stop() }
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.poolQueueCapacity = 2
-        let client = try Service(configuration: configuration, group: group)
+        let client = try IPCService(configuration: configuration, group: group)
         try client.start()
         defer { client.stop() }
         let texts = try await withThrowingTaskGroup(of: String.self) { tasks in

@@ -4,7 +4,7 @@ import SolidIPC
 import Synchronization
 import Testing
 
-@Suite("Service lifecycle, pause, peer to peer", .serialized)
+@Suite("IPCService lifecycle, pause, peer to peer", .serialized)
 struct ServiceLifecycleTests {
     @Test("peer2peerBasic: two services, each server and client, exchange requests both ways")
     func peerToPeer() throws {
@@ -35,7 +35,7 @@ struct ServiceLifecycleTests {
         defer { group.shutdown() }
         var serverConfiguration = ServiceConfiguration(registry: try noteRegistry())
         serverConfiguration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: serverConfiguration, group: group)
+        let server = try IPCService(configuration: serverConfiguration, group: group)
         let received = Atomic<Int>(0)
         let pausedOn = Pinned<ObjectHandle>()
         let paused = EventLog()
@@ -52,7 +52,7 @@ struct ServiceLifecycleTests {
         defer { server.stop() }
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
         clientConfiguration.poolQueueCapacity = 1024
-        let client = try Service(configuration: clientConfiguration, group: group)
+        let client = try IPCService(configuration: clientConfiguration, group: group)
         try client.start()
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: address.port)
@@ -88,13 +88,13 @@ struct ServiceLifecycleTests {
         serverConfiguration.listenAddress = .loopbackV4()
         serverConfiguration.onConnectionStart = { info in log.add("server start \(info.destination == nil)") }
         serverConfiguration.onConnectionStop = { _, error in log.add("server stop \(error)") }
-        let server = try Service(configuration: serverConfiguration, group: group)
+        let server = try IPCService(configuration: serverConfiguration, group: group)
         let address = try server.start()!
         defer { server.stop() }
         var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
         clientConfiguration.onConnectionStart = { info in log.add("client start \(info)") }
         clientConfiguration.onConnectionStop = { _, error in log.add("client stop \(error)") }
-        let client = try Service(configuration: clientConfiguration, group: group)
+        let client = try IPCService(configuration: clientConfiguration, group: group)
         try client.start()
         let destination = try Destination(host: "127.0.0.1", port: address.port)
         try client.send(Note(id: 1, text: "hello"), to: destination)
@@ -122,12 +122,12 @@ struct ServiceLifecycleTests {
 }
 
 /// An echo service on an ephemeral port, also usable as a client.
-func startEchoServiceWithAddress(group: ReactorGroup, name: String) throws -> (Service, Destination) {
+func startEchoServiceWithAddress(group: ReactorGroup, name: String) throws -> (IPCService, Destination) {
     try startEchoService(group: group)
 }
 
 /// One send, its immediate failure as a value.
-func trySend(_ client: Service, _ note: Note, to destination: Destination, written: EventLog) -> Result<Void, SendError> {
+func trySend(_ client: IPCService, _ note: Note, to destination: Destination, written: EventLog) -> Result<Void, SendError> {
     do {
         try client.send(note, to: destination) { _ in written.add("w") }
         return .success(())
@@ -136,7 +136,7 @@ func trySend(_ client: Service, _ note: Note, to destination: Destination, writt
     }
 }
 
-@Suite("Service connection loss")
+@Suite("IPCService connection loss")
 struct ServiceConnectionLossTests {
     @Test("the server closes the connection instead of answering: the request fails with connectionClosed, sent")
     func closedWhileAwaitingResponse() throws {

@@ -19,7 +19,7 @@ struct GammaMessage: WireMessage, Sendable {
     mutating func describe<C: FieldCoder>(_ coder: inout C) throws(WireError) { try coder.field(&flags) }
 }
 
-@Suite("Service scenarios", .serialized)
+@Suite("IPCService scenarios", .serialized)
 struct ServiceScenarioTests {
     @Test("clientServerSplit: a response in 5 parts reaches the requester as 5 callbacks, in order")
     func splitResponse() throws {
@@ -54,7 +54,7 @@ struct ServiceScenarioTests {
         try serverRegistry.register(GammaMessage.self, protocol: 30, index: 0)
         var configuration = ServiceConfiguration(registry: serverRegistry)
         configuration.listenAddress = .loopbackV4()
-        let server = try Service(configuration: configuration, group: group)
+        let server = try IPCService(configuration: configuration, group: group)
         let log = EventLog()
         try server.handle(AlphaMessage.self) { message, _ in log.add("alpha \(message.tag)") }
         try server.handle(BetaMessage.self) { message, _ in log.add("beta \(message.number)") }
@@ -68,8 +68,8 @@ struct ServiceScenarioTests {
         try registryA.register(GammaMessage.self, protocol: 30, index: 0)
         let registryB = MessageRegistry()
         try registryB.register(BetaMessage.self, protocol: 20, index: 0)
-        let clientA = try Service(configuration: ServiceConfiguration(registry: registryA), group: group)
-        let clientB = try Service(configuration: ServiceConfiguration(registry: registryB), group: group)
+        let clientA = try IPCService(configuration: ServiceConfiguration(registry: registryA), group: group)
+        let clientB = try IPCService(configuration: ServiceConfiguration(registry: registryB), group: group)
         try clientA.start()
         try clientB.start()
         defer {

@@ -4,7 +4,7 @@ import SolidReactor
 import Testing
 
 /// Messages with stream fields through services (the sinks come from the handler registration).
-@Suite("Service streams", .serialized)
+@Suite("IPCService streams", .serialized)
 struct ServiceStreamTests {
     /// Counts bytes and folds them into a checksum.
     final class ChecksumSink: ByteSink, @unchecked Sendable {
@@ -88,7 +88,7 @@ struct ServiceStreamTests {
         let sinks = Lock<[ChecksumSink]>([])
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.connectionStartState = .active
-        let client = try Service(configuration: configuration, group: group)
+        let client = try IPCService(configuration: configuration, group: group)
         try client.handle(SendableUpload.self, makeSinks: { _, _ in
             let sink = ChecksumSink()
             sinks.withLock { $0.append(sink) }

@@ -8,13 +8,13 @@ import Testing
 /// `secure`: over TLS with the test certificates (``useTestTLS(_:server:)``).
 func startServer(
     group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in },
-    handlers: (Service) throws -> Void
-) throws -> (Service, Destination) {
+    handlers: (IPCService) throws -> Void
+) throws -> (IPCService, Destination) {
     var configuration = ServiceConfiguration(registry: try noteRegistry())
     configuration.listenAddress = .loopbackV4()
     if secure { useTestTLS(&configuration, server: true) }
     configure(&configuration)
-    let server = try Service(configuration: configuration, group: group)
+    let server = try IPCService(configuration: configuration, group: group)
     try handlers(server)
     let address = try server.start()!
     if case .unix(let unix) = address { return (server, try Destination(unixPath: unix.text)) }
@@ -22,7 +22,7 @@ func startServer(
 }
 
 /// A server that answers every Note request with the reversed text.
-func startEchoService(group: ReactorGroup, secure: Bool = false) throws -> (Service, Destination) {
+func startEchoService(group: ReactorGroup, secure: Bool = false) throws -> (IPCService, Destination) {
     try startServer(group: group, secure: secure) { server in
         try server.handle(Note.self) { note, context in
             guard context.isRequest else { return }
@@ -34,17 +34,17 @@ func startEchoService(group: ReactorGroup, secure: Bool = false) throws -> (Serv
 /// A started client-only service with the note registry; `configure` adjusts the settings first.
 func startClient(
     group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }
-) throws -> Service {
+) throws -> IPCService {
     var configuration = ServiceConfiguration(registry: try noteRegistry())
     if secure { useTestTLS(&configuration, server: false) }
     configure(&configuration)
-    let client = try Service(configuration: configuration, group: group)
+    let client = try IPCService(configuration: configuration, group: group)
     try client.start()
     return client
 }
 
 
-@Suite("Service over loopback", .serialized)
+@Suite("IPCService over loopback", .serialized)
 struct ServiceTests {
     @Test("clientServerSendRequest: 300 requests of mixed sizes, each response matched, exactly once (plain, TLS)",
           arguments: [false, true])
@@ -83,7 +83,7 @@ struct ServiceTests {
         defer { group.shutdown() }
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.listenAddress = .loopbackV6()
-        let server = try Service(configuration: configuration, group: group)
+        let server = try IPCService(configuration: configuration, group: group)
         let received = EventLog()
         try server.handle(Note.self) { note, context in received.add("\(note.id) request=\(context.isRequest)") }
         let address = try server.start()!
@@ -109,7 +109,7 @@ struct ServiceTests {
         defer { group.shutdown() }
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.poolQueueCapacity = 5
-        let client = try Service(configuration: configuration, group: group)
+        let client = try IPCService(configuration: configuration, group: group)
         try client.start()
         // Nothing listens on this port, and the reactor is held busy so nothing leaves the queue yet.
         let destination = try Destination(host: "127.0.0.1", port: 9)
@@ -141,12 +141,12 @@ struct ServiceTests {
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.poolQueueCapacity = 0
         #expect(throws: ServiceConfigurationError.invalid("poolQueueCapacity must be positive")) {
-            try Service(configuration: configuration, group: group)
+            try IPCService(configuration: configuration, group: group)
         }
         configuration.poolQueueCapacity = 10
         configuration.connection.hello.packetSize = 100
-        #expect(throws: ServiceConfigurationError.self) { try Service(configuration: configuration, group: group) }
-        let unregistered = try Service(configuration: ServiceConfiguration(registry: MessageRegistry()), group: group)
+        #expect(throws: ServiceConfigurationError.self) { try IPCService(configuration: configuration, group: group) }
+        let unregistered = try IPCService(configuration: ServiceConfiguration(registry: MessageRegistry()), group: group)
         try unregistered.start()
         #expect(throws: SendError.unregisteredType("Note")) {
             try unregistered.send(Note(), to: try Destination(parsing: "127.0.0.1:1"))
@@ -158,7 +158,7 @@ struct ServiceTests {
 /// `configure` applies first).
 func startMirrorServer(
     group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }
-) throws -> (Service, Destination) {
+) throws -> (IPCService, Destination) {
     try startServer(group: group, secure: secure, configure: configure) { server in
         try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
     }

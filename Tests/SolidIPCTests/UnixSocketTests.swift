@@ -13,7 +13,7 @@ struct UnixSocketTests {
         return String(cString: mkdtemp(&template)!) + "/" + name
     }
 
-    private func echo(_ client: Service, _ destination: Destination, count: Int = 200) -> [String] {
+    private func echo(_ client: IPCService, _ destination: Destination, count: Int = 200) -> [String] {
         let log = EventLog()
         for id in 0..<UInt64(count) {
             let text = String(repeating: "u\(id)", count: Int(id % 50) * 40)
@@ -126,7 +126,7 @@ struct UnixSocketTests {
 }
 
 /// An echo server on a Unix-domain path or `@name`.
-func startEchoServiceAt(_ path: String, group: ReactorGroup) throws -> (Service, Destination) {
+func startEchoServiceAt(_ path: String, group: ReactorGroup) throws -> (IPCService, Destination) {
     try startServer(group: group, configure: { $0.listenAddress = try! .unix(path: path) }) { server in
         try server.handle(Note.self) { note, context in
             try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)

@@ -1,7 +1,7 @@
 /// The messages a pool has handed to its connections and not yet completed, as an intrusive
 /// doubly-linked list through the items themselves: adding and removing cost a few pointer writes, no
 /// hashing and no allocation (measured: a `[UInt64: PoolItem]` map cost about 4 % of a round trip).
-/// Finding an item by serial walks the list; only ``Service/cancel(_:)`` does that.
+/// Finding an item by serial walks the list; only ``IPCService/cancel(_:)`` does that.
 ///
 /// Reactor-pinned, like its pool.
 struct InFlightList {

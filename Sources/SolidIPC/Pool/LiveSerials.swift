@@ -2,7 +2,7 @@ import Synchronization
 import SolidReactor
 
 /// The serials of one pool's messages that have not completed, readable from any thread (for
-/// ``Service/cancel(_:)``, which must say at once whether a message is still live).
+/// ``IPCService/cancel(_:)``, which must say at once whether a message is still live).
 ///
 /// A ring of atomic slots indexed by `serial % slotCount` holds almost every serial: a pool's live
 /// serials lie within a window of recent ones, so their slots rarely collide. A serial whose slot is

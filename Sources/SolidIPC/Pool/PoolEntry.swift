@@ -13,7 +13,7 @@ final class PoolEntry: @unchecked Sendable {
     private let waitingCount = Atomic<Int>(0)
     private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
     private let live = LiveSerials()
-    /// Set by ``Service/closePool(_:mode:completion:)``: new sends fail at once.
+    /// Set by ``IPCService/closePool(_:mode:completion:)``: new sends fail at once.
     let closing = Atomic<Bool>(false)
     /// Set while the idle pool is being removed from the service's map, and for good once removed: a
     /// sender that reserved a place and then sees it looks the destination up again.

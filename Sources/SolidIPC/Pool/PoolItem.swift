@@ -21,7 +21,7 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     let synchronous: Bool
     /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
     let timeout: Duration?
-    /// Addressed to one connection (``Service/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
+    /// Addressed to one connection (``IPCService/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
     /// to another connection of the pool.
     let addressed: Bool
     /// The pool it is posted to (not set for one addressed to a connection).

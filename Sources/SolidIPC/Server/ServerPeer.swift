@@ -168,7 +168,7 @@ final class ServerPeer: ReactorObject {
 
     func close() { connection.close() }
 
-    /// Goes away gracefully (``Service/stop(gracePeriod:)``): `done` runs once the connection has closed,
+    /// Goes away gracefully (``IPCService/stop(gracePeriod:)``): `done` runs once the connection has closed,
     /// at the latest `gracePeriod` from now.
     func drain(within gracePeriod: Duration, done: @escaping () -> Void) {
         guard id != nil else { return done() }

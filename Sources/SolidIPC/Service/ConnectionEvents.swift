@@ -42,7 +42,7 @@ class ConnectionCommandEvent: ReactorEvent, @unchecked Sendable {
     func apply(to connection: Connection) { preconditionFailure("subclass responsibility") }
 }
 
-/// STARTTLS on one connection (``Service/secureConnection(_:completion:)``).
+/// STARTTLS on one connection (``IPCService/secureConnection(_:completion:)``).
 final class SecureConnectionEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
     let completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)?

@@ -33,11 +33,11 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedResponse(String)
     /// The message context names a connection that is gone.
     case peerGone
-    /// ``Service/cancel(_:)`` named a message that already completed or never existed.
+    /// ``IPCService/cancel(_:)`` named a message that already completed or never existed.
     case unknownMessage
-    /// The destination's pool was closed with ``Service/closePool(_:mode:)``.
+    /// The destination's pool was closed with ``IPCService/closePool(_:mode:)``.
     case poolClosed(Destination)
-    /// ``Service/closePool(_:mode:completion:)`` named a destination that has no pool: nothing was sent
+    /// ``IPCService/closePool(_:mode:completion:)`` named a destination that has no pool: nothing was sent
     /// to it, or its pool was closed or freed after it had nothing left to do.
     case noPool(Destination)
     /// The message's timeout passed while it waited for a connection or for its response.
@@ -54,7 +54,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A raw send or receive named a connection that is not in the Raw state (or a raw read already
     /// waits on it).
     case notRaw
-    /// ``Service/activateConnection(_:completion:)`` named a connection that is already active.
+    /// ``IPCService/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
 
     /// How far the message got.

@@ -3,7 +3,7 @@ import Glibc
 public import SolidEngine
 public import SolidReactor
 
-/// Settings of a ``Service``: client part (pools), server part (listener), or both (peer to peer).
+/// Settings of a ``IPCService``: client part (pools), server part (listener), or both (peer to peer).
 public struct ServiceConfiguration {
     /// Message types both directions use.
     public var registry: MessageRegistry
@@ -16,7 +16,7 @@ public struct ServiceConfiguration {
     /// The mode of a Unix-domain listen socket's file (e.g. `0o600`: this user only; connecting needs write
     /// permission); `nil` leaves what the umask gives (usually `0o755`, so any local user can connect).
     public var unixSocketPermissions: UInt32?
-    /// Messages a destination's queue holds before ``Service/send(_:to:flags:completion:)`` fails with
+    /// Messages a destination's queue holds before ``IPCService/send(_:to:flags:completion:)`` fails with
     /// ``SendError/queueFull(_:)``.
     public var poolQueueCapacity = 1024
     /// Most accepted connections open at once (default 4096); beyond it a new one is refused at once with
@@ -50,7 +50,7 @@ public struct ServiceConfiguration {
     public var maxReconnectDelay: Duration = .seconds(10)
     /// The state a pool's new connection starts in once its handshake completes. ``ConnectionStartState/active``
     /// (the default) takes the pool's messages at once; ``ConnectionStartState/passive`` sends only messages
-    /// addressed to it until ``Service/activateConnection(_:completion:)`` — for an application handshake
+    /// addressed to it until ``IPCService/activateConnection(_:completion:)`` — for an application handshake
     /// (authentication, versions) from ``onConnectionStart`` before any queued message goes out.
     /// Accepted connections send only what is addressed to them anyway and are always active.
     public var connectionStartState = ConnectionStartState.active
@@ -78,8 +78,8 @@ public struct ServiceConfiguration {
     /// Called on the connection's reactor thread when a connection completed its handshake.
     public var onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     /// Called on the connection's reactor thread when a connection secured later
-    /// (``Service/secureConnection(_:completion:)``, by either side) completed its TLS handshake: the place
-    /// for an application's authentication step before ``Service/activateConnection(_:completion:)``.
+    /// (``IPCService/secureConnection(_:completion:)``, by either side) completed its TLS handshake: the place
+    /// for an application's authentication step before ``IPCService/activateConnection(_:completion:)``.
     public var onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     /// Called on the connection's reactor thread when a connection closed, with the reason.
     public var onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
@@ -115,17 +115,17 @@ public struct ServiceConfiguration {
 
 /// Which messages a pool's connection sends.
 public enum ConnectionStartState: Sendable, Equatable {
-    /// Only messages addressed to the connection (``Service/send(_:on:completion:)``,
-    /// ``Service/sendRequest(_:on:flags:expecting:onResponse:)``, responses); the pool's queue waits.
+    /// Only messages addressed to the connection (``IPCService/send(_:on:completion:)``,
+    /// ``IPCService/sendRequest(_:on:flags:expecting:onResponse:)``, responses); the pool's queue waits.
     case passive
     /// Also messages from the pool's queue.
     case active
     /// Raw (the seed's Raw state): no hello and no message yet; ``ServiceConfiguration/onConnectionRaw``
-    /// runs and the owner exchanges bytes with ``Service/rawSend(_:on:completion:)`` and
-    /// ``Service/rawReceive(on:_:completion:)`` (a custom authentication, a relay header…), then leaves Raw:
-    /// ``Service/activateConnection(_:completion:)`` (hello, then active),
-    /// ``Service/startMessaging(on:completion:)`` (hello, then passive), ``Service/secureConnection(_:completion:)``
-    /// (TLS at once, then the hello inside it), or ``Service/rawFail(on:reason:completion:)``. Bytes the
+    /// runs and the owner exchanges bytes with ``IPCService/rawSend(_:on:completion:)`` and
+    /// ``IPCService/rawReceive(on:_:completion:)`` (a custom authentication, a relay header…), then leaves Raw:
+    /// ``IPCService/activateConnection(_:completion:)`` (hello, then active),
+    /// ``IPCService/startMessaging(on:completion:)`` (hello, then passive), ``IPCService/secureConnection(_:completion:)``
+    /// (TLS at once, then the hello inside it), or ``IPCService/rawFail(on:reason:completion:)``. Bytes the
     /// peer sent that a raw read did not consume are the start of the next phase, never lost. Bounded by
     /// ``ConnectionConfiguration/rawPhaseTimeout``.
     case raw
@@ -139,7 +139,7 @@ public enum ServiceConfigurationError: Error, Sendable, Equatable {
 
 /// Which connection a lifecycle hook is about.
 public struct ConnectionInfo: Sendable, CustomStringConvertible {
-    /// Post control requests to it (``Service/pauseReading(_:)``, ``Service/closeConnection(_:)``).
+    /// Post control requests to it (``IPCService/pauseReading(_:)``, ``IPCService/closeConnection(_:)``).
     public let handle: ObjectHandle
     /// The peer's address.
     public let remoteAddress: SocketAddress?

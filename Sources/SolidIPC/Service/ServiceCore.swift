@@ -6,7 +6,7 @@ import Synchronization
 /// Handles an incoming message on its connection's reactor thread.
 public typealias MessageHandler = @Sendable (any WireMessage, MessageContext) -> Void
 
-/// Makes the sinks for an incoming message's stream fields (see ``Service/handle(_:makeSinks:_:)``).
+/// Makes the sinks for an incoming message's stream fields (see ``IPCService/handle(_:makeSinks:_:)``).
 typealias SinkFactory = @Sendable (any WireMessage, MessageContext) -> [any ByteSink]
 
 /// What every pool and connection of a service shares: configuration, handlers, counters. Immutable
@@ -19,7 +19,7 @@ final class ServiceCore: Sendable {
     /// Accepted connections alive now (for the accept limit).
     let liveAccepted = Atomic<Int>(0)
     let logger: Logger
-    /// Accepted connections alive now, so ``Service/stop()`` can close them; `nil` once stopping.
+    /// Accepted connections alive now, so ``IPCService/stop()`` can close them; `nil` once stopping.
     private let acceptedPeers = Lock<Set<ObjectHandle>?>([])
 
     /// Records an accepted connection; `false` when the service is stopping (then close it).
@@ -114,7 +114,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
 }
 
-/// Counters a service exposes (read them with ``Service/statistics``).
+/// Counters a service exposes (read them with ``IPCService/statistics``).
 final class ServiceCounters: Sendable {
     let connectionsOpened = Atomic<Int>(0)
     let connectionsClosed = Atomic<Int>(0)

@@ -58,7 +58,7 @@ private func startTinyproxy(connectPorts: [UInt16] = []) throws -> (ExternalPeer
 }
 
 /// One request, its outcome as text.
-private func ask(_ client: Service, _ id: UInt64, to destination: Destination, flags: MessageFlags = []) throws -> String {
+private func ask(_ client: IPCService, _ id: UInt64, to destination: Destination, flags: MessageFlags = []) throws -> String {
     let log = EventLog()
     try client.sendRequest(Note(id: id, text: "via proxy"), to: destination, flags: flags, expecting: Note.self) { result in
         switch result {

@@ -23,8 +23,8 @@ private func startRelay(on reactor: Reactor) throws -> (RelayBox, UInt16) {
 }
 
 /// A client whose pools start Raw and send the relay header for `target` before activating.
-private func relayClient(group: ReactorGroup, target: UInt16, log: EventLog) throws -> Service {
-    let box = Lock<Service?>(nil)
+private func relayClient(group: ReactorGroup, target: UInt16, log: EventLog) throws -> IPCService {
+    let box = Lock<IPCService?>(nil)
     let client = try startClient(group: group) { configuration in
         configuration.connectionStartState = .raw
         configuration.onConnectionRaw = { info in

@@ -4,7 +4,7 @@ import SolidReactor
 /// A server whose Note handler holds each request for the test to answer (or answers at once those
 /// `answersAtOnce` picks, with text "a<id>"), its connections' stop reasons in `stops`.
 struct HoldingServer {
-    let service: Service
+    let service: IPCService
     let destination: Destination
     let held = Lock<[MessageContext]>([])
     let stops = EventLog()

@@ -4,7 +4,7 @@ import SolidIPC
 import SolidIPCTLS
 import Testing
 
-@Suite("Service over TLS", .serialized)
+@Suite("IPCService over TLS", .serialized)
 struct ServiceTLSTests {
     let fixture = TLSFixture.shared
 

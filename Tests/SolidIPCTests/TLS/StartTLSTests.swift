@@ -24,7 +24,7 @@ struct StartTLSTests {
         }
         defer { server.stop() }
         let clientLog = EventLog()
-        let box = Lock<Service?>(nil)
+        let box = Lock<IPCService?>(nil)
         let client = try startClient(group: group, secure: true) { configuration in
             configuration.secureFromStart = false
             configuration.connectionStartState = .passive
@@ -61,7 +61,7 @@ struct StartTLSTests {
     func secureMidStream() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        let box = Lock<Service?>(nil)
+        let box = Lock<IPCService?>(nil)
         let secured = EventLog()
         let (server, destination) = try startServer(group: group, secure: true, configure: { configuration in
             configuration.secureFromStart = false
@@ -152,7 +152,7 @@ struct StartTLSTests {
 }
 
 /// One request "hi" and what came back.
-func echoOnce(_ client: Service, _ destination: Destination) -> [String] {
+func echoOnce(_ client: IPCService, _ destination: Destination) -> [String] {
     let answered = EventLog()
     do {
         try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in

@@ -46,7 +46,7 @@ extension SolidSystemClient {
 final class SolidHandshakeLoop: @unchecked Sendable {
     // @unchecked: `latency` and `started` are touched only on the client group's single reactor thread;
     // the main thread reads `latency` after `done`.
-    let service: Service
+    let service: IPCService
     let destination: Destination
     let ping: [UInt8]
     let total: Int
@@ -54,7 +54,7 @@ final class SolidHandshakeLoop: @unchecked Sendable {
     let done = Completion<Result<UInt64, BenchError>>()
     var latency = LatencyHistogram()
 
-    init(service: Service, destination: Destination, ping: [UInt8], total: Int) {
+    init(service: IPCService, destination: Destination, ping: [UInt8], total: Int) {
         self.service = service
         self.destination = destination
         self.ping = ping

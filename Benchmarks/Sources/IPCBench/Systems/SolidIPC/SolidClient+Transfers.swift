@@ -82,14 +82,14 @@ extension SolidSystemClient {
 final class PingRun: @unchecked Sendable {
     // @unchecked: `state` is touched only on the client group's single reactor thread; the main thread
     // reads it after the completions.
-    let service: Service
+    let service: IPCService
     let destination: Destination
     let ping: [UInt8]
     var state: HeadOfLineState
     let idleDone = Completion<Result<UInt64, BenchError>>()
     let busyDone = Completion<Result<UInt64, BenchError>>()
 
-    init(service: Service, destination: Destination, ping: [UInt8], idlePings: Int) {
+    init(service: IPCService, destination: Destination, ping: [UInt8], idlePings: Int) {
         self.service = service
         self.destination = destination
         self.ping = ping

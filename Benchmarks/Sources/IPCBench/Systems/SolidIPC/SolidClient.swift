@@ -3,7 +3,7 @@ import SolidIPC
 import SolidIPCTLS
 import Synchronization
 
-/// The SolidIPC client: fresh client ``Service``s per repetition on a one-thread ``ReactorGroup``, so
+/// The SolidIPC client: fresh client ``IPCService``s per repetition on a one-thread ``ReactorGroup``, so
 /// every response callback runs on that one thread. The TLS variant shares one client ``TLSTransport``
 /// (one session cache) across its services; the Unix variant connects to the server's socket path.
 final class SolidSystemClient: SystemClient {
@@ -56,7 +56,7 @@ final class SolidSystemClient: SystemClient {
     /// A started client service (Snappy offered when this client is the Snappy variant). `tls` replaces
     /// the client's own TLS settings (the handshake workload's no-resumption transport); `onStart` runs on
     /// the reactor for every connection that completed its handshake.
-    func makeService(tls override: TLSTransport? = nil, onStart: (@Sendable (ConnectionInfo) -> Void)? = nil) throws -> Service {
+    func makeService(tls override: TLSTransport? = nil, onStart: (@Sendable (ConnectionInfo) -> Void)? = nil) throws -> IPCService {
         var configuration = ServiceConfiguration(registry: benchRegistry())
         configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: snappy)
         if let transport = override ?? tls {
@@ -77,7 +77,7 @@ final class SolidSystemClient: SystemClient {
         case .relay: relay = RelayHeader.configure(&configuration, serverPort: serverPort)
         default: break
         }
-        let service = try Service(configuration: configuration, group: group)
+        let service = try IPCService(configuration: configuration, group: group)
         relay?.service = service
         try service.start()
         return service
@@ -85,7 +85,7 @@ final class SolidSystemClient: SystemClient {
 
     /// Sends one request and waits for its response (opens and warms the pool's connection).
     func roundTrip<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
-        _ service: Service, _ request: Request, to destination: Destination, expecting: Response.Type,
+        _ service: IPCService, _ request: Request, to destination: Destination, expecting: Response.Type,
         label: String, timeout: Double = 30, progress: (() -> String)? = nil
     ) throws -> (Response, UInt64) {
         let done = Completion<Result<(Response, UInt64), SendError>>()
@@ -123,14 +123,14 @@ final class SolidSystemClient: SystemClient {
 /// Keeps `depth` requests in flight on one client service: each response sends the next request.
 final class EchoLane: @unchecked Sendable {
     // @unchecked: `sent` is touched only on the client group's single reactor thread.
-    let service: Service
+    let service: IPCService
     let destination: Destination
     let payload: [UInt8]
     let run: EchoRun
     let total: Int
     private var sent = 0
 
-    init(service: Service, destination: Destination, payload: [UInt8], run: EchoRun, total: Int) {
+    init(service: IPCService, destination: Destination, payload: [UInt8], run: EchoRun, total: Int) {
         self.service = service
         self.destination = destination
         self.payload = payload

@@ -8,10 +8,10 @@ import SolidReactor
 /// Lets a handler reach its service, set once before traffic starts.
 final class ServiceReference: @unchecked Sendable {
     // @unchecked: written once before start, read-only afterwards.
-    var service: Service?
+    var service: IPCService?
 }
 
-/// The SolidIPC server: one ``Service`` answering echo and bulk requests and receiving streams (Snappy
+/// The SolidIPC server: one ``IPCService`` answering echo and bulk requests and receiving streams (Snappy
 /// offered, the client decides). A stream message gets a ``ChecksumSink`` from the handler registration
 /// (`handle(_:makeSinks:_:)`); once the stream has ended the handler answers with the sink's count and
 /// checksum. The TLS variant presents the run's certificate; the Unix variant listens on a socket file in
@@ -19,7 +19,7 @@ final class ServiceReference: @unchecked Sendable {
 final class SolidServerHost: SystemServer {
     private let variant: SolidVariant
     private var group: ReactorGroup?
-    private var service: Service?
+    private var service: IPCService?
 
     init(variant: SolidVariant) { self.variant = variant }
 
@@ -40,7 +40,7 @@ final class SolidServerHost: SystemServer {
             unixPath = path
         }
         configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: true)
-        let service = try Service(configuration: configuration, group: group)
+        let service = try IPCService(configuration: configuration, group: group)
         let reference = ServiceReference()
         try service.handle(EchoMessage.self) { request, context in
             try? reference.service?.sendResponse(request, for: context)

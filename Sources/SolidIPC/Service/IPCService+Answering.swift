@@ -3,7 +3,7 @@ import SolidReactor
 
 // Handlers that answer: the handler returns the response (or throws, and the sender's request fails with
 // the reason), with no reference back to the service object.
-extension Service {
+extension IPCService {
     /// Registers the handler for requests of type `Request` (before ``start()``): what it returns is sent
     /// as the response; when it throws, the request is refused with a reject record
     /// (``RejectCode/handlerFailed``, the error's description as the reason) and the sender's completion
@@ -61,7 +61,7 @@ extension Service {
     }
 }
 
-/// A reject record for one request of one connection (``Service/reject(_:_:)``).
+/// A reject record for one request of one connection (``IPCService/reject(_:_:)``).
 final class RejectEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
     let requestID: UInt64

@@ -1,6 +1,6 @@
 import SolidReactor
 
-extension Service {
+extension IPCService {
     /// Stops gracefully, then as ``stop()``: stops accepting; refuses new messages to destinations
     /// (``SendError/serviceStopped``); tells every connection it is going away (PROTOCOL.md §4.1), so
     /// peers send it no new requests; lets every request already received be answered and every message
@@ -10,7 +10,7 @@ extension Service {
     /// Blocks until done, so like ``stop()`` it must not be called on a reactor thread (a precondition,
     /// on in release builds). Handlers and ``sendResponse(_:for:completion:)`` keep working meanwhile.
     public func stop(gracePeriod: Duration) {
-        precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop(gracePeriod:) called on a reactor thread")
+        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop(gracePeriod:) called on a reactor thread")
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.draining = true
             return (Array(state.pools.values), state.listener, state.core)

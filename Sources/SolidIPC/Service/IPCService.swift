@@ -16,7 +16,7 @@ import Glibc
 /// **Locking.** A send takes the pool map's lock once to find (or create) the destination's entry,
 /// reserves a queue place with one atomic add (failing with ``SendError/queueFull(_:)`` at capacity),
 /// and posts the message to the pool's reactor through its lock-free queue. Nothing else is shared.
-public final class Service: Sendable {
+public final class IPCService: Sendable {
     let configuration: ServiceConfigurationSnapshot
     let group: ReactorGroup
     private let logger: Logger
@@ -92,7 +92,7 @@ public final class Service: Sendable {
     /// Blocks until the listener is bound; must not be called on a reactor thread of the group.
     @discardableResult
     public func start() throws -> SocketAddress? {
-        precondition(!group.reactors.contains { $0.isCurrent }, "Service.start() called on a reactor thread")
+        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.start() called on a reactor thread")
         configuration.registry.freeze()  // the connections read it without locks from now on
         let core = ServiceCore(
             configuration: configuration, handlers: handlersBeforeStart.withLock { $0 },
@@ -309,7 +309,7 @@ public final class Service: Sendable {
     /// so it must not be called on a reactor thread — completions, handlers and hooks run there: calling
     /// it from one traps (a precondition, on in release builds); hand it to another thread instead.
     public func stop() {
-        precondition(!group.reactors.contains { $0.isCurrent }, "Service.stop() called on a reactor thread")
+        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop() called on a reactor thread")
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.stopped = true
             defer { state.pools.removeAll() }
@@ -349,14 +349,14 @@ extension ReactorFanOut {
 /// The mutable part of a service, behind its lock.
 struct ServiceState {
     var stopped = false
-    /// ``Service/stop(gracePeriod:)`` is draining: new messages to destinations are refused.
+    /// ``IPCService/stop(gracePeriod:)`` is draining: new messages to destinations are refused.
     var draining = false
     var core: ServiceCore?
     var pools: [Destination: PoolEntry] = [:]
     var listener: ObjectHandle?
 }
 
-/// Names a message sent with ``Service/send(_:to:flags:completion:)`` or a request, for cancelling it.
+/// Names a message sent with ``IPCService/send(_:to:flags:completion:)`` or a request, for cancelling it.
 public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     /// Where it was sent.
     public let destination: Destination

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The part of the API that names one connection: the handle from ``ConnectionInfo`` (lifecycle hooks)
 /// or from a handler's ``MessageContext``. Works for a pool's connections and for accepted ones alike.
-extension Service {
+extension IPCService {
     /// Answers the request described by `context` (or sends a message back on that connection).
     /// `last: false` sends a response part; more may follow, then one with `last: true`.
     @inlinable

@@ -3,7 +3,7 @@ import Synchronization
 
 // The async forms of send and request: structured (no task of their own), cancelled with the task that
 // awaits them, bounded by an optional timeout, and suspending while the destination's queue is full.
-extension Service {
+extension IPCService {
     /// Sends `message` and returns once it was written. While the destination's queue is full, suspends
     /// until there is room instead of failing (the callback API fails at once with
     /// ``SendError/queueFull(_:)``).
@@ -102,7 +102,7 @@ final class AsyncCall<T: Sendable>: Sendable {
     }
 
     /// The message is on its way under `id`; a cancel that came first is carried out now.
-    func started(_ id: MessageID, on service: Service) {
+    func started(_ id: MessageID, on service: IPCService) {
         let cancelNow = state.withLock { state -> Bool in
             state.id = id
             return state.cancelled && !state.finished
@@ -111,7 +111,7 @@ final class AsyncCall<T: Sendable>: Sendable {
     }
 
     /// The awaiting task was cancelled: cancel the message now, or as soon as it has an id.
-    func cancel(on service: Service) {
+    func cancel(on service: IPCService) {
         let id = state.withLock { state -> MessageID? in
             state.cancelled = true
             return state.finished ? nil : state.id
@@ -119,7 +119,7 @@ final class AsyncCall<T: Sendable>: Sendable {
         if let id { Self.cancel(id, on: service) }
     }
 
-    private static func cancel(_ id: MessageID, on service: Service) {
+    private static func cancel(_ id: MessageID, on service: IPCService) {
         // The message may have completed meanwhile (unknownMessage) or the service stopped: its own
         // outcome then stands.
         try? service.cancel(id)

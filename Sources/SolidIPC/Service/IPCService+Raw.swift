@@ -1,7 +1,7 @@
 import SolidEngine
 import SolidReactor
 
-extension Service {
+extension IPCService {
     /// Writes `bytes` as they are on a connection in the Raw state (``ConnectionStartState/raw``), from
     /// any thread; `completion` (on the connection's reactor thread) gets success once the socket took
     /// them, ``SendError/notRaw`` when the connection is not Raw,
@@ -57,8 +57,8 @@ extension Service {
     }
 }
 
-/// A raw send or receive on one connection (``Service/rawSend(_:on:completion:)``,
-/// ``Service/rawReceive(on:_:completion:)``).
+/// A raw send or receive on one connection (``IPCService/rawSend(_:on:completion:)``,
+/// ``IPCService/rawReceive(on:_:completion:)``).
 final class RawConnectionEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed whole to the connection's reactor thread.
     enum Action {
