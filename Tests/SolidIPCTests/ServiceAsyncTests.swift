@@ -13,7 +13,7 @@ struct ServiceAsyncTests {
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.poolQueueCapacity = 2
         let client = try IPCService(configuration: configuration, group: group)
-        try client.start()
+        try await client.start()
         defer { client.stop() }
         let texts = try await withThrowingTaskGroup(of: String.self) { tasks in
             for id in 0..<40 {
@@ -28,7 +28,7 @@ struct ServiceAsyncTests {
         }
         #expect(Set(texts) == Set((0..<40).map { String("n\($0)".reversed()) }))
         try await client.send(Note(id: 1, text: "plain"), to: destination)
-        client.stop()
+        await client.stop()
         await #expect(throws: SendError.serviceStopped) { try await client.send(Note(), to: destination) }
     }
 
@@ -49,7 +49,7 @@ struct ServiceAsyncTests {
                 outcomes.add("\(error)")
             }
         }
-        #expect(waitUntil { server.held.withLock { $0.count } == 1 })
+        #expect(await waitUntil { server.held.withLock { $0.count } == 1 })
         task.cancel()
         await task.value
         #expect(outcomes.all == ["\(SendError.canceled(progress: .sentAwaitingResponse))"])
@@ -77,7 +77,7 @@ struct ServiceAsyncTests {
         }
         await task.value
         #expect(outcome.withLock { $0 } == "\(SendError.canceled(progress: .notSent))")
-        #expect(!waitUntil(seconds: 0.2) { !server.held.withLock { $0.isEmpty } })
+        #expect(await waitUntil(seconds: 0.2) { !server.held.withLock { $0.isEmpty } } == false)
     }
 
     @Test("request(timeout:) against a peer that never answers throws timeout(sentAwaitingResponse) instead of hanging")
@@ -119,7 +119,7 @@ struct ServiceAsyncTests {
             })
         }
         // One connection of 64 slots: they all end up held by odd requests, the rest wait in the queue.
-        #expect(waitUntil { server.held.withLock { $0.count } == 64 })
+        #expect(await waitUntil { server.held.withLock { $0.count } == 64 })
         for (id, task) in tasks.enumerated() where id % 2 == 1 { task.cancel() }
         for task in tasks { await task.value }
         let all = outcomes.all

@@ -11,6 +11,13 @@ extension IPCService {
     /// on in release builds). Handlers and ``sendResponse(_:for:completion:)`` keep working meanwhile.
     public func stop(gracePeriod: Duration) {
         precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop(gracePeriod:) called on a reactor thread")
+        let latch = Latch()
+        beginStop(gracePeriod: gracePeriod) { latch.open() }
+        latch.wait()
+    }
+
+    /// Stops gracefully without waiting; `done` runs once when it is over (on a reactor thread, or here).
+    func beginStop(gracePeriod: Duration, _ done: @escaping @Sendable () -> Void) {
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.draining = true
             return (Array(state.pools.values), state.listener, state.core)
@@ -27,8 +34,10 @@ extension IPCService {
                 if let pool = entry.existingPool { pool.drain(within: gracePeriod, done: done) } else { done() }
             }
         }
-        fanOut.wait()
-        stop()
+        fanOut.whenDone { [weak self] in
+            guard let self else { return done() }
+            self.beginStop(done)
+        }
     }
 }
 

@@ -26,6 +26,7 @@ public final class IPCService: Sendable {
     private let listenAddressConfigured: SocketAddress?
     private let unixPermissions: mode_t?
     private let nextSerial = Atomic<UInt64>(1)
+    let gracefulShutdownPeriod: Duration
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
     /// - Throws: ``ServiceConfigurationError``.
@@ -49,6 +50,7 @@ public final class IPCService: Sendable {
             onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
         self.group = group
         self.logger = configuration.logger
+        gracefulShutdownPeriod = configuration.gracefulShutdownPeriod
         listenAddressConfigured = configuration.listenAddress
         unixPermissions = configuration.unixSocketPermissions.map { mode_t($0) }
     }
@@ -87,54 +89,68 @@ public final class IPCService: Sendable {
     }
 
     /// Starts the service; returns the bound listen address (with the chosen port) for a server.
-    /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop.
+    /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop,
+    ///   ``SendError/alreadyStarted`` the second time.
     ///
-    /// Blocks until the listener is bound; must not be called on a reactor thread of the group.
+    /// Blocks until the listener is bound; must not be called on a reactor thread of the group. In async
+    /// code `try await start()` suspends instead of blocking.
     @discardableResult
     public func start() throws -> SocketAddress? {
         precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.start() called on a reactor thread")
+        let result = Lock<Result<SocketAddress?, any Error>?>(nil)
+        let latch = Latch()
+        beginStart { outcome in
+            result.withLock { $0 = outcome }
+            latch.open()
+        }
+        latch.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    /// Starts the service without waiting: `done` runs once with the bound listen address (nil for a
+    /// client), on a reactor thread or on this one.
+    func beginStart(_ done: @escaping @Sendable (Result<SocketAddress?, any Error>) -> Void) {
         configuration.registry.freeze()  // the connections read it without locks from now on
         let core = ServiceCore(
             configuration: configuration, handlers: handlersBeforeStart.withLock { $0 },
             sinkFactories: sinkFactoriesBeforeStart.withLock { $0 }, logger: logger)
         let started: Result<Void, SendError> = state.withLock { state in
             guard !state.stopped else { return .failure(.serviceStopped) }
+            guard state.core == nil else { return .failure(.alreadyStarted) }
             state.core = core
             return .success(())
         }
-        try started.get()
-        guard let address = listenAddressConfigured else { return nil }
+        if case .failure(let error) = started { return done(.failure(error)) }
+        guard let address = listenAddressConfigured else { return done(.success(nil)) }
         let reactor = group.reactors[0]
         let group = self.group
         let unixPermissions = self.unixPermissions
-        let result = Lock<Result<(SocketAddress, ObjectHandle), any Error>?>(nil)
-        let latch = Latch()
-        reactor.execute {
-            result.withLock {
-                $0 = Result {
-                    let listener = try SocketListener(
-                        address: address, unixPermissions: unixPermissions, on: reactor
-                    ) { accepted in
-                        // Beyond the limit a connection is refused at once (a reset), not queued.
-                        guard core.admitAccepted() else { return accepted.refuse() }
-                        let target = group.next()
-                        target.execute {
-                            guard let stream = try? SocketStream(adopting: accepted, on: target) else {
-                                return core.releaseAccepted()
-                            }
-                            ServerPeer.accept(stream, core: core)
+        let logger = self.logger
+        let posted = reactor.execute { [state] in
+            let outcome = Result { () throws -> SocketAddress in
+                let listener = try SocketListener(
+                    address: address, unixPermissions: unixPermissions, on: reactor
+                ) { accepted in
+                    // Beyond the limit a connection is refused at once (a reset), not queued.
+                    guard core.admitAccepted() else { return accepted.refuse() }
+                    let target = group.next()
+                    target.execute {
+                        guard let stream = try? SocketStream(adopting: accepted, on: target) else {
+                            return core.releaseAccepted()
                         }
+                        ServerPeer.accept(stream, core: core)
                     }
-                    return (listener.localAddress, ObjectHandle(reactor: reactor, id: listener.objectID!))
                 }
+                state.withLock { state in
+                    state.listener = ObjectHandle(reactor: reactor, id: listener.objectID!)
+                    state.listeningAddress = listener.localAddress
+                }
+                logger.debug("service listening", metadata: ["address": "\(listener.localAddress)"])
+                return listener.localAddress
             }
-            latch.open()
+            done(outcome.map { $0 })
         }
-        latch.wait()
-        let (bound, listener) = try result.withLock { $0! }.get()
-        state.withLock { $0.listener = listener }
-        logger.debug("service listening", metadata: ["address": "\(bound)"])
-        return bound
+        if posted != .posted { done(.failure(SendError.serviceStopped)) }
     }
 
     /// Sends `message` to `destination`; `completion` runs once on the connection's reactor thread when it
@@ -307,9 +323,17 @@ public final class IPCService: Sendable {
     /// Stops accepting, closes every pool (their queued messages complete with
     /// ``SendError/serviceStopped``) and refuses further sends. Blocks until the reactors have done it,
     /// so it must not be called on a reactor thread — completions, handlers and hooks run there: calling
-    /// it from one traps (a precondition, on in release builds); hand it to another thread instead.
+    /// it from one traps (a precondition, on in release builds); hand it to another thread instead, or use
+    /// `await stop()` (which suspends instead of blocking).
     public func stop() {
         precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop() called on a reactor thread")
+        let latch = Latch()
+        beginStop { latch.open() }
+        latch.wait()
+    }
+
+    /// Stops without waiting; `done` runs once when the reactors have done it (on one of them, or here).
+    func beginStop(_ done: @escaping @Sendable () -> Void) {
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.stopped = true
             defer { state.pools.removeAll() }
@@ -332,7 +356,10 @@ public final class IPCService: Sendable {
                 done()
             }
         }
-        fanOut.wait()
+        fanOut.whenDone { [weak self] in
+            self?.stopFinished()
+            done()
+        }
     }
 }
 
@@ -354,6 +381,13 @@ struct ServiceState {
     var core: ServiceCore?
     var pools: [Destination: PoolEntry] = [:]
     var listener: ObjectHandle?
+    var listeningAddress: SocketAddress?
+    /// The stop has finished (every reactor closed what it held).
+    var stopFinished = false
+    /// ``IPCService/beginGracefulShutdown()`` was called.
+    var shutdownBegun = false
+    /// Tasks in ``IPCService/run()`` or `await stop()` waiting for the stop to finish.
+    var stopWaiters: [CheckedContinuation<Void, Never>] = []
 }
 
 /// Names a message sent with ``IPCService/send(_:to:flags:completion:)`` or a request, for cancelling it.

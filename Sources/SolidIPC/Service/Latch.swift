@@ -7,6 +7,8 @@ final class Latch: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var opened = 0
+    /// Run once when `opened` reaches `notifyCount` (``whenOpened(count:_:)``).
+    private var notify: (count: Int, action: @Sendable () -> Void)?
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -24,7 +26,23 @@ final class Latch: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         opened += 1
         pthread_cond_broadcast(condition)
+        var action: (@Sendable () -> Void)?
+        if let pending = notify, opened >= pending.count {
+            action = pending.action
+            notify = nil
+        }
         pthread_mutex_unlock(mutex)
+        action?()
+    }
+
+    /// Runs `action` once, without blocking anyone, when the latch has been opened `count` times: at
+    /// once on this thread if it already has, else on the thread that opens it the last time.
+    func whenOpened(count: Int, _ action: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(mutex)
+        let ready = opened >= count
+        if !ready { notify = (count, action) }
+        pthread_mutex_unlock(mutex)
+        if ready { action() }
     }
 
     func wait(count: Int = 1) {
@@ -56,4 +74,7 @@ struct ReactorFanOut {
 
     /// Blocks until every piece is done.
     func wait() { latch.wait(count: expected) }
+
+    /// Runs `action` once every piece is done, blocking nobody (on the reactor that finished last, or here).
+    func whenDone(_ action: @escaping @Sendable () -> Void) { latch.whenOpened(count: expected, action) }
 }

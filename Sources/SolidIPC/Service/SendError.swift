@@ -56,6 +56,8 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case notRaw
     /// ``IPCService/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
+    /// ``IPCService/start()`` (or ``IPCService/run()``) was called on a service already started.
+    case alreadyStarted
 
     /// How far the message got.
     public var progress: SendProgress {
@@ -91,6 +93,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notRaw: "the connection is not in the raw state"
         case .invalidResponse(let error): "the response could not be read: \(error)"
         case .alreadyActive: "the connection is already active"
+        case .alreadyStarted: "the service was already started"
         }
     }
 }

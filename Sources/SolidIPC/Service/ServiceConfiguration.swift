@@ -48,6 +48,10 @@ public struct ServiceConfiguration {
     public var reconnectDelay: Duration = .milliseconds(100)
     /// Longest wait between reconnect attempts.
     public var maxReconnectDelay: Duration = .seconds(10)
+    /// How long ``IPCService/beginGracefulShutdown()`` (and so a ServiceLifecycle graceful shutdown, and
+    /// the end of ``IPCService/withRunning(_:)``) lets requests in flight finish before closing what is
+    /// left, as ``IPCService/stop(gracePeriod:)`` does.
+    public var gracefulShutdownPeriod: Duration = .seconds(30)
     /// The state a pool's new connection starts in once its handshake completes. ``ConnectionStartState/active``
     /// (the default) takes the pool's messages at once; ``ConnectionStartState/passive`` sends only messages
     /// addressed to it until ``IPCService/activateConnection(_:completion:)`` — for an application handshake
@@ -100,6 +104,7 @@ public struct ServiceConfiguration {
         guard maxAcceptedConnections > 0 else { throw .invalid("maxAcceptedConnections must be positive") }
         guard maxPendingConnectionsPerPool > 0 else { throw .invalid("maxPendingConnectionsPerPool must be positive") }
         guard reconnectDelay <= maxReconnectDelay else { throw .invalid("reconnectDelay exceeds maxReconnectDelay") }
+        guard gracefulShutdownPeriod >= .zero else { throw .invalid("gracefulShutdownPeriod cannot be negative") }
         guard connection.registry === registry else { throw .invalid("connection.registry differs from registry") }
         do {
             try Hello.validate(connection.hello)

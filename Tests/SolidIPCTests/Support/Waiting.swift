@@ -16,3 +16,14 @@ func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
     }
     return true
 }
+
+/// Checks `condition` until it holds, for at most `seconds`, yielding to other tasks between checks (so
+/// an async test does not hold a cooperative thread the task it waits for needs).
+func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !condition() {
+        if ContinuousClock.now > deadline { return false }
+        await Task.yield()
+    }
+    return true
+}
