@@ -16,12 +16,15 @@ let package = Package(
         .library(name: "SolidIPC", targets: ["SolidIPC"]),
         .library(name: "SolidIPCSnappy", targets: ["SolidIPCSnappy"]),
         .library(name: "SolidIPCTLS", targets: ["SolidIPCTLS"]),
+        .library(name: "SolidIPCLifecycle", targets: ["SolidIPCLifecycle"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
         .executable(name: "relay-proxy", targets: ["RelayProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // For the adapter products only (SolidIPCLifecycle, SolidIPCMetrics); the core links neither.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Used by the examples only, never by the libraries.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
@@ -50,6 +53,12 @@ let package = Package(
         .target(
             name: "SolidIPCTLS",
             dependencies: ["SolidReactor", "COpenSSL", "CSolidTLS"],
+            swiftSettings: swiftSettings
+        ),
+        // ServiceLifecycle: an IPCService runs in a ServiceGroup; its graceful shutdown drains the service.
+        .target(
+            name: "SolidIPCLifecycle",
+            dependencies: ["SolidIPC", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -85,7 +94,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SolidIPCTests",
-            dependencies: ["SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "CSolidLinux", "RelayProxy"],
+            dependencies: [
+                "SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "SolidIPCLifecycle", "CSolidLinux", "RelayProxy",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

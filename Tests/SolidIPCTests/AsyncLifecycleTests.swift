@@ -4,7 +4,7 @@ import SolidReactor
 import Synchronization
 import Testing
 
-/// The async lifecycle: `await start()` / `await stop()`, `run()` until shutdown, `beginGracefulShutdown()`
+/// The async lifecycle: `await start()` / `await stop()`, `serve()` until shutdown, `beginGracefulShutdown()`
 /// with requests in flight, cancellation, and the `withRunning` scope.
 @Suite("IPCService async lifecycle", .serialized)
 struct AsyncLifecycleTests {
@@ -32,13 +32,13 @@ struct AsyncLifecycleTests {
         await #expect(throws: SendError.serviceStopped) { try await server.start() }
     }
 
-    @Test("run() starts the service and returns after beginGracefulShutdown(): the three requests held are all answered, once, and new sends are refused meanwhile")
+    @Test("serve() starts the service and returns after beginGracefulShutdown(): the three requests held are all answered, once, and new sends are refused meanwhile")
     func runUntilGracefulShutdown() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let holding = try HoldingServer(group: group)
         let server = holding.service
-        let running = Task { try await server.run() }  // already started: run() serves on
+        let running = Task { try await server.serve() }  // already started: serve() serves on
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
@@ -61,7 +61,7 @@ struct AsyncLifecycleTests {
         #expect(answers.all.count == 3, "no answer twice")
     }
 
-    @Test("cancelling the task in run() stops the service at once: the held request fails with a precise error and run() returns")
+    @Test("cancelling the task in serve() stops the service at once: the held request fails with a precise error and serve() returns")
     func runCancelled() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
@@ -70,7 +70,7 @@ struct AsyncLifecycleTests {
         let server = try IPCService(configuration: configuration, group: group)
         let held = Mutex(0)
         try server.handle(Note.self) { _, _ in held.withLock { $0 += 1 } }  // never answers
-        let running = Task { try await server.run() }
+        let running = Task { try await server.serve() }
         #expect(await waitUntil { server.listeningAddress != nil })
         let destination = try Destination(host: "127.0.0.1", port: try #require(server.listeningAddress).port)
         let client = try startClient(group: group)
@@ -89,18 +89,18 @@ struct AsyncLifecycleTests {
         #expect(throws: SendError.serviceStopped) { try server.send(Note(), to: destination) }
     }
 
-    @Test("run() on a stopped service throws serviceStopped; a stop() from elsewhere ends run()")
+    @Test("serve() on a stopped service throws serviceStopped; a stop() from elsewhere ends serve()")
     func runAndStopFromElsewhere() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.listenAddress = .loopbackV4()
         let server = try IPCService(configuration: configuration, group: group)
-        let running = Task { try await server.run() }
-        #expect(await waitUntil { server.listeningAddress != nil })  // run() has started it
+        let running = Task { try await server.serve() }
+        #expect(await waitUntil { server.listeningAddress != nil })  // serve() has started it
         await server.stop()
         try await running.value
-        await #expect(throws: SendError.serviceStopped) { try await server.run() }
+        await #expect(throws: SendError.serviceStopped) { try await server.serve() }
     }
 
     @Test("withRunning returns the body's value and leaves the service stopped; a throwing body stops it too and the error comes out")

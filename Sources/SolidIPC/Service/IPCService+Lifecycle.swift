@@ -1,6 +1,6 @@
 public import SolidReactor
 
-// The async lifecycle: start and stop that suspend instead of blocking a thread, run() that serves until
+// The async lifecycle: start and stop that suspend instead of blocking a thread, serve() that serves until
 // shutdown, beginGracefulShutdown(), and withRunning, a scope the service cannot outlive running.
 extension IPCService {
     /// Starts the service and returns the bound listen address (with the chosen port) for a server, nil
@@ -34,7 +34,7 @@ extension IPCService {
     /// ``IPCService`` a ServiceLifecycle service whose graceful shutdown calls ``beginGracefulShutdown()``.
     /// - Throws: what ``start()`` throws, when it had to start the service (``SendError/serviceStopped``
     ///   if it was stopped before).
-    public func run() async throws {
+    public func serve() async throws {
         let (stopped, needsStart) = state.withLock { ($0.stopped, $0.core == nil) }
         if stopped { throw SendError.serviceStopped }
         if needsStart { try await start() }
@@ -47,7 +47,7 @@ extension IPCService {
 
     /// Begins a graceful shutdown and returns at once: stops accepting, refuses new messages
     /// (``SendError/serviceStopped``), lets what is in flight finish for up to
-    /// ``ServiceConfiguration/gracefulShutdownPeriod``, then stops (``run()`` returns then). Callable from
+    /// ``ServiceConfiguration/gracefulShutdownPeriod``, then stops (``serve()`` returns then). Callable from
     /// any thread, a reactor thread or a handler included; calling it again changes nothing.
     public func beginGracefulShutdown() {
         let first = state.withLock { state -> Bool in
@@ -79,7 +79,7 @@ extension IPCService {
     }
 
     /// The address the service listens on (with the port the system chose for port 0) once
-    /// ``start()`` or ``run()`` has bound it; nil before, for a client, and once a stop began.
+    /// ``start()`` or ``serve()`` has bound it; nil before, for a client, and once a stop began.
     public var listeningAddress: SocketAddress? {
         state.withLock { state in state.stopped || state.draining ? nil : state.listeningAddress }
     }

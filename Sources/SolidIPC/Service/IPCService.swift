@@ -386,7 +386,7 @@ struct ServiceState {
     var stopFinished = false
     /// ``IPCService/beginGracefulShutdown()`` was called.
     var shutdownBegun = false
-    /// Tasks in ``IPCService/run()`` or `await stop()` waiting for the stop to finish.
+    /// Tasks in ``IPCService/serve()`` or `await stop()` waiting for the stop to finish.
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
 }
 

@@ -56,7 +56,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case notRaw
     /// ``IPCService/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
-    /// ``IPCService/start()`` (or ``IPCService/run()``) was called on a service already started.
+    /// ``IPCService/start()`` (or ``IPCService/serve()``) was called on a service already started.
     case alreadyStarted
 
     /// How far the message got.
