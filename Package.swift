@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
         .executable(name: "relay-proxy", targets: ["RelayProxy"]),
+        .executable(name: "key-value", targets: ["KeyValue"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -76,6 +77,7 @@ let package = Package(
             path: "Examples/IPCEcho",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "KeyValue", dependencies: ["SolidIPC"], path: "Examples/KeyValue", swiftSettings: swiftSettings),
         .executableTarget(
             name: "RelayProxy",
             dependencies: ["SolidReactor", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -4,12 +4,6 @@ import SolidIPC
 import SolidIPCSnappy
 import Synchronization
 
-/// Lets a handler reach its service, set once before traffic starts.
-final class ServiceReference: @unchecked Sendable {
-    // @unchecked: written once before start, read-only afterwards.
-    var service: IPCService?
-}
-
 /// Starts a service that answers every echo request with the same payload.
 func startEchoServer(
     group: ReactorGroup, address: SocketAddress, snappy: Bool, tls: (any SecureTransport)? = nil
@@ -19,11 +13,7 @@ func startEchoServer(
     configuration.tls = tls
     if snappy { configuration.connection.codecs = [SnappyCodec()] }
     let server = try IPCService(configuration: configuration, group: group)
-    let reference = ServiceReference()
-    try server.handle(EchoMessage.self) { request, context in
-        try? reference.service?.sendResponse(request, for: context)
-    }
-    reference.service = server
+    try server.handleRequests(EchoMessage.self) { request, _ in request }  // the response is the request
     let address = try server.start()!
     return (server, address)
 }

@@ -1,4 +1,3 @@
-@_exported import SolidReactor
 
 /// Where messages go: a host (name or numeric IP) and a port, written `"host:port"` or `"[v6]:port"`, or
 /// a Unix-domain socket on this host, written `"unix:/path"` or `"unix:@abstract-name"`.

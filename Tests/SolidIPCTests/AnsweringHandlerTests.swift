@@ -76,3 +76,40 @@ struct AnsweringHandlerTests {
         #expect(server.statistics.messagesSent == 0, "no response went out")
     }
 }
+
+/// A request that names its response type (``IPCRequest``).
+struct Ask: IPCRequest {
+    typealias Response = Note
+    var text = ""
+    mutating func describe<C: FieldCoder>(_ coder: inout C) throws(WireError) { try coder.field(&text) }
+}
+
+@Suite("Typed requests")
+struct TypedRequestTests {
+    @Test("a typed request needs no expecting: its handler returns the response type, a throw still refuses it")
+    func typedRoundTrip() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let registry = MessageRegistry()
+        try registry.register(protocol: 1, [Note.self, Ask.self])
+        struct Refused: Error, CustomStringConvertible { var description: String { "no empty questions" } }
+        var settings = ServiceConfiguration(registry: registry)
+        settings.listenAddress = .loopbackV4()
+        let server = try IPCService(configuration: settings, group: group)
+        try server.handleRequests(Ask.self) { ask, _ in
+            guard !ask.text.isEmpty else { throw Refused() }
+            return Note(id: UInt64(ask.text.count), text: ask.text.uppercased())
+        }
+        let client = try IPCService(configuration: ServiceConfiguration(registry: registry), group: group)
+        try await server.withRunning { address in
+            try await client.withRunning { _ in
+                let destination = try Destination(host: "127.0.0.1", port: try #require(address).port)
+                let answer: Note = try await client.request(Ask(text: "why"), to: destination)
+                #expect(answer == Note(id: 3, text: "WHY"))
+                await #expect(throws: SendError.rejected(PeerRejection(code: .handlerFailed, reason: "no empty questions"))) {
+                    _ = try await client.request(Ask(text: ""), to: destination)
+                }
+            }
+        }
+    }
+}

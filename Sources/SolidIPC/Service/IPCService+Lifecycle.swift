@@ -60,10 +60,12 @@ extension IPCService {
 
     /// Starts the service, runs `body` with its listen address, then stops it: gracefully (as
     /// ``beginGracefulShutdown()``, waiting for it) when `body` returns, at once when it throws. The
-    /// service never outlives the scope running, also when the task is cancelled.
+    /// service never outlives the scope running, also when the task is cancelled. `body` runs on the
+    /// caller's actor.
     /// - Returns: what `body` returns.
     /// - Throws: what ``start()`` or `body` throws.
     public func withRunning<Result>(
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (_ listenAddress: SocketAddress?) async throws -> Result
     ) async throws -> Result {
         let address = try await start()
