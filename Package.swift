@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // For the adapter products only (SolidIPCLifecycle, SolidIPCMetrics); the core links neither.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Builds the DocC catalogs (`swift package generate-documentation`); not linked into anything.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         // Used by the examples only, never by the libraries.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],

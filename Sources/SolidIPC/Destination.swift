@@ -3,7 +3,7 @@
 /// a Unix-domain socket on this host, written `"unix:/path"` or `"unix:@abstract-name"`.
 ///
 /// A destination names one connection pool of a service. Names are resolved off the reactor threads
-/// (``Reactor/resolve(host:port:_:)``), and a name may stand for several addresses.
+/// (`Reactor/resolve(host:port:_:)`), and a name may stand for several addresses.
 public struct Destination: Hashable, Sendable, CustomStringConvertible {
     /// The host name or numeric IP, without brackets; for a Unix-domain socket its path (or `@name`).
     public let host: String

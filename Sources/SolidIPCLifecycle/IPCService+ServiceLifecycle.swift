@@ -1,7 +1,7 @@
 public import ServiceLifecycle
 public import SolidIPC
 
-/// An ``SolidIPC/IPCService`` is a ServiceLifecycle service: put it in a `ServiceGroup` and the group
+/// An `IPCService` is a ServiceLifecycle service: put it in a `ServiceGroup` and the group
 /// runs it (starting it if it was not started), and the group's graceful shutdown (SIGTERM, say) drains
 /// it — no new connections or messages, requests in flight answered for up to
 /// `ServiceConfiguration.gracefulShutdownPeriod` — before it stops. Cancelling the group stops it at once.
@@ -16,8 +16,8 @@ public import SolidIPC
 /// try await group.run()
 /// ```
 extension IPCService: ServiceLifecycle.Service {
-    /// Serves (``SolidIPC/IPCService/serve()``) until the service group shuts down: a graceful shutdown
-    /// calls ``SolidIPC/IPCService/beginGracefulShutdown()`` and returns once the drained service has
+    /// Serves (`IPCService.serve()`) until the service group shuts down: a graceful shutdown
+    /// calls `IPCService.beginGracefulShutdown()` and returns once the drained service has
     /// stopped; cancellation stops it at once.
     public func run() async throws {
         try await withGracefulShutdownHandler {

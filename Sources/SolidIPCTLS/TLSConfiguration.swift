@@ -78,11 +78,11 @@ public struct TLSConfiguration: Sendable {
     /// Clients keep the server's session tickets and resume on reconnect (no full key exchange); servers
     /// issue tickets. On by default.
     public var sessionResumption = true
-    /// How long a handshake may take before the stream closes with ``TLSError/handshakeTimeout(_:)``
+    /// How long a handshake may take before the stream closes with `TLSError/handshakeTimeout(_:)`
     /// (SolidFrame's `connection_timeout_secure`); `nil`: no limit.
     public var handshakeTimeout: Duration? = .seconds(10)
     /// Plaintext bytes a TLS stream accepts from its owner ahead of the handshake's completion; more
-    /// writes fail with ``StreamError/tls(_:)``. Bounds memory when a peer stalls the handshake.
+    /// writes fail with `StreamError/tls(_:)`. Bounds memory when a peer stalls the handshake.
     public var maxBufferedBeforeHandshake = 4 * 1024 * 1024
 
     /// Settings with no certificate of its own (a client) and the defaults.

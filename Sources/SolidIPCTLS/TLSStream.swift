@@ -4,11 +4,11 @@ import Glibc
 import Synchronization
 public import SolidReactor
 
-/// A TLS stream over another ``ByteStream`` (TCP, a Unix-domain socket, or a stream that already ran a
+/// A TLS stream over another `ByteStream` (TCP, a Unix-domain socket, or a stream that already ran a
 /// raw phase), driven by OpenSSL through one BIO of our own on the stream's reactor thread.
 ///
 /// **Data path.** OpenSSL reads ciphertext straight from the view the inner stream hands over (no copy
-/// into a memory BIO) and `SSL_read` decrypts into the reactor's ``Reactor/transformBuffer``, where the
+/// into a memory BIO) and `SSL_read` decrypts into the reactor's `Reactor/transformBuffer`, where the
 /// owner's ``onRead`` sees it. A write encrypts at once, `SSL_write` putting the ciphertext straight into
 /// the array that goes to the inner stream, whose completion is the write's completion. Output OpenSSL
 /// produces on its own (handshake messages, session tickets, alerts, `close_notify`) collects in the
@@ -20,7 +20,7 @@ public import SolidReactor
 ///
 /// **Closing.** ``close()`` sends `close_notify` when the inner stream can take it at once, then closes
 /// the inner stream. The peer's `close_notify` is end of input (``onEndOfInput``); the inner stream
-/// ending without one closes with ``TLSError/closedWithoutCloseNotify``.
+/// ending without one closes with `TLSError/closedWithoutCloseNotify`.
 public final class TLSStream: ByteStream {
     /// Receives decrypted bytes. The buffer is only valid during the call.
     public var onRead: ((UnsafeRawBufferPointer) -> Void)?

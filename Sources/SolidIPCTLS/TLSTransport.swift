@@ -1,7 +1,7 @@
 public import SolidReactor
 import Synchronization
 
-/// TLS over the system OpenSSL for a service or a single stream: a ``SecureTransport`` made from the
+/// TLS over the system OpenSSL for a service or a single stream: a `SecureTransport` made from the
 /// client settings, the server settings, or both (a peer-to-peer node).
 ///
 /// ```swift
@@ -20,7 +20,7 @@ public final class TLSTransport: SecureTransport {
     private let server: TLSContext?
 
     /// Builds the contexts.
-    /// - Throws: ``TLSError/invalidConfiguration(_:_:)`` naming what could not be loaded.
+    /// - Throws: `TLSError/invalidConfiguration(_:_:)` naming what could not be loaded.
     public init(server: TLSConfiguration? = nil, client: TLSConfiguration? = nil) throws(TLSError) {
         self.server = try server.map { (configuration) throws(TLSError) in try TLSContext(role: .server, configuration: configuration) }
         self.client = try client.map { (configuration) throws(TLSError) in try TLSContext(role: .client, configuration: configuration) }
@@ -37,7 +37,7 @@ public final class TLSTransport: SecureTransport {
     /// `true` when server settings were given.
     public var canAccept: Bool { server != nil }
 
-    /// Starts a client handshake over `stream` (see ``SecureTransport``).
+    /// Starts a client handshake over `stream` (see `SecureTransport`).
     public func makeClientStream(
         over stream: any ByteStream, serverName: String?, initialInput: [UInt8], onHandshake: ((SecurityInfo) -> Void)?
     ) throws(StreamError) -> any ByteStream {
@@ -46,7 +46,7 @@ public final class TLSTransport: SecureTransport {
         return secure
     }
 
-    /// Starts a server handshake over `stream` (see ``SecureTransport``).
+    /// Starts a server handshake over `stream` (see `SecureTransport`).
     public func makeServerStream(
         over stream: any ByteStream, initialInput: [UInt8], onHandshake: ((SecurityInfo) -> Void)?
     ) throws(StreamError) -> any ByteStream {

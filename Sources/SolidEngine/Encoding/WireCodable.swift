@@ -75,7 +75,7 @@ public protocol WireMessage: WireStruct, SendableMetatype {
     static func encodeBody(_ message: Self, headerRoom: Int, capacity: Int, storage: consuming [UInt8])
         throws(WireError) -> EncodedBody
     /// Decodes a body written with layout `version`; out-of-line byte arrays are taken, in field order, from
-    /// `adopting` (left empty when it has none). Provided; do not implement (see ``encodeBody``).
+    /// `adopting` (left empty when it has none). Provided; do not implement (see ``encodeBody(_:headerRoom:capacity:storage:)``).
     static func decodeBody(
         _ body: UnsafeRawBufferPointer, version: UInt8, limits: DecodingLimits, adopting: inout [[UInt8]]
     ) throws(WireError) -> (any WireMessage, BodyLayout)

@@ -42,7 +42,7 @@ public struct WireEncoder: FieldCoder {
 
     @usableFromInline static let zeros = [UInt8](repeating: 0, count: 64)
 
-    /// Bytes reserved in front of the body by ``encode(_:headerRoom:)``.
+    /// Bytes reserved in front of the body by ``encode(_:headerRoom:capacity:storage:)``.
     public let headerRoom: Int
 
     /// Creates an encoder writing layout `version`, leaving `headerRoom` zero bytes in front of the body

@@ -35,7 +35,7 @@ public final class MessageWriter {
     public let packetSize: Int
     /// The agreed number of slots.
     public let slots: Int
-    /// Largest body ``enqueue(_:registry:flags:requestID:responseTo:)`` accepts.
+    /// Largest body ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:)`` accepts.
     public let maxBodyBytes: Int
     private let codec: (any PacketCodec)?
     private var scratch: UnsafeMutableRawBufferPointer

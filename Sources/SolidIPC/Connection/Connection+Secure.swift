@@ -38,10 +38,10 @@ extension Connection {
     /// the hello follows inside TLS, and a pool's connection is then passive until activated.
     ///
     /// Invalid situations close the connection with a specific error (the seed's rule): during the hello
-    /// exchange (``TLSError/invalidState(_:)``), a Raw phase that runs inside TLS already (TLS from the
-    /// start: ``TLSError/invalidState(_:)``), without TLS settings for this side
-    /// (``TLSError/notConfigured``). On a connection that is secure already, `completion` gets its
-    /// ``SecurityInfo`` at once.
+    /// exchange (`TLSError/invalidState(_:)`), a Raw phase that runs inside TLS already (TLS from the
+    /// start: `TLSError/invalidState(_:)`), without TLS settings for this side
+    /// (`TLSError/notConfigured`). On a connection that is secure already, `completion` gets its
+    /// `SecurityInfo` at once.
     public func startSecure(completion: ((Result<SecurityInfo, ConnectionError>) -> Void)? = nil) {
         reactor.preconditionInReactor()
         if case .closed(let error) = state {

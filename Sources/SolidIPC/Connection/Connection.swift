@@ -3,9 +3,9 @@ public import SolidReactor
 import Synchronization
 import Logging
 
-/// One message connection over a ``ByteStream`` (TCP, a Unix-domain socket, or TLS over either), on the
-/// stream's reactor: the handshake, then messages in both directions through a ``MessageWriter`` and a
-/// ``PacketReader``, plus keep-alive. It never learns which kind of stream it runs on.
+/// One message connection over a `ByteStream` (TCP, a Unix-domain socket, or TLS over either), on the
+/// stream's reactor: the handshake, then messages in both directions through a `MessageWriter` and a
+/// `PacketReader`, plus keep-alive. It never learns which kind of stream it runs on.
 ///
 /// Everything runs on the reactor thread; callbacks too.
 public final class Connection {
@@ -188,7 +188,7 @@ public final class Connection {
     /// Queues `message`; `completion` (on the reactor thread) says whether it was written, cancelled or
     /// failed. Messages sent before the handshake completes wait for it.
     /// - Returns: the writer's id for ``cancel(_:)`` when the connection is active; `nil` before the handshake.
-    /// - Throws: ``WireError/unregisteredType(_:)`` and other encoding errors, at once.
+    /// - Throws: `WireError/unregisteredType(_:)` and other encoding errors, at once.
     @discardableResult
     public func send<M: WireMessage>(
         _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
@@ -251,7 +251,7 @@ public final class Connection {
     }
 
     /// Cancels a message queued or partly written on this connection (the peer drops what it got).
-    /// Its completion reports ``MessageWriter/Outcome/canceled(partlySent:)``. `false` when it already ended.
+    /// Its completion reports `MessageWriter/Outcome/canceled(partlySent:)`. `false` when it already ended.
     @discardableResult
     public func cancel(_ writerID: UInt64) -> Bool {
         guard let writer, writer.cancel(writerID) else { return false }

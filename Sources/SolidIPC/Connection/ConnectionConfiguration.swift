@@ -12,13 +12,13 @@ public struct ConnectionConfiguration {
     /// Field limits for incoming messages.
     public var limits = DecodingLimits()
     /// Largest message body (fields, streams not counted) this side accepts from the peer, and sends: a
-    /// bigger message fails at once with ``WireError/messageTooLarge(length:limit:)`` (not sent) instead of
+    /// bigger message fails at once with `WireError/messageTooLarge(length:limit:)` (not sent) instead of
     /// being dropped by a peer with the same limit.
     public var maxBodyBytes = 512 * 1024 * 1024
     /// Most bytes of messages still being received that one connection holds at once (default 1 GiB):
     /// a body arriving in pieces and out-of-line byte arrays, charged at their declared sizes (memory
     /// itself grows only as bytes arrive). A message that would go over it is rejected on its own with
-    /// ``WireError/receiveBudgetExceeded(requested:inUse:limit:scope:)``; streams are not held and not
+    /// `WireError/receiveBudgetExceeded(requested:inUse:limit:scope:)`; streams are not held and not
     /// counted. Keep it at least ``maxBodyBytes``. The service adds a budget shared by all its
     /// connections (``ServiceConfiguration/maxReceivingBytes``).
     public var maxReceivingBytes = 1024 * 1024 * 1024
@@ -96,7 +96,7 @@ public struct ConnectionConfiguration {
 /// Why a connection closed.
 public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The stream failed: a socket error, a refused or timed-out connect, or a TLS failure
-    /// (``StreamError/tls(_:)``, with OpenSSL's reason).
+    /// (`StreamError/tls(_:)`, with OpenSSL's reason).
     case stream(StreamError)
     /// The peer broke the wire protocol.
     case protocolViolation(WireError)

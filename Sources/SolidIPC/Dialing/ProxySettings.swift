@@ -4,7 +4,7 @@ public import SolidReactor
 /// connects to the proxy, asks it for the destination, then runs TLS (verified against the destination's
 /// name, not the proxy's) and the hello through the tunnel. A proxy that cannot be reached, or that
 /// refuses, is a failed connect attempt (``SendError/connectFailed(_:_:)`` with
-/// ``StreamError/proxy(_:)`` or the socket's error): the pool never falls back to a direct connection.
+/// `StreamError/proxy(_:)` or the socket's error): the pool never falls back to a direct connection.
 public struct ProxySettings: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's protocol.
     public enum Kind: Sendable, Hashable {

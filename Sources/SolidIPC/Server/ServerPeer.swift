@@ -5,7 +5,7 @@ import Synchronization
 
 /// An accepted connection (the server side's unnamed pool of one), pinned to its reactor. Everything it
 /// sends is addressed to it: responses and messages arrive as ``PeerSendEvent``s, requests as
-/// ``DirectRequestEvent``s, through its ``ObjectHandle``. It is active from the start.
+/// ``DirectRequestEvent``s, through its `ObjectHandle`. It is active from the start.
 final class ServerPeer: ReactorObject {
     private let connection: Connection
     private let core: ServiceCore
@@ -168,7 +168,7 @@ final class ServerPeer: ReactorObject {
 
     func close() { connection.close() }
 
-    /// Goes away gracefully (``IPCService/stop(gracePeriod:)``): `done` runs once the connection has closed,
+    /// Goes away gracefully (`stop(gracePeriod:)`): `done` runs once the connection has closed,
     /// at the latest `gracePeriod` from now.
     func drain(within gracePeriod: Duration, done: @escaping () -> Void) {
         guard id != nil else { return done() }

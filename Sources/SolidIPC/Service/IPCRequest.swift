@@ -22,8 +22,8 @@ extension IPCService {
         try await self.request(request, to: destination, flags: flags, timeout: timeout, expecting: Request.Response.self)
     }
 
-    /// Registers an `async` handler for a typed request (before ``start()``): it must return the
-    /// request's `Response`; a throw refuses the request (``handleRequests(_:answering:)-(_,(Request,MessageContext)->Response)``).
+    /// Registers an `async` handler for a typed request (before `start()`): it must return the
+    /// request's `Response`; a throw refuses the request (`handleRequests(_:answering:)`).
     public func handleRequests<Request: IPCRequest>(
         _ type: Request.Type, respond: @escaping @Sendable (Request, MessageContext) async throws -> Request.Response
     ) throws(SendError) {

@@ -4,9 +4,9 @@ import SolidReactor
 // Handlers that answer: the handler returns the response (or throws, and the sender's request fails with
 // the reason), with no reference back to the service object.
 extension IPCService {
-    /// Registers the handler for requests of type `Request` (before ``start()``): what it returns is sent
+    /// Registers the handler for requests of type `Request` (before `start()`): what it returns is sent
     /// as the response; when it throws, the request is refused with a reject record
-    /// (``RejectCode/handlerFailed``, the error's description as the reason) and the sender's completion
+    /// (`RejectCode/handlerFailed`, the error's description as the reason) and the sender's completion
     /// fails with ``SendError/rejected(_:)``. Messages of that type sent without expecting a response are
     /// handed to it too; what it returns for them is dropped.
     ///
@@ -27,7 +27,7 @@ extension IPCService {
         }
     }
 
-    /// Registers an `async` handler for requests of type `Request` (before ``start()``): it runs in a task
+    /// Registers an `async` handler for requests of type `Request` (before `start()`): it runs in a task
     /// of its own per request, off the reactor thread; what it returns is the response, and a throw
     /// refuses the request as the synchronous form does.
     public func handleRequests<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(

@@ -60,9 +60,9 @@ extension IPCService {
     /// answers on its own). `completion` gets what TLS established, or
     /// ``SendError/connectionClosed(_:progress:)`` with the cause. Invalid situations close the
     /// connection with a specific error: a service without TLS settings for this side
-    /// (``TLSError/notConfigured``), a connection in the middle of its hello exchange, or a Raw phase
-    /// already inside TLS (``TLSError/invalidState(_:)``).
-    /// On a connection that is secure already the completion gets its ``SecurityInfo`` at once.
+    /// (`TLSError/notConfigured`), a connection in the middle of its hello exchange, or a Raw phase
+    /// already inside TLS (`TLSError/invalidState(_:)`).
+    /// On a connection that is secure already the completion gets its `SecurityInfo` at once.
     public func secureConnection(
         _ connection: ObjectHandle, completion: (@Sendable (Result<SecurityInfo, SendError>) -> Void)? = nil
     ) throws(SendError) {

@@ -1,14 +1,14 @@
 import SolidReactor
 
 extension IPCService {
-    /// Stops gracefully, then as ``stop()``: stops accepting; refuses new messages to destinations
+    /// Stops gracefully, then as `stop()`: stops accepting; refuses new messages to destinations
     /// (``SendError/serviceStopped``); tells every connection it is going away (PROTOCOL.md §4.1), so
     /// peers send it no new requests; lets every request already received be answered and every message
     /// and request already sent complete; and closes each connection once it is quiet. Whatever is still
-    /// under way after `gracePeriod` (on the reactors' clock) is closed as by ``stop()``.
+    /// under way after `gracePeriod` (on the reactors' clock) is closed as by `stop()`.
     ///
-    /// Blocks until done, so like ``stop()`` it must not be called on a reactor thread (a precondition,
-    /// on in release builds). Handlers and ``sendResponse(_:for:completion:)`` keep working meanwhile.
+    /// Blocks until done, so like `stop()` it must not be called on a reactor thread (a precondition,
+    /// on in release builds). Handlers and ``sendResponse(_:for:last:completion:)`` keep working meanwhile.
     public func stop(gracePeriod: Duration) {
         precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop(gracePeriod:) called on a reactor thread")
         let latch = Latch()

@@ -5,7 +5,7 @@ public import SolidReactor
 extension IPCService {
     /// Starts the service and returns the bound listen address (with the chosen port) for a server, nil
     /// for a client. Suspends until the listener is bound, blocking no thread.
-    /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop,
+    /// - Throws: `SystemError` when the listener cannot bind; ``SendError/serviceStopped`` after stop,
     ///   ``SendError/alreadyStarted`` the second time.
     @discardableResult
     public func start() async throws -> SocketAddress? {
@@ -14,12 +14,12 @@ extension IPCService {
         }
     }
 
-    /// Stops as the blocking ``stop()`` does, suspending instead of blocking. Callable from any task.
+    /// Stops as the blocking `stop()` does, suspending instead of blocking. Callable from any task.
     public func stop() async {
         await withCheckedContinuation { continuation in beginStop { continuation.resume() } }
     }
 
-    /// Stops gracefully as the blocking ``stop(gracePeriod:)`` does, suspending instead of blocking.
+    /// Stops gracefully as the blocking `stop(gracePeriod:)` does, suspending instead of blocking.
     public func stop(gracePeriod: Duration) async {
         await withCheckedContinuation { continuation in
             beginStop(gracePeriod: gracePeriod) { continuation.resume() }
@@ -27,12 +27,12 @@ extension IPCService {
     }
 
     /// Serves until the service stops: starts it if it has not been started, then returns once a
-    /// ``beginGracefulShutdown()`` or a ``stop()`` from anywhere has finished. Cancelling the task that
-    /// runs it stops the service at once (as ``stop()``) and returns when that is done.
+    /// ``beginGracefulShutdown()`` or a `stop()` from anywhere has finished. Cancelling the task that
+    /// runs it stops the service at once (as `stop()`) and returns when that is done.
     ///
     /// This is the shape ServiceLifecycle expects; the `SolidIPCLifecycle` product makes an
     /// ``IPCService`` a ServiceLifecycle service whose graceful shutdown calls ``beginGracefulShutdown()``.
-    /// - Throws: what ``start()`` throws, when it had to start the service (``SendError/serviceStopped``
+    /// - Throws: what `start()` throws, when it had to start the service (``SendError/serviceStopped``
     ///   if it was stopped before).
     public func serve() async throws {
         let (stopped, needsStart) = state.withLock { ($0.stopped, $0.core == nil) }
@@ -63,7 +63,7 @@ extension IPCService {
     /// service never outlives the scope running, also when the task is cancelled. `body` runs on the
     /// caller's actor.
     /// - Returns: what `body` returns.
-    /// - Throws: what ``start()`` or `body` throws.
+    /// - Throws: what `start()` or `body` throws.
     public func withRunning<Result>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: (_ listenAddress: SocketAddress?) async throws -> Result
@@ -81,7 +81,7 @@ extension IPCService {
     }
 
     /// The address the service listens on (with the port the system chose for port 0) once
-    /// ``start()`` or ``serve()`` has bound it; nil before, for a client, and once a stop began.
+    /// `start()` or ``serve()`` has bound it; nil before, for a client, and once a stop began.
     public var listeningAddress: SocketAddress? {
         state.withLock { state in state.stopped || state.draining ? nil : state.listeningAddress }
     }

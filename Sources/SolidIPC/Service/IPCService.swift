@@ -55,7 +55,7 @@ public final class IPCService: Sendable {
         unixPermissions = configuration.unixSocketPermissions.map { mode_t($0) }
     }
 
-    /// Registers the handler for incoming messages of type `M` (before ``start()``).
+    /// Registers the handler for incoming messages of type `M` (before `start()`).
     public func handle<M: WireMessage>(_ type: M.Type, _ handler: @escaping @Sendable (M, MessageContext) -> Void)
         throws(SendError)
     {
@@ -69,7 +69,7 @@ public final class IPCService: Sendable {
     }
 
     /// Registers the handler for incoming messages of type `M` that carry stream fields (before
-    /// ``start()``). `makeSinks` runs on the connection's reactor thread when the message's other fields
+    /// `start()`). `makeSinks` runs on the connection's reactor thread when the message's other fields
     /// have arrived, before its streams, and returns one sink per stream field in declaration order (a
     /// wrong count rejects the message); `handler` runs once every stream has ended in its sink. A message
     /// whose sender cancels it, or whose connection drops, aborts its sinks and never reaches `handler`.
@@ -89,7 +89,7 @@ public final class IPCService: Sendable {
     }
 
     /// Starts the service; returns the bound listen address (with the chosen port) for a server.
-    /// - Throws: ``SystemError`` when the listener cannot bind; ``SendError/serviceStopped`` after stop,
+    /// - Throws: `SystemError` when the listener cannot bind; ``SendError/serviceStopped`` after stop,
     ///   ``SendError/alreadyStarted`` the second time.
     ///
     /// Blocks until the listener is bound; must not be called on a reactor thread of the group. In async
@@ -155,7 +155,7 @@ public final class IPCService: Sendable {
 
     /// Sends `message` to `destination`; `completion` runs once on the connection's reactor thread when it
     /// was written (or failed). While the destination is not reachable the message waits (the pool
-    /// retries with back-off) unless it is ``MessageFlags/oneShot`` (then it fails with
+    /// retries with back-off) unless it is `MessageFlags/oneShot` (then it fails with
     /// ``SendError/connectFailed(_:_:)`` after one attempt) or its `timeout` passes
     /// (``SendError/timeout(progress:)``).
     /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
@@ -376,7 +376,7 @@ extension ReactorFanOut {
 /// The mutable part of a service, behind its lock.
 struct ServiceState {
     var stopped = false
-    /// ``IPCService/stop(gracePeriod:)`` is draining: new messages to destinations are refused.
+    /// `stop(gracePeriod:)` is draining: new messages to destinations are refused.
     var draining = false
     var core: ServiceCore?
     var pools: [Destination: PoolEntry] = [:]
@@ -390,7 +390,7 @@ struct ServiceState {
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
 }
 
-/// Names a message sent with ``IPCService/send(_:to:flags:completion:)`` or a request, for cancelling it.
+/// Names a message sent with ``IPCService/send(_:to:flags:timeout:completion:)`` or a request, for cancelling it.
 public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     /// Where it was sent.
     public let destination: Destination

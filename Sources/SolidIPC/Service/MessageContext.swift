@@ -1,7 +1,7 @@
 public import SolidEngine
 public import SolidReactor
 
-/// Where an incoming message came from: pass it to ``IPCService/sendResponse(_:for:completion:)``.
+/// Where an incoming message came from: pass it to ``IPCService/sendResponse(_:for:last:completion:)``.
 public struct MessageContext: Sendable {
     /// The connection it arrived on (its holder on its reactor).
     public let connection: ObjectHandle

@@ -35,7 +35,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerGone
     /// ``IPCService/cancel(_:)`` named a message that already completed or never existed.
     case unknownMessage
-    /// The destination's pool was closed with ``IPCService/closePool(_:mode:)``.
+    /// The destination's pool was closed with ``IPCService/closePool(_:mode:completion:)``.
     case poolClosed(Destination)
     /// ``IPCService/closePool(_:mode:completion:)`` named a destination that has no pool: nothing was sent
     /// to it, or its pool was closed or freed after it had nothing left to do.
@@ -56,7 +56,7 @@ public enum SendError: Error, Sendable, Equatable, CustomStringConvertible {
     case notRaw
     /// ``IPCService/activateConnection(_:completion:)`` named a connection that is already active.
     case alreadyActive
-    /// ``IPCService/start()`` (or ``IPCService/serve()``) was called on a service already started.
+    /// `start()` (or ``IPCService/serve()``) was called on a service already started.
     case alreadyStarted
 
     /// How far the message got.

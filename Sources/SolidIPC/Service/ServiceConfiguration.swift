@@ -10,13 +10,13 @@ public struct ServiceConfiguration {
     /// Settings of every connection (hello, codecs, limits, keep-alive).
     public var connection: ConnectionConfiguration
     /// Where to listen; `nil` for a client-only service. Port 0 picks a free port; a
-    /// ``SocketAddress/unix(_:)`` address listens on a Unix-domain socket (a stale socket file is replaced,
+    /// `SocketAddress/unix(_:)` address listens on a Unix-domain socket (a stale socket file is replaced,
     /// the file is removed at stop).
     public var listenAddress: SocketAddress?
     /// The mode of a Unix-domain listen socket's file (e.g. `0o600`: this user only; connecting needs write
     /// permission); `nil` leaves what the umask gives (usually `0o755`, so any local user can connect).
     public var unixSocketPermissions: UInt32?
-    /// Messages a destination's queue holds before ``IPCService/send(_:to:flags:completion:)`` fails with
+    /// Messages a destination's queue holds before ``IPCService/send(_:to:flags:timeout:completion:)`` fails with
     /// ``SendError/queueFull(_:)``.
     public var poolQueueCapacity = 1024
     /// Most accepted connections open at once (default 4096); beyond it a new one is refused at once with
@@ -49,8 +49,8 @@ public struct ServiceConfiguration {
     /// Longest wait between reconnect attempts.
     public var maxReconnectDelay: Duration = .seconds(10)
     /// How long ``IPCService/beginGracefulShutdown()`` (and so a ServiceLifecycle graceful shutdown, and
-    /// the end of ``IPCService/withRunning(_:)``) lets requests in flight finish before closing what is
-    /// left, as ``IPCService/stop(gracePeriod:)`` does.
+    /// the end of ``IPCService/withRunning(isolation:_:)``) lets requests in flight finish before closing what is
+    /// left, as `stop(gracePeriod:)` does.
     public var gracefulShutdownPeriod: Duration = .seconds(30)
     /// The state a pool's new connection starts in once its handshake completes. ``ConnectionStartState/active``
     /// (the default) takes the pool's messages at once; ``ConnectionStartState/passive`` sends only messages
@@ -58,7 +58,7 @@ public struct ServiceConfiguration {
     /// (authentication, versions) from ``onConnectionStart`` before any queued message goes out.
     /// Accepted connections send only what is addressed to them anyway and are always active.
     public var connectionStartState = ConnectionStartState.active
-    /// TLS (``SecureTransport``; the `SolidIPCTLS` product's `TLSTransport`): `nil`, the default, for plain
+    /// TLS (`SecureTransport`; the `SolidIPCTLS` product's `TLSTransport`): `nil`, the default, for plain
     /// connections. Its server settings secure accepted connections, its client settings the pools'.
     public var tls: (any SecureTransport)?
     /// With ``tls`` set, every connection runs the TLS handshake before the hello (SolidFrame's
@@ -144,7 +144,7 @@ public enum ServiceConfigurationError: Error, Sendable, Equatable {
 
 /// Which connection a lifecycle hook is about.
 public struct ConnectionInfo: Sendable, CustomStringConvertible {
-    /// Post control requests to it (``IPCService/pauseReading(_:)``, ``IPCService/closeConnection(_:)``).
+    /// Post control requests to it (``IPCService/pauseReading(_:)``, ``IPCService/closeConnection(_:mode:)``).
     public let handle: ObjectHandle
     /// The peer's address.
     public let remoteAddress: SocketAddress?

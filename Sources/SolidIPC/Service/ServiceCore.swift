@@ -19,7 +19,7 @@ final class ServiceCore: Sendable {
     /// Accepted connections alive now (for the accept limit).
     let liveAccepted = Atomic<Int>(0)
     let logger: Logger
-    /// Accepted connections alive now, so ``IPCService/stop()`` can close them; `nil` once stopping.
+    /// Accepted connections alive now, so `stop()` can close them; `nil` once stopping.
     private let acceptedPeers = Lock<Set<ObjectHandle>?>([])
 
     /// Records an accepted connection; `false` when the service is stopping (then close it).
@@ -76,7 +76,7 @@ final class ServiceCore: Sendable {
     }
 
     /// Passes an incoming message that is not a response to its handler. When none exists, a request is
-    /// rejected (``RejectCode/noHandler``) so its sender learns at once; other messages are dropped.
+    /// rejected (`RejectCode/noHandler`) so its sender learns at once; other messages are dropped.
     func dispatch(_ header: MessageHeader, _ message: any WireMessage, from handle: ObjectHandle, on connection: Connection) {
         counters.messagesReceived.add(1, ordering: .relaxed)
         guard let handler = handlers[header.typeID] else {

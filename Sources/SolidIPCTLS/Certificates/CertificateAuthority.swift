@@ -35,7 +35,7 @@ public final class CertificateAuthority: @unchecked Sendable {
     private let certificate: OpaquePointer
 
     /// A self-signed authority valid from an hour ago for `validFor`.
-    /// - Throws: ``TLSError/invalidConfiguration(_:_:)`` when OpenSSL fails.
+    /// - Throws: `TLSError/invalidConfiguration(_:_:)` when OpenSSL fails.
     public init(commonName: String, validFor: Duration = .seconds(100 * 365 * 86400)) throws(TLSError) {
         _ = OpenSSL.initialized
         let key = try OpenSSL.make("CA key", "EVP_EC_gen") { solid_ec_p256_key() }
@@ -66,6 +66,9 @@ public final class CertificateAuthority: @unchecked Sendable {
 
     /// Issues a leaf certificate (server and client use) with these subject alternative names.
     /// - Parameters:
+    ///   - commonName: The subject's common name.
+    ///   - dnsNames: DNS subject alternative names (what a client verifies a host name against).
+    ///   - ipAddresses: IP subject alternative names, as text (`"127.0.0.1"`, `"::1"`).
     ///   - validFrom: Seconds from now when it becomes valid (negative: in the past).
     ///   - validTo: Seconds from now when it expires (negative: an expired certificate, for tests).
     public func issue(

@@ -8,6 +8,7 @@
 public protocol SecureTransport: Sendable {
     /// Starts the client side of a handshake over `stream`.
     /// - Parameters:
+    ///   - stream: The connected plain stream the handshake runs over (its callbacks move to the result).
     ///   - serverName: The name the peer's certificate must carry (and the SNI sent); a numeric IP is
     ///     checked against the certificate's IP-address entries and sends no SNI. `nil`: no name check.
     ///   - initialInput: Bytes already read from `stream` that belong to the handshake (after a raw or
