@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SolidIPCSnappy", targets: ["SolidIPCSnappy"]),
         .library(name: "SolidIPCTLS", targets: ["SolidIPCTLS"]),
         .library(name: "SolidIPCLifecycle", targets: ["SolidIPCLifecycle"]),
+        .library(name: "SolidIPCMetrics", targets: ["SolidIPCMetrics"]),
         .executable(name: "reactor-echo", targets: ["ReactorEcho"]),
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
         .executable(name: "relay-proxy", targets: ["RelayProxy"]),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // For the adapter products only (SolidIPCLifecycle, SolidIPCMetrics); the core links neither.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         // Builds the DocC catalogs (`swift package generate-documentation`); not linked into anything.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         // Used by the examples only, never by the libraries.
@@ -62,6 +64,12 @@ let package = Package(
         .target(
             name: "SolidIPCLifecycle",
             dependencies: ["SolidIPC", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
+        // swift-metrics: connections, messages, request durations and errors through IPCMetrics.
+        .target(
+            name: "SolidIPCMetrics",
+            dependencies: ["SolidIPC", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -101,6 +109,7 @@ let package = Package(
             dependencies: [
                 "SolidIPC", "SolidIPCSnappy", "SolidIPCTLS", "SolidIPCLifecycle", "CSolidLinux", "RelayProxy",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                "SolidIPCMetrics", .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -52,8 +52,8 @@ struct DialSteps {
     ) throws(StreamError) -> any ByteStream
 
     /// The real steps: the reactor's resolver, ``SocketStream/connect(to:on:timeout:completion:)``,
-    /// ``ProxyTunnel``, the transport's client stream.
-    static func live(on reactor: Reactor) -> DialSteps {
+    /// ``ProxyTunnel``, the transport's client stream (`onHandshake` told of each TLS handshake done).
+    static func live(on reactor: Reactor, onHandshake: ((SecurityInfo) -> Void)? = nil) -> DialSteps {
         DialSteps(
             resolve: { host, port, done in reactor.resolve(host: host, port: port, done) },
             connect: { address, timeout, done in
@@ -64,7 +64,7 @@ struct DialSteps {
             },
             secure: { transport, stream, serverName, initialInput throws(StreamError) in
                 try transport.makeClientStream(
-                    over: stream, serverName: serverName, initialInput: initialInput, onHandshake: nil)
+                    over: stream, serverName: serverName, initialInput: initialInput, onHandshake: onHandshake)
             })
     }
 }

@@ -51,12 +51,15 @@ final class Dialer {
     private var lastRoundFailure: ConnectionError?
     private var retryTimer: TimerID?
 
-    init(to destination: Destination, plan: DialPlan, on reactor: Reactor, steps: DialSteps? = nil) {
+    init(
+        to destination: Destination, plan: DialPlan, on reactor: Reactor, steps: DialSteps? = nil,
+        onHandshake: ((SecurityInfo) -> Void)? = nil
+    ) {
         reactor.preconditionInReactor()
         self.reactor = reactor
         self.destination = destination
         self.plan = plan
-        self.steps = steps ?? .live(on: reactor)
+        self.steps = steps ?? .live(on: reactor, onHandshake: onHandshake)
     }
 
     /// The proxy for this destination, unless it is a Unix-domain socket (always direct).

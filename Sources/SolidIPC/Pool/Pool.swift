@@ -51,7 +51,8 @@ final class Pool: ReactorObject {
         self.entry = entry
         dialer = Dialer(
             to: entry.destination, plan: DialPlan(entry.core.configuration, for: entry.destination), on: entry.reactor,
-            steps: steps)
+            steps: steps,
+            onHandshake: entry.core.configuration.instrumentation.map { instrumentation in { _ in instrumentation.secured(side: .client) } })
         id = entry.reactor.register(self)
     }
 
@@ -107,6 +108,7 @@ final class Pool: ReactorObject {
 
     /// An attempt failed (its connect, proxy or TLS step, or its handshake once attached).
     private func connectFailed(_ reason: ConnectionError) {
+        settings.instrumentation?.connectAttemptFailed(reason: reason)
         switch dialer.attemptFailed(reason, linksUp: !links.isEmpty) {
         case .roundFailed(let reason):
             // Every address failed and nothing is up: one-shot messages fail now, the others wait while
@@ -138,6 +140,7 @@ final class Pool: ReactorObject {
         connection.onActive = { [self] agreed in
             info = ConnectionInfo(handle: handle, connection: connection, destination: destination)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
+            settings.instrumentation?.connectionOpened(side: .client)
             link.handshaken = true
             link.capacity = agreed.slots
             dialer.connectionUp()
@@ -150,6 +153,7 @@ final class Pool: ReactorObject {
             connection.secureFromStart = settings.secureFromStart
         }
         connection.onSecured = { [settings, connection] _ in
+            settings.instrumentation?.secured(side: .client)
             settings.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: destination))
         }
         connection.onMessage = { [self] header, message in
@@ -163,6 +167,8 @@ final class Pool: ReactorObject {
         connection.onGoingAway = { [self] in peerGoingAway(on: link) }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
+            // (One that never opened is reported as a failed attempt by connectFailed, through detach.)
+            if link.handshaken { settings.instrumentation?.connectionClosed(side: .client, reason: error) }
             settings.onConnectionStop?(info, error)
             link.unregister()
             // A connection that never completed its handshake (TLS or hello) is a failed attempt: one-shot
@@ -285,6 +291,7 @@ final class Pool: ReactorObject {
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
         core.counters.messagesReceived.add(1, ordering: .relaxed)
+        settings.instrumentation?.messageReceived(type: String(describing: type(of: message)))
         if header.flags.contains(.responsePart) {
             link.awaiting.peek(header.responseTo)?.answer(.success(message))
         } else if let sent = link.awaiting.remove(header.responseTo) {

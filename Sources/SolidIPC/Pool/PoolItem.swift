@@ -50,6 +50,8 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     @exclusivity(unchecked) unowned(unsafe) var listPrevious: PoolItem?
     /// Where the outcome goes when no pool sent it (a request on an accepted connection).
     @exclusivity(unchecked) var onEnded: ((MessageWriter.Outcome) -> Void)?
+    /// Set when the service is instrumented: reports the outcome.
+    var record: SendRecord?
 
     @usableFromInline
     init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
@@ -136,7 +138,10 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
         try connection.send(message, flags: flags, observer: self)
     }
 
-    override func complete(_ result: Result<Void, SendError>) { completion?(result) }
+    override func complete(_ result: Result<Void, SendError>) {
+        if let record { record.report(isRequest: false, error: result.failure) }
+        completion?(result)
+    }
 }
 
 /// A request of type `Request` whose response is expected as `Response`.
@@ -180,7 +185,10 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
         try connection.send(request, flags: flags, requestID: requestID, observer: self)
     }
 
-    override func answer(_ result: Result<any WireMessage, SendError>) { deliver(onResponse, result) }
+    override func answer(_ result: Result<any WireMessage, SendError>) {
+        if let record { record.report(isRequest: true, error: result.failure) }
+        deliver(onResponse, result)
+    }
 }
 
 /// Asks a pool to cancel one of its messages.

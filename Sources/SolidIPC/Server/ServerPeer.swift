@@ -26,7 +26,9 @@ final class ServerPeer: ReactorObject {
             return
         }
         do throws(StreamError) {
-            _ = ServerPeer(stream: try tls.makeServerStream(over: stream, initialInput: [], onHandshake: nil), core: core)
+            _ = ServerPeer(stream: try tls.makeServerStream(
+                over: stream, initialInput: [],
+                onHandshake: core.configuration.instrumentation.map { instrumentation in { _ in instrumentation.secured(side: .server) } }), core: core)
         } catch {
             core.logger.warning("cannot start TLS on an accepted connection", metadata: ["error": "\(error)"])
             stream.close()
@@ -46,9 +48,12 @@ final class ServerPeer: ReactorObject {
         let accepted = core.peerStarted(handle)
         core.provideSinks(to: connection, handle: handle)
         var info = ConnectionInfo(handle: handle, connection: connection, destination: nil)
+        var opened = false
         connection.onActive = { [connection] _ in
+            opened = true
             info = ConnectionInfo(handle: handle, connection: connection, destination: nil)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
+            core.configuration.instrumentation?.connectionOpened(side: .server)
             core.configuration.onConnectionStart?(info)
         }
         if let tls = core.configuration.tls {
@@ -56,6 +61,7 @@ final class ServerPeer: ReactorObject {
             connection.secureFromStart = core.configuration.secureFromStart
         }
         connection.onSecured = { [connection] _ in
+            core.configuration.instrumentation?.secured(side: .server)
             core.configuration.onConnectionSecure?(ConnectionInfo(handle: handle, connection: connection, destination: nil))
         }
         connection.onMessage = { [self] header, message in
@@ -87,6 +93,7 @@ final class ServerPeer: ReactorObject {
         }
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
+            if opened { core.configuration.instrumentation?.connectionClosed(side: .server, reason: error) }
             for waiter in requests.takeAll() {
                 waiter(.failure(.connectionClosed(error, progress: .sentAwaitingResponse)))
             }
@@ -112,6 +119,7 @@ final class ServerPeer: ReactorObject {
             header.flags.contains(.responsePart) ? requests.part(header.responseTo) : requests.take(header.responseTo)
         guard let waiter else { return false }
         core.counters.messagesReceived.add(1, ordering: .relaxed)
+        core.configuration.instrumentation?.messageReceived(type: String(describing: type(of: message)))
         waiter(.success(message))
         closeIfDrained()
         return true

@@ -47,7 +47,8 @@ public final class IPCService: Sendable {
             acceptedConnectionsStartRaw: configuration.acceptedConnectionsStartRaw,
             onConnectionRaw: configuration.onConnectionRaw,
             onConnectionStart: configuration.onConnectionStart,
-            onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop)
+            onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop,
+            instrumentation: configuration.instrumentation)
         self.group = group
         self.logger = configuration.logger
         gracefulShutdownPeriod = configuration.gracefulShutdownPeriod
@@ -220,6 +221,9 @@ public final class IPCService: Sendable {
         } while true
         entry.started(item.serial)
         item.entry = entry
+        if let instrumentation = configuration.instrumentation {
+            item.record = SendRecord(type: String(describing: M.self), instrumentation: instrumentation)
+        }
         item.holdsReservation = true
         // At once when called on the pool's reactor (a completion that sends the next request), else queued.
         if entry.reactor.deliverSoonest(item, to: nil) != .posted {

@@ -52,6 +52,9 @@ public struct ServiceConfiguration {
     /// the end of ``IPCService/withRunning(isolation:_:)``) lets requests in flight finish before closing what is
     /// left, as `stop(gracePeriod:)` does.
     public var gracefulShutdownPeriod: Duration = .seconds(30)
+    /// Where the service reports connections, messages, request durations and errors, for metrics
+    /// (the `SolidIPCMetrics` product's `IPCMetrics`, or your own). `nil`, the default: nothing is reported.
+    public var instrumentation: (any ServiceInstrumentation)?
     /// The state a pool's new connection starts in once its handshake completes. ``ConnectionStartState/active``
     /// (the default) takes the pool's messages at once; ``ConnectionStartState/passive`` sends only messages
     /// addressed to it until ``IPCService/activateConnection(_:completion:)`` — for an application handshake

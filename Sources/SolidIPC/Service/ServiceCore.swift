@@ -79,6 +79,7 @@ final class ServiceCore: Sendable {
     /// rejected (`RejectCode/noHandler`) so its sender learns at once; other messages are dropped.
     func dispatch(_ header: MessageHeader, _ message: any WireMessage, from handle: ObjectHandle, on connection: Connection) {
         counters.messagesReceived.add(1, ordering: .relaxed)
+        configuration.instrumentation?.messageReceived(type: String(describing: type(of: message)))
         guard let handler = handlers[header.typeID] else {
             logger.debug("no handler for message type", metadata: ["type": "\(header.typeID)"])
             if header.flags.contains(.request) {
@@ -112,6 +113,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let onConnectionStart: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
+    let instrumentation: (any ServiceInstrumentation)?
 }
 
 /// Counters a service exposes (read them with ``IPCService/statistics``).
