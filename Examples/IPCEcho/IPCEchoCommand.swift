@@ -75,16 +75,23 @@ extension IPCEchoCommand {
             sigemptyset(&signals)
             sigaddset(&signals, SIGINT)
             sigaddset(&signals, SIGTERM)
+            sigaddset(&signals, SIGUSR1)
             pthread_sigmask(SIG_BLOCK, &signals, nil)  // before the reactor threads start, so they inherit it
             let group = try ReactorGroup(threads: threads)
             defer { group.shutdown() }
             let address = try unix.map { try SocketAddress.unix(path: $0) } ?? SocketAddress(ip: host, port: port)
             let (server, bound) = try startEchoServer(
                 group: group, address: address, snappy: snappy, tls: try security.transport(host: host))
-            print("ipc-echo server listening on \(bound)\(security.tls ? " (TLS)" : "") (Ctrl-C stops)")
+            print("ipc-echo server listening on \(bound)\(security.tls ? " (TLS)" : "") (Ctrl-C stops, SIGUSR1 prints its state)")
             fflush(nil)  // flush stdout: a supervising script waits for this line
             var received: Int32 = 0
-            sigwait(&signals, &received)
+            repeat {
+                sigwait(&signals, &received)
+                if received == SIGUSR1 {
+                    print(server.snapshot())  // pools, connections, queues, bytes: what to look at when stuck
+                    fflush(nil)
+                }
+            } while received == SIGUSR1
             server.stop(gracePeriod: .seconds(max(grace, 0)))  // answers what it holds, peers are told
             let statistics = server.statistics
             print("stopped: \(statistics.connectionsOpened) connections, \(statistics.messagesReceived) requests")

@@ -4,6 +4,13 @@ import SolidReactor
 import Synchronization
 import Testing
 
+/// A server service on a loopback port the system picks, with the note registry, not started yet.
+func unstartedServer(group: ReactorGroup) throws -> IPCService {
+    var configuration = ServiceConfiguration(registry: try noteRegistry())
+    configuration.listenAddress = .loopbackV4()
+    return try IPCService(configuration: configuration, group: group)
+}
+
 /// The async lifecycle: `await start()` / `await stop()`, `serve()` until shutdown, `beginGracefulShutdown()`
 /// with requests in flight, cancellation, and the `withRunning` scope.
 @Suite("IPCService async lifecycle", .serialized)
@@ -12,9 +19,7 @@ struct AsyncLifecycleTests {
     func startAndStop() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try IPCService(configuration: configuration, group: group)
+        let server = try unstartedServer(group: group)
         try server.handleRequests(Note.self) { note, _ in Note(id: note.id, text: "re " + note.text) }
         let address = try #require(try await server.start())
         #expect(address.port != 0)
@@ -65,9 +70,7 @@ struct AsyncLifecycleTests {
     func runCancelled() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try IPCService(configuration: configuration, group: group)
+        let server = try unstartedServer(group: group)
         let held = Mutex(0)
         try server.handle(Note.self) { _, _ in held.withLock { $0 += 1 } }  // never answers
         let running = Task { try await server.serve() }
@@ -93,9 +96,7 @@ struct AsyncLifecycleTests {
     func runAndStopFromElsewhere() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try IPCService(configuration: configuration, group: group)
+        let server = try unstartedServer(group: group)
         let running = Task { try await server.serve() }
         #expect(await waitUntil { server.listeningAddress != nil })  // serve() has started it
         await server.stop()
@@ -107,9 +108,7 @@ struct AsyncLifecycleTests {
     func withRunningScope() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let server = try IPCService(configuration: configuration, group: group)
+        let server = try unstartedServer(group: group)
         try server.handleRequests(Note.self) { note, _ in Note(id: note.id, text: note.text.uppercased()) }
         let client = try IPCService(configuration: ServiceConfiguration(registry: try noteRegistry()), group: group)
         let text = try await server.withRunning { address in

@@ -46,9 +46,7 @@ struct ServiceGroupTests {
     func cancellationStops() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
-        var configuration = ServiceConfiguration(registry: try noteRegistry())
-        configuration.listenAddress = .loopbackV4()
-        let service = try IPCService(configuration: configuration, group: group)
+        let service = try unstartedServer(group: group)
         let serviceGroup = ServiceGroup(
             services: [service], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await serviceGroup.run() }

@@ -13,7 +13,7 @@ extension Connection {
     public func rawWrite(_ bytes: [UInt8], completion: ((StreamError?) -> Void)? = nil) -> Bool {
         reactor.preconditionInReactor()
         guard case .raw = state else { return false }
-        counters?.bytesSent.add(bytes.count, ordering: .relaxed)
+        countSent(bytes.count)
         inFlight += 1  // so closeWhenWritten waits for it
         stream.write(bytes) { [weak self] error in
             self?.inFlight -= 1

@@ -71,10 +71,17 @@ extension Connection {
         }
     }
 
+    /// Adds `count` written bytes to this connection's and the service's totals.
+    @inline(__always)
+    func countSent(_ count: Int) {
+        bytesSent &+= count
+        counters?.bytesSent.add(count, ordering: .relaxed)
+    }
+
     func send(_ packet: [UInt8]) {
         inFlight += 1
         packetsSent += 1
-        counters?.bytesSent.add(packet.count, ordering: .relaxed)
+        countSent(packet.count)
         sentSinceTick = true
         stream.write(packet) { [weak self] error in
             guard let self else { return }
@@ -94,7 +101,7 @@ extension Connection {
             keepAlivesSent += 1
             packetsSent += 1
             counters?.keepAlivesSent.add(1, ordering: .relaxed)
-            counters?.bytesSent.add(PacketFormat.headerSize, ordering: .relaxed)
+            countSent(PacketFormat.headerSize)
             stream.write([PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0])
         }
         sentSinceTick = false

@@ -44,6 +44,12 @@ public final class Connection {
     @exclusivity(unchecked) public internal(set) var packetsSent = 0
     /// Keep-alive packets sent so far.
     @exclusivity(unchecked) public internal(set) var keepAlivesSent = 0
+    /// Bytes written to the stream (hello, packets, keep-alives, raw bytes).
+    @exclusivity(unchecked) public internal(set) var bytesSent = 0
+    /// Bytes read from the stream.
+    @exclusivity(unchecked) public internal(set) var bytesReceived = 0
+    /// When the connection was made, on its reactor's clock.
+    public let createdAt: ReactorInstant
 
     /// The stream messages run on; replaced by a TLS stream over it when the connection is secured later
     /// (Connection+Secure.swift).
@@ -136,6 +142,7 @@ public final class Connection {
         self.counters = counters
         self.stream = stream
         self.reactor = stream.reactor
+        createdAt = stream.reactor.now()
         self.configuration = configuration
         queueLimit = configuration.maxQueuedMessages ?? .max
         queueByteLimit = configuration.maxQueuedBytes ?? .max
@@ -166,7 +173,7 @@ public final class Connection {
     func sendHello() {
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(configuration.effectiveHello, into: $0) }
-        counters?.bytesSent.add(hello.count, ordering: .relaxed)
+        countSent(hello.count)
         stream.write(hello)
         if let helloTimer { reactor.cancelTimer(helloTimer) }  // the Raw phase's
         helloTimer = nil
@@ -310,6 +317,7 @@ public final class Connection {
 
     func received(_ bytes: UnsafeRawBufferPointer) {
         receivedSinceCheck = true
+        bytesReceived &+= bytes.count
         counters?.bytesReceived.add(bytes.count, ordering: .relaxed)
         if case .raw = state { return rawReceived(bytes) }
         parse(bytes)

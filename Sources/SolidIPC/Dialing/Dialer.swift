@@ -183,6 +183,11 @@ final class Dialer {
     func connectionDropped() { failedInARow += 1 }
 
     /// Runs `then` after the back-off for the failures so far (once; a retry already waiting stays).
+    /// How long the next ``scheduleRetry(_:)`` waits.
+    var nextRetryDelay: Duration {
+        .nanoseconds(Self.backOff(base: plan.reconnectDelay, failures: failedInARow, limit: plan.maxReconnectDelay))
+    }
+
     func scheduleRetry(_ then: @escaping () -> Void) {
         guard retryTimer == nil, !stopped else { return }
         let delay = Self.backOff(base: plan.reconnectDelay, failures: failedInARow, limit: plan.maxReconnectDelay)

@@ -114,7 +114,15 @@ final class Pool: ReactorObject {
             // Every address failed and nothing is up: one-shot messages fail now, the others wait while
             // the dialer resolves again and retries with back-off.
             failQueue(.connectFailed(entry.destination, reason), where: { $0.oneShot })
-            if !queue.isEmpty { scheduleRetry() }
+            if !queue.isEmpty {
+                core.logger.notice(
+                    "cannot connect; messages wait, retrying with back-off",
+                    metadata: [
+                        LogKey.pool: "\(entry.destination)", LogKey.reason: "\(reason)",
+                        LogKey.retryIn: "\(dialer.nextRetryDelay)", LogKey.queued: "\(queue.count)",
+                    ])
+                scheduleRetry()
+            }
         case .tryNext:
             scale()  // the next address
         }
@@ -141,6 +149,7 @@ final class Pool: ReactorObject {
             info = ConnectionInfo(handle: handle, connection: connection, destination: destination)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             settings.instrumentation?.connectionOpened(side: .client)
+            core.logger.debug("connection opened", metadata: LogKey.connection(handle, connection, pool: destination))
             link.handshaken = true
             link.capacity = agreed.slots
             dialer.connectionUp()
@@ -168,7 +177,12 @@ final class Pool: ReactorObject {
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             // (One that never opened is reported as a failed attempt by connectFailed, through detach.)
-            if link.handshaken { settings.instrumentation?.connectionClosed(side: .client, reason: error) }
+            if link.handshaken {
+                settings.instrumentation?.connectionClosed(side: .client, reason: error)
+                var metadata = LogKey.connection(handle, connection, pool: destination)
+                metadata[LogKey.reason] = "\(error)"
+                core.logger.log(level: error.isOrderly ? .debug : .info, "connection closed", metadata: metadata)
+            }
             settings.onConnectionStop?(info, error)
             link.unregister()
             // A connection that never completed its handshake (TLS or hello) is a failed attempt: one-shot

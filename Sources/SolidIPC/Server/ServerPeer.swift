@@ -54,6 +54,7 @@ final class ServerPeer: ReactorObject {
             info = ConnectionInfo(handle: handle, connection: connection, destination: nil)
             core.counters.connectionsOpened.add(1, ordering: .relaxed)
             core.configuration.instrumentation?.connectionOpened(side: .server)
+            core.logger.debug("connection accepted", metadata: LogKey.connection(handle, connection, pool: nil))
             core.configuration.onConnectionStart?(info)
         }
         if let tls = core.configuration.tls {
@@ -94,6 +95,9 @@ final class ServerPeer: ReactorObject {
         connection.onClose = { [self] error in
             core.counters.connectionsClosed.add(1, ordering: .relaxed)
             if opened { core.configuration.instrumentation?.connectionClosed(side: .server, reason: error) }
+            var metadata = LogKey.connection(handle, connection, pool: nil)
+            metadata[LogKey.reason] = "\(error)"
+            core.logger.debug(opened ? "accepted connection closed" : "accepted connection closed before its handshake", metadata: metadata)
             for waiter in requests.takeAll() {
                 waiter(.failure(.connectionClosed(error, progress: .sentAwaitingResponse)))
             }
@@ -189,4 +193,12 @@ final class ServerPeer: ReactorObject {
     }
 
     func reactorStopping() { close() }
+}
+
+extension ServerPeer {
+    /// This accepted connection, read on its reactor thread; in flight: requests received, not answered yet.
+    func snapshot(handle: ObjectHandle) -> ConnectionSnapshot {
+        ConnectionSnapshot(
+            connection, handle: handle, side: .server, passive: false, requestsInFlight: connection.unanswered.count)
+    }
 }
