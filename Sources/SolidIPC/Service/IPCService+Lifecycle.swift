@@ -98,13 +98,27 @@ extension IPCService {
         }
     }
 
-    /// A stop has finished: wakes the tasks waiting for it.
+    /// A stop has finished: wakes the tasks waiting for it and runs the `whenStopped` actions.
     func stopFinished() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let (waiters, actions) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
             state.stopFinished = true
-            defer { state.stopWaiters.removeAll() }
-            return state.stopWaiters
+            defer {
+                state.stopWaiters.removeAll()
+                state.stopActions.removeAll()
+            }
+            return (state.stopWaiters, state.stopActions)
         }
         for waiter in waiters { waiter.resume() }
+        for action in actions { action() }
+    }
+
+    /// Runs `action` once when a stop has finished (at once if one has).
+    func whenStopped(_ action: @escaping @Sendable () -> Void) {
+        let finished = state.withLock { state -> Bool in
+            if state.stopFinished { return true }
+            state.stopActions.append(action)
+            return false
+        }
+        if finished { action() }
     }
 }

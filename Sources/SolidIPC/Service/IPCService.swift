@@ -390,6 +390,8 @@ struct ServiceState {
     var stopFinished = false
     /// ``IPCService/beginGracefulShutdown()`` was called.
     var shutdownBegun = false
+    /// Run once the stop has finished (incoming-message sequences end).
+    var stopActions: [@Sendable () -> Void] = []
     /// Tasks in ``IPCService/serve()`` or `await stop()` waiting for the stop to finish.
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
 }

@@ -1,0 +1,67 @@
+import SolidEngine
+import SolidIPC
+import SolidReactor
+import Testing
+
+/// ``IPCService/messages(of:bufferLimit:)``: incoming messages as an AsyncSequence with backpressure.
+@Suite("Incoming messages as an AsyncSequence", .serialized)
+struct IncomingMessagesTests {
+    @Test("a consumer that does not read pauses the connection: the sender's queue backs up, the buffer stays bounded; then all 600 arrive once, in order, and requests are answered from the loop")
+    func slowConsumerPausesReading() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try unstartedServer(group: group)
+        let incoming = try server.messages(of: Note.self, bufferLimit: 8)
+        try await server.start()
+        let destination = try Destination(host: "127.0.0.1", port: try #require(server.listeningAddress).port)
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let text = String(repeating: "x", count: 16 * 1024)
+        let count = 600  // 9.6 MiB: more than the socket buffers hold
+        let sender = Task {
+            for id in 1...count { try await client.send(Note(id: UInt64(id), text: text), to: destination) }
+        }
+        // Nobody consumes: the server stops reading, so the client's connection keeps bytes queued.
+        #expect(await waitUntilAsync {
+            await client.snapshot().pools.first?.connections.first.map { $0.bytesQueued > 0 } ?? false
+        })
+        let received = server.statistics.messagesReceived
+        #expect(received < count, "reading paused: \(received) of \(count) arrived")
+        #expect(received <= 8 + 64, "the buffer stays bounded (the limit plus what came with the last read)")
+
+        var ids: [UInt64] = []
+        var iterator = incoming.makeAsyncIterator()
+        while ids.count < count, let (note, _) = await iterator.next() { ids.append(note.id) }
+        #expect(ids == (1...UInt64(count)).map { $0 })
+        try await sender.value
+
+        // Requests through the loop: the context answers them.
+        let answering = Task {
+            while let (note, context) = await iterator.next() {
+                try? server.sendResponse(Note(id: note.id, text: "re"), for: context)
+            }
+            return "ended"
+        }
+        let answer = try await client.request(Note(id: 7, text: "q"), to: destination, expecting: Note.self)
+        #expect(answer == Note(id: 7, text: "re"))
+        await server.stop()
+        #expect(await answering.value == "ended", "the sequence ends when the service stops")
+    }
+
+    @Test("cancelling the consumer's task ends its iteration with nil")
+    func cancelledConsumer() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let server = try unstartedServer(group: group)
+        let incoming = try server.messages(of: Note.self)
+        try await server.start()
+        defer { server.stop() }
+        let consumer = Task { () -> Int in
+            var seen = 0
+            for await _ in incoming { seen += 1 }
+            return seen
+        }
+        consumer.cancel()
+        #expect(await consumer.value == 0)
+    }
+}
