@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "ipc-echo", targets: ["IPCEcho"]),
         .executable(name: "relay-proxy", targets: ["RelayProxy"]),
         .executable(name: "key-value", targets: ["KeyValue"]),
+        .executable(name: "file-transfer", targets: ["FileTransfer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -85,6 +86,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/IPCEcho",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FileTransfer",
+            dependencies: ["SolidIPC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/FileTransfer",
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "KeyValue", dependencies: ["SolidIPC"], path: "Examples/KeyValue", swiftSettings: swiftSettings),

@@ -108,6 +108,9 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case streamSourceFailed(String)
     /// A stream sink failed while its message was being read.
     case streamSinkFailed(String)
+    /// The connection ended before the message was complete: what its sinks' `abort` is told (never on
+    /// the wire).
+    case connectionEnded
 
     /// A readable text.
     public var description: String {
@@ -152,6 +155,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .valueOutOfRange(let what): "value out of range for \(what)"
         case .unknownMessageType(let proto, let type): "unknown message type \(proto).\(type)"
         case .streamCountMismatch(let declared, let described): "message declares \(declared) streams, type has \(described)"
+        case .connectionEnded: "the connection ended before the message was complete"
         case .unregisteredType(let name): "message type \(name) is not registered"
         case .duplicateRegistration(let what): "duplicate registration: \(what)"
         case .missingStreamSource: "stream field has no source"

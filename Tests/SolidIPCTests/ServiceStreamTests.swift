@@ -106,3 +106,50 @@ struct ServiceStreamTests {
         #expect(answers.all == ["report.bin \(total) true \(expected)"])
     }
 }
+
+@Suite("Streams cut off by a closing connection", .serialized)
+struct StreamCutOffTests {
+    /// Counts bytes and logs how it ended.
+    final class EndLoggingSink: ByteSink, @unchecked Sendable {
+        // @unchecked: `count` is used on the receiving reactor thread only; `ends` is locked.
+        var count = 0
+        let ends: EventLog
+        init(ends: EventLog) { self.ends = ends }
+        func write(_ bytes: UnsafeRawBufferPointer) throws { count += bytes.count }
+        func finish() throws { ends.add("finished") }
+        func abort(_ error: WireError) { ends.add("aborted: \(error)") }
+    }
+
+    @Test("the sender's side closes in the middle of an endless upload: the server's sink is aborted with connectionEnded at once, once, and the handler never runs")
+    func sinkAbortedWhenConnectionCloses() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let ends = EventLog()
+        let handled = EventLog()
+        let sinks = Lock<[EndLoggingSink]>([])
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(SendableUpload.self, makeSinks: { _, _ in
+                let sink = EndLoggingSink(ends: ends)
+                sinks.withLock { $0.append(sink) }
+                return [sink]
+            }) { _, _ in handled.add("handler") }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        let endless = ClosureByteSource { buffer in
+            for offset in 0..<buffer.count { buffer[offset] = UInt8(truncatingIfNeeded: offset) }
+            return buffer.count
+        }
+        let outcome = EventLog()
+        try client.sendRequest(SendableUpload(name: "endless", source: endless), to: destination, expecting: Note.self) {
+            outcome.add("\($0)")
+        }
+        #expect(waitUntil { server.statistics.bytesReceived > 4 << 20 })
+        client.stop()
+        #expect(ends.wait { !$0.isEmpty })
+        #expect(ends.all == ["aborted: \(WireError.connectionEnded)"])
+        #expect(outcome.all == ["\(Result<Note, SendError>.failure(.connectionClosed(.closedLocally, progress: .partlySent)))"])
+        _ = ends.wait(seconds: 0.2) { $0.count > 1 }
+        #expect(ends.all.count == 1 && handled.all.isEmpty && sinks.withLock { $0.count } == 1)
+    }
+}

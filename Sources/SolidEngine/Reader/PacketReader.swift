@@ -133,8 +133,14 @@ public final class PacketReader {
         adopt(AgreedParameters(packetSize: agreedPacketSize, slots: slots, codecBit: codec?.maskBit ?? 0))
     }
 
+    /// The connection is gone: every message still arriving is dropped and its sinks are aborted with
+    /// ``WireError/connectionEnded``, now rather than whenever the reader is freed. Idempotent.
+    package func abandonIncomplete() {
+        for slot in slots where slot.isBusy { slot.abort(.connectionEnded) }
+    }
+
     deinit {
-        for slot in slots { slot.abort(.messageLengthMismatch(slot: -1)) }
+        for slot in slots where slot.isBusy { slot.abort(.connectionEnded) }
         payload.deallocate()
         decompressed?.deallocate()
     }

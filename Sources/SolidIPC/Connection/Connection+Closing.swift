@@ -111,6 +111,10 @@ extension Connection {
         for pending in neverQueued { pending.end(.canceled(partlySent: false)) }
         // Everything still queued or in flight completes as cancelled (the writer reports partly sent).
         writer?.cancelAll()
+        // Messages still arriving will not complete: their sinks learn it now (a file sink deletes its
+        // partial file, say), and the sink factory — which may capture this connection — is dropped.
+        reader.abandonIncomplete()
+        reader.makeSinks = { _, _ in [] }
         stream.close()
         let waitingForSecure = secureCompletions
         secureCompletions.removeAll()

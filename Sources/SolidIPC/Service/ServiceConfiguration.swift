@@ -112,7 +112,7 @@ public struct ServiceConfiguration {
         do {
             try Hello.validate(connection.hello)
         } catch {
-            throw .invalid("connection.hello: \(error)")
+            throw .invalidHello(error)
         }
         guard connection.packetsInFlight > 0 else { throw .invalid("connection.packetsInFlight must be positive") }
         if let tls, secureFromStart, listenAddress != nil, !tls.canAccept {
@@ -143,6 +143,8 @@ public enum ConnectionStartState: Sendable, Equatable {
 public enum ServiceConfigurationError: Error, Sendable, Equatable {
     /// What is wrong.
     case invalid(String)
+    /// `connection.hello` cannot be sent: the engine's reason.
+    case invalidHello(WireError)
 }
 
 /// Which connection a lifecycle hook is about.

@@ -32,7 +32,8 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     func includes(_ system: SystemKind) -> Bool {
         switch self {
         case .w1: true
-        case .w1b, .w2: [.solidipc, .raw, .nio, .grpc].contains(system)
+        case .w1b: [.solidipc, .raw, .nio, .grpc, .solidasync].contains(system)
+        case .w2: [.solidipc, .raw, .nio, .grpc].contains(system)
         case .w2s: system != .grpc
         case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls].contains(system)
         case .hs: [.solidipc, .nio, .solidtls, .niossl].contains(system)

@@ -13,6 +13,8 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// SolidIPC through the seed's relay (`relay-proxy` of Examples/RelayProxy, a process of its own):
     /// pools start Raw, send the relay header, activate on its `'0'`.
     case solidrelay
+    /// SolidIPC's async API: each request is `try await service.request(...)` in a task (W1, W1b).
+    case solidasync
 
     /// The name printed in tables.
     var label: String {
@@ -26,6 +28,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .niossl: "SwiftNIO + NIOSSL"
         case .solidsocks: "SolidIPC via SOCKS5 (microsocks)"
         case .solidrelay: "SolidIPC via relay-proxy"
+        case .solidasync: "SolidIPC, async request"
         }
     }
 
@@ -39,7 +42,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     }
 
     /// The SolidIPC systems (the rows whose ratios to the baselines are printed).
-    var isSolidIPC: Bool { [.solidipc, .solidtls, .solidunix, .solidsocks, .solidrelay].contains(self) }
+    var isSolidIPC: Bool { [.solidipc, .solidtls, .solidunix, .solidsocks, .solidrelay, .solidasync].contains(self) }
 
     /// Uses the run's certificates.
     var usesTLS: Bool { self == .solidtls || self == .niossl }
@@ -50,7 +53,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidipc: [.raw, .nio, .grpc]
         case .solidtls: [.niossl, .solidipc]
         case .solidunix: [.solidipc, .raw, .nio]
-        case .solidsocks, .solidrelay: [.solidipc]
+        case .solidsocks, .solidrelay, .solidasync: [.solidipc]
         default: []
         }
     }
@@ -58,7 +61,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// A server of this system, not started; `tls` holds the certificates of the TLS systems.
     func makeServer(tls: TLSMaterial?) throws -> any SystemServer {
         switch self {
-        case .solidipc, .solidsocks, .solidrelay: SolidServerHost(variant: .tcp)
+        case .solidipc, .solidsocks, .solidrelay, .solidasync: SolidServerHost(variant: .tcp)
         case .solidtls: SolidServerHost(variant: .tls(try requireTLS(tls)))
         case .solidunix: SolidServerHost(variant: .unix)
         case .raw: RawServerHost()
@@ -76,6 +79,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidunix: try SolidSystemClient(endpoints: endpoints, variant: .unix, snappy: snappy)
         case .solidsocks: try SolidSystemClient(endpoints: endpoints, variant: .socks5, snappy: snappy)
         case .solidrelay: try SolidSystemClient(endpoints: endpoints, variant: .relay, snappy: snappy)
+        case .solidasync: try SolidSystemClient(endpoints: endpoints, variant: .tcp, snappy: snappy, asyncAPI: true)
         case .raw: try RawSystemClient(endpoints: endpoints)
         case .nio: try NIOSystemClient(endpoints: endpoints, tls: nil)
         case .niossl: try NIOSystemClient(endpoints: endpoints, tls: try requireTLS(endpoints.tls).nioClientContext())

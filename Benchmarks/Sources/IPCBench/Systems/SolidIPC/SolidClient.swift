@@ -20,8 +20,12 @@ final class SolidSystemClient: SystemClient {
     /// The proxy's port (proxied variants).
     let proxyPort: UInt16?
 
-    init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool) throws {
+    /// W1/W1b through `try await request` in tasks instead of the callback API.
+    let asyncAPI: Bool
+
+    init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool, asyncAPI: Bool = false) throws {
         group = try ReactorGroup(threads: 1, name: "solid-client")
+        self.asyncAPI = asyncAPI
         self.variant = variant
         serverPort = endpoints.port
         proxyPort = endpoints.proxyPort
@@ -103,6 +107,7 @@ final class SolidSystemClient: SystemClient {
             _ = try roundTrip(service, EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self, label: "SolidIPC warm-up")
         }
         let run = EchoRun(total: spec.roundTrips, size: spec.size)
+        if asyncAPI { return try asyncEcho(spec, services: services, payload: payload, run: run, phase: phase) }
         let lanes = services.enumerated().map { index, service in
             EchoLane(service: service, destination: destination, payload: payload, run: run,
                      total: spec.roundTrips / spec.connections + (index < spec.roundTrips % spec.connections ? 1 : 0))
