@@ -17,7 +17,7 @@ struct RunCommand: ParsableCommand {
     var repetitions: Int?
     @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, hs (TLS handshakes).")
     var workloads = "w1,w1b,w2,w3,hs"
-    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay.")
+    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay, solidasync.")
     var systems = "solidipc,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
     @Option(help: "The SOCKS5 proxy program of the solidsocks rows (Debian's microsocks).")
     var microsocks = "microsocks"
