@@ -94,6 +94,37 @@ struct WaitingForPeerTests {
         #expect(outcomes.all == ["\(Result<Void, SendError>.failure(.timeout(progress: .notSent)))"])
     }
 
+    @Test("ServiceConfiguration.defaultTimeout bounds sends without a timeout of their own; an explicit timeout wins (manual clock)")
+    func defaultTimeout() throws {
+        let clock = ManualClock()
+        let group = try ReactorGroup(threads: 1, clock: clock)
+        defer { group.shutdown() }
+        let reserved = try reservePort()
+        defer { close(reserved.fd) }  // after the client stopped (defers run last-first)
+        let client = try startClient(group: group) { $0.defaultTimeout = .seconds(2) }
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: reserved.port)
+        let outcomes = EventLog()
+        try client.send(Note(id: 1, text: "default"), to: destination) { outcomes.add("default \($0)") }
+        try client.sendRequest(Note(id: 2, text: "own"), to: destination, timeout: .seconds(5), expecting: Note.self) {
+            outcomes.add("own \($0)")
+        }
+        let tick = EventLog()
+        group.reactors[0].execute { tick.add("x") }
+        _ = tick.wait { !$0.isEmpty }
+        clock.advance(by: .seconds(2))
+        #expect(outcomes.wait { !$0.isEmpty })
+        #expect(outcomes.all == ["default \(Result<Void, SendError>.failure(.timeout(progress: .notSent)))"])
+        clock.advance(by: .seconds(3))
+        #expect(outcomes.wait { $0.count == 2 })
+        #expect(outcomes.all.last == "own \(Result<Note, SendError>.failure(.timeout(progress: .notSent)))")
+        #expect(throws: ServiceConfigurationError.invalid("defaultTimeout must be positive")) {
+            var bad = ServiceConfiguration(registry: try noteRegistry())
+            bad.defaultTimeout = .zero
+            _ = try IPCService(configuration: bad, group: group)
+        }
+    }
+
     @Test("clientServerDelayed: the client sends first, the server starts later, the request is answered; cancel afterwards fails")
     func delayed() throws {
         let group = try ReactorGroup(threads: 2)

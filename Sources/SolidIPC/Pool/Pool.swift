@@ -72,7 +72,7 @@ final class Pool: ReactorObject {
             return
         }
         queue.append(item)
-        if let timeout = item.timeout {
+        if let timeout = item.timeout ?? settings.defaultTimeout {
             timeouts[item.serial] = entry.reactor.schedule(after: timeout) { [weak self] in self?.expire(item) }
         }
         dispatch()

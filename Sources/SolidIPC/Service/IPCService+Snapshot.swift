@@ -9,7 +9,7 @@ extension IPCService {
         await withCheckedContinuation { continuation in beginSnapshot { continuation.resume(returning: $0) } }
     }
 
-    /// The blocking form of `await snapshot()`, for code that is not async; like ``stop()`` it must not be
+    /// The blocking form of `await snapshot()`, for code that is not async; like `stop()` it must not be
     /// called on a reactor thread (a precondition, on in release builds).
     public func snapshot() -> ServiceSnapshot {
         precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.snapshot() called on a reactor thread")

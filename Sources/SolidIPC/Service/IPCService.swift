@@ -48,7 +48,7 @@ public final class IPCService: Sendable {
             onConnectionRaw: configuration.onConnectionRaw,
             onConnectionStart: configuration.onConnectionStart,
             onConnectionSecure: configuration.onConnectionSecure, onConnectionStop: configuration.onConnectionStop,
-            instrumentation: configuration.instrumentation)
+            instrumentation: configuration.instrumentation, defaultTimeout: configuration.defaultTimeout)
         self.group = group
         self.logger = configuration.logger
         gracefulShutdownPeriod = configuration.gracefulShutdownPeriod

@@ -4,7 +4,7 @@ import Synchronization
 // pauses reading the connections that fill its buffer, and reading resumes as it catches up.
 
 extension IPCService {
-    /// The incoming messages of type `M` as an `AsyncSequence` (register before ``start()``; it takes the
+    /// The incoming messages of type `M` as an `AsyncSequence` (register before `start()`; it takes the
     /// place of a handler for `M`). Each element carries the message and its ``MessageContext`` (answer a
     /// request with ``sendResponse(_:for:last:completion:)``).
     ///

@@ -52,6 +52,11 @@ public struct ServiceConfiguration {
     /// the end of ``IPCService/withRunning(isolation:_:)``) lets requests in flight finish before closing what is
     /// left, as `stop(gracePeriod:)` does.
     public var gracefulShutdownPeriod: Duration = .seconds(30)
+    /// The timeout of every message and request sent to a destination without a `timeout:` of its own.
+    /// `nil`, the default, is the seed's rule: a message waits for its peer (the pool retries with
+    /// back-off) until it is sent, cancelled or the service stops; set it to fail fast service-wide
+    /// (``SendError/timeout(progress:)``, saying how far the message got).
+    public var defaultTimeout: Duration?
     /// Where the service reports connections, messages, request durations and errors, for metrics
     /// (the `SolidIPCMetrics` product's `IPCMetrics`, or your own). `nil`, the default: nothing is reported.
     public var instrumentation: (any ServiceInstrumentation)?
@@ -108,6 +113,7 @@ public struct ServiceConfiguration {
         guard maxPendingConnectionsPerPool > 0 else { throw .invalid("maxPendingConnectionsPerPool must be positive") }
         guard reconnectDelay <= maxReconnectDelay else { throw .invalid("reconnectDelay exceeds maxReconnectDelay") }
         guard gracefulShutdownPeriod >= .zero else { throw .invalid("gracefulShutdownPeriod cannot be negative") }
+        if let defaultTimeout, defaultTimeout <= .zero { throw .invalid("defaultTimeout must be positive") }
         guard connection.registry === registry else { throw .invalid("connection.registry differs from registry") }
         do {
             try Hello.validate(connection.hello)

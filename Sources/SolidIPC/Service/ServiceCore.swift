@@ -114,6 +114,7 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
     let onConnectionSecure: (@Sendable (ConnectionInfo) -> Void)?
     let onConnectionStop: (@Sendable (ConnectionInfo, ConnectionError) -> Void)?
     let instrumentation: (any ServiceInstrumentation)?
+    let defaultTimeout: Duration?
 }
 
 /// Counters a service exposes (read them with ``IPCService/statistics``).

@@ -1,6 +1,6 @@
 // Introspection: what an operator prints when something is stuck. Values, gathered on each reactor.
 
-/// One connection, as ``IPCService/snapshot()`` saw it.
+/// One connection, as `IPCService.snapshot()` saw it.
 public struct ConnectionSnapshot: Sendable, CustomStringConvertible {
     /// Where the connection is in its life.
     public enum Phase: String, Sendable {
