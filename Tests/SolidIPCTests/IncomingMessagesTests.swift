@@ -18,8 +18,10 @@ struct IncomingMessagesTests {
         defer { client.stop() }
         let text = String(repeating: "x", count: 16 * 1024)
         let count = 600  // 9.6 MiB: more than the socket buffers hold
-        let sender = Task {
-            for id in 1...count { try await client.send(Note(id: UInt64(id), text: text), to: destination) }
+        // All queued at once (callback form), so the client's writer holds bytes whenever the server stops reading.
+        let written = EventLog()
+        for id in 1...count {
+            try client.send(Note(id: UInt64(id), text: text), to: destination, flags: .synchronous) { written.add("\($0)") }
         }
         // Nobody consumes: the server stops reading, so the client's connection keeps bytes queued.
         #expect(await waitUntilAsync {
@@ -33,7 +35,8 @@ struct IncomingMessagesTests {
         var iterator = incoming.makeAsyncIterator()
         while ids.count < count, let (note, _) = await iterator.next() { ids.append(note.id) }
         #expect(ids == (1...UInt64(count)).map { $0 })
-        try await sender.value
+        #expect(written.wait { $0.count == count })
+        #expect(Set(written.all) == ["\(Result<Void, SendError>.success(()))"])
 
         // Requests through the loop: the context answers them.
         let answering = Task {
