@@ -53,7 +53,7 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
         var count: Int { waiting.count - head }
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())  // the pthread-based lock: ThreadSanitizer sees its ordering (it reported Mutex accesses here as races)
     private let limit: Int
     private weak let service: IPCService?
 
