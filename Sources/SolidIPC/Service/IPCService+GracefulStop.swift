@@ -10,10 +10,7 @@ extension IPCService {
     /// Blocks until done, so like `stop()` it must not be called on a reactor thread (a precondition,
     /// on in release builds). Handlers and ``sendResponse(_:for:last:completion:)`` keep working meanwhile.
     public func stop(gracePeriod: Duration) {
-        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop(gracePeriod:) called on a reactor thread")
-        let latch = Latch()
-        beginStop(gracePeriod: gracePeriod) { latch.open() }
-        latch.wait()
+        waitOffReactor("stop(gracePeriod:)") { done in beginStop(gracePeriod: gracePeriod) { done(()) } }
     }
 
     /// Stops gracefully without waiting; `done` runs once when it is over (on a reactor thread, or here).

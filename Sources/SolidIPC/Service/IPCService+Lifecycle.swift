@@ -83,7 +83,7 @@ extension IPCService {
     /// The address the service listens on (with the port the system chose for port 0) once
     /// `start()` or ``serve()`` has bound it; nil before, for a client, and once a stop began.
     public var listeningAddress: SocketAddress? {
-        state.withLock { state in state.stopped || state.draining ? nil : state.listeningAddress }
+        state.withLock { $0.reportedListeningAddress }
     }
 
     /// Suspends until a stop has finished.

@@ -1,5 +1,3 @@
-import Synchronization
-
 extension IPCService {
     /// What the service holds now: its pools (queue, dialling, connections) and accepted connections,
     /// each connection with its state, peer, TLS identity, queue depth, requests in flight, bytes and
@@ -12,21 +10,13 @@ extension IPCService {
     /// The blocking form of `await snapshot()`, for code that is not async; like `stop()` it must not be
     /// called on a reactor thread (a precondition, on in release builds).
     public func snapshot() -> ServiceSnapshot {
-        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.snapshot() called on a reactor thread")
-        let result = Mutex<ServiceSnapshot?>(nil)
-        let latch = Latch()
-        beginSnapshot { snapshot in
-            result.withLock { $0 = snapshot }
-            latch.open()
-        }
-        latch.wait()
-        return result.withLock { $0! }
+        waitOffReactor("snapshot()", beginSnapshot)
     }
 
     /// Gathers the snapshot without waiting; `done` runs once with it (on a reactor thread, or here).
     func beginSnapshot(_ done: @escaping @Sendable (ServiceSnapshot) -> Void) {
         let (entries, core, listening) = state.withLock { state in
-            (Array(state.pools.values), state.core, state.stopped || state.draining ? nil : state.listeningAddress)
+            (Array(state.pools.values), state.core, state.reportedListeningAddress)
         }
         let pools = Lock<[PoolSnapshot]>([])
         let accepted = Lock<[ConnectionSnapshot]>([])

@@ -97,15 +97,7 @@ public final class IPCService: Sendable {
     /// code `try await start()` suspends instead of blocking.
     @discardableResult
     public func start() throws -> SocketAddress? {
-        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.start() called on a reactor thread")
-        let result = Lock<Result<SocketAddress?, any Error>?>(nil)
-        let latch = Latch()
-        beginStart { outcome in
-            result.withLock { $0 = outcome }
-            latch.open()
-        }
-        latch.wait()
-        return try result.withLock { $0! }.get()
+        try waitOffReactor("start()", beginStart).get()
     }
 
     /// Starts the service without waiting: `done` runs once with the bound listen address (nil for a
@@ -330,10 +322,7 @@ public final class IPCService: Sendable {
     /// it from one traps (a precondition, on in release builds); hand it to another thread instead, or use
     /// `await stop()` (which suspends instead of blocking).
     public func stop() {
-        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.stop() called on a reactor thread")
-        let latch = Latch()
-        beginStop { latch.open() }
-        latch.wait()
+        waitOffReactor("stop()") { done in beginStop { done(()) } }
     }
 
     /// Stops without waiting; `done` runs once when the reactors have done it (on one of them, or here).
@@ -367,6 +356,24 @@ public final class IPCService: Sendable {
     }
 }
 
+extension IPCService {
+    /// The blocking form of a `begin…` operation: runs `begin` and waits for the value it reports. Never
+    /// on a reactor thread, where what it waits for runs (a precondition, on in release builds).
+    func waitOffReactor<Value: Sendable>(
+        _ operation: StaticString, _ begin: (@escaping @Sendable (Value) -> Void) -> Void
+    ) -> Value {
+        precondition(!group.reactors.contains { $0.isCurrent }, "IPCService.\(operation) called on a reactor thread")
+        let result = Lock<Value?>(nil)
+        let latch = Latch()
+        begin { value in
+            result.withLock { $0 = value }
+            latch.open()
+        }
+        latch.wait()
+        return result.withLock { $0! }
+    }
+}
+
 extension ReactorFanOut {
     /// Closes the service's listener on its reactor.
     mutating func closeListener(_ listener: ObjectHandle) {
@@ -386,6 +393,8 @@ struct ServiceState {
     var pools: [Destination: PoolEntry] = [:]
     var listener: ObjectHandle?
     var listeningAddress: SocketAddress?
+    /// The address to report: none once a stop (graceful or not) began.
+    var reportedListeningAddress: SocketAddress? { stopped || draining ? nil : listeningAddress }
     /// The stop has finished (every reactor closed what it held).
     var stopFinished = false
     /// ``IPCService/beginGracefulShutdown()`` was called.
