@@ -81,7 +81,7 @@ func makeReceiver(group: ReactorGroup, listen: SocketAddress, directory: String)
         sink.onEnd = { outcome in
             bar.stop()
             switch outcome {
-            case .success(let received): try? receiver.sendResponse(received, for: context)
+            case .success(let received): try? context.respond(received)
             case .failure(let error): print("receiving \(name) failed, the partial file is deleted: \(error)")
             }
         }
@@ -101,7 +101,7 @@ func sendFile(_ path: String, to destination: Destination, group: ReactorGroup) 
         defer { bar.stop() }
         let offer = FileOffer(name: (path as NSString).lastPathComponent, size: size, data: StreamField(source: source))
         // One attempt: a receiver that is down fails at once, a broken transfer fails with how far it got.
-        let received = try await sender.request(offer, to: destination, flags: .oneShot)
+        let received = try await sender.request(offer, to: destination, options: .oneShot)
         guard received.size == size, received.checksum == source.checksum.value else {
             throw ValidationError("the receiver got \(received.size) bytes with checksum \(received.checksum); sent \(size) with \(source.checksum.value)")
         }
@@ -112,7 +112,7 @@ func sendFile(_ path: String, to destination: Destination, group: ReactorGroup) 
 /// Writes `size` pseudo-random bytes to `path`.
 func makeFile(_ path: String, size: UInt64) throws {
     guard let handle = FileHandle(forWritingAtPath: path) ?? {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         return FileHandle(forWritingAtPath: path)
     }() else { throw ValidationError("cannot create \(path)") }
     defer { try? handle.close() }

@@ -60,8 +60,8 @@ func runEchoClient(
             do {
                 // One-shot: a server that cannot be reached (refused, TLS verification failed) fails the
                 // request and so the run, instead of the library's default of waiting for it.
-                try client.sendRequest(
-                    EchoMessage(id: UInt64(id), payload: payload), to: destination, flags: .oneShot, expecting: EchoMessage.self
+                try client.request(
+                    EchoMessage(id: UInt64(id), payload: payload), to: destination, options: .oneShot, expecting: EchoMessage.self
                 ) {
                     result in
                     switch result {

@@ -48,7 +48,7 @@ struct AcceptLimitTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "room?"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "room?"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(answers.wait { !$0.isEmpty })

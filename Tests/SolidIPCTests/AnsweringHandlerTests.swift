@@ -12,7 +12,7 @@ struct AnsweringHandlerTests {
     static func ask(_ client: IPCService, _ destination: Destination, _ texts: [String]) throws -> [String] {
         let outcomes = Lock<[Int: String]>([:])
         for (index, text) in texts.enumerated() {
-            try client.sendRequest(Note(id: UInt64(index), text: text), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(index), text: text), to: destination, expecting: Note.self) { result in
                 outcomes.withLock { $0[index] = (try? result.get().text) ?? "\(result)" }
             }
         }
@@ -59,13 +59,13 @@ struct AnsweringHandlerTests {
         #expect(outcomes == texts.map { $0 == "fail" ? Self.refused : $0.uppercased() })
     }
 
-    @Test("IPCService.reject from a callback handler: the sender fails at once with the code and reason given")
+    @Test("context.reject from a callback handler: the sender fails at once with the code and reason given")
     func explicitReject() throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
-                try? server.reject(context, PeerRejection(code: .overloaded, reason: "busy, try later"))
+                try? context.reject(PeerRejection(code: .overloaded, reason: "busy, try later"))
             }
         }
         defer { server.stop() }

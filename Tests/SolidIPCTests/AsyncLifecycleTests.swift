@@ -48,7 +48,7 @@ struct AsyncLifecycleTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 1...3 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) {
+            try client.request(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) {
                 answers.add((try? $0.get().text) ?? "\($0)")
             }
         }
@@ -79,7 +79,7 @@ struct AsyncLifecycleTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let outcome = EventLog()
-        try client.sendRequest(Note(id: 1, text: "q"), to: destination, flags: .oneShot, expecting: Note.self) {
+        try client.request(Note(id: 1, text: "q"), to: destination, options: .oneShot, expecting: Note.self) {
             outcome.add("\($0)")
         }
         #expect(await waitUntil { held.withLock { $0 } == 1 })

@@ -20,7 +20,7 @@ struct CancelTests {
         var ids: [MessageID] = []
         for id in 0..<4 {
             // One-shot: when nothing answers they fail after one attempt instead of waiting.
-            ids.append(try client.send(Note(id: UInt64(id), text: "q"), to: destination, flags: [.oneShot]) { result in
+            ids.append(try client.send(Note(id: UInt64(id), text: "q"), to: destination, options: [.oneShot]) { result in
                 if case .failure(let error) = result { outcomes.add("\(id): \(error)") } else { outcomes.add("\(id): ok") }
             })
         }
@@ -56,7 +56,7 @@ struct CancelTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let outcomes = EventLog()
-        let id = try client.sendRequest(Note(id: 5, text: "slow"), to: destination, expecting: Note.self) { result in
+        let id = try client.request(Note(id: 5, text: "slow"), to: destination, expecting: Note.self) { result in
             outcomes.add("\(result)")
         }
         #expect(arrived.wait { !$0.isEmpty })
@@ -64,13 +64,13 @@ struct CancelTests {
         #expect(outcomes.wait { !$0.isEmpty })
         #expect(outcomes.all == ["\(Result<Note, SendError>.failure(.canceled(progress: .sentAwaitingResponse)))"])
         // The server answers anyway; the client must not call back a second time.
-        if let context = held.withLock({ $0 }) { try server.sendResponse(Note(id: 5, text: "late"), for: context) }
+        if let context = held.withLock({ $0 }) { try context.respond(Note(id: 5, text: "late")) }
         let probe = EventLog()
-        try client.sendRequest(Note(id: 6, text: "probe"), to: destination, expecting: Note.self) { _ in probe.add("x") }
+        try client.request(Note(id: 6, text: "probe"), to: destination, expecting: Note.self) { _ in probe.add("x") }
         #expect(arrived.wait { $0.contains("6") })
         // Answer the probe: it goes out on the same connection after the late answer, so once the client has
         // it, the client has processed the late answer too.
-        if let context = held.withLock({ $0 }) { try server.sendResponse(Note(id: 6, text: "probe"), for: context) }
+        if let context = held.withLock({ $0 }) { try context.respond(Note(id: 6, text: "probe")) }
         #expect(probe.wait { !$0.isEmpty })
         #expect(outcomes.all.count == 1)
         #expect(throws: SendError.unknownMessage) { try client.cancel(id) }
@@ -137,7 +137,7 @@ struct CancelByPeerTests {
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Blob.self) { blob, context in
                 let size = blob.id == 1 ? 32 << 20 : 16  // the first answer is too big for the socket buffers
-                try? server.sendResponse(Blob(id: blob.id, size: size), for: context) { responses.add("\(blob.id): \($0)") }
+                try? context.respond(Blob(id: blob.id, size: size)) { responses.add("\(blob.id): \($0)") }
             }
         }
         defer { server.stop() }
@@ -153,7 +153,7 @@ struct CancelByPeerTests {
         clientBox.withLock { $0 = client }
         defer { client.stop() }
         let answers = EventLog()
-        let id = try client.sendRequest(Blob(id: 1, size: 10), to: destination, expecting: Blob.self) { result in
+        let id = try client.request(Blob(id: 1, size: 10), to: destination, expecting: Blob.self) { result in
             answers.add("1: \(result.map(\.id))")
         }
         #expect(waitUntil { server.statistics.bytesSent > 64 << 10 }, "the response is under way")
@@ -164,7 +164,7 @@ struct CancelByPeerTests {
         #expect(responses.all == ["1: \(Result<Void, SendError>.failure(.canceledByPeer(progress: .partlySent)))"])
         // The connection stays healthy: reading resumes, the partial response is dropped, the next request works.
         try client.resumeReading(clientConnection.withLock { $0 }!)
-        try client.sendRequest(Blob(id: 2, size: 10), to: destination, expecting: Blob.self) { result in
+        try client.request(Blob(id: 2, size: 10), to: destination, expecting: Blob.self) { result in
             answers.add("2: \((try? result.get())?.isIntact == true ? "intact" : "\(result)")")
         }
         #expect(answers.wait { $0.count == 2 })
@@ -209,7 +209,7 @@ struct CancelTableTests {
         let outcomes = Lock<[Int: [String]]>([:])
         let done = EventLog()
         for (index, (_, synchronous, _)) in table.enumerated() {
-            let id = try client.send(blobs[index], to: destination, flags: synchronous ? .synchronous : []) { result in
+            let id = try client.send(blobs[index], to: destination, options: synchronous ? .synchronous : []) { result in
                 if index == 0 {
                     for (other, entry) in table.enumerated() where entry.2 {
                         try? client.cancel(ids.withLock { $0[other] })
@@ -270,7 +270,7 @@ struct ClosePoolTests {
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
                 _ = gate.wait { $0.contains("open") }
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         defer { server.stop() }
@@ -279,7 +279,7 @@ struct ClosePoolTests {
         defer { gate.add("open") }  // runs first: never leave the server's reactor waiting on a failed test
         let log = EventLog()
         for id in 0..<20 {
-            try client.sendRequest(Note(id: UInt64(id), text: "g\(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "g\(id)"), to: destination, expecting: Note.self) { result in
                 log.add((try? result.get()).map { _ in "ok" } ?? "\(result)")
             }
         }
@@ -290,7 +290,7 @@ struct ClosePoolTests {
         #expect(closed.wait { !$0.isEmpty })
         #expect(log.all == [String](repeating: "ok", count: 20), "all 20 completed before the close")
         let again = EventLog()
-        try client.sendRequest(Note(id: 99, text: "again"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 99, text: "again"), to: destination, expecting: Note.self) { result in
             again.add((try? result.get().text) ?? "\(result)")
         }
         #expect(again.wait { !$0.isEmpty })
@@ -311,7 +311,7 @@ struct ClosePoolTests {
         defer { client.stop() }
         let log = EventLog()
         for id in 0..<3 {
-            try client.sendRequest(Note(id: UInt64(id), text: "f"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "f"), to: destination, expecting: Note.self) { result in
                 log.add("\(result)")
             }
         }

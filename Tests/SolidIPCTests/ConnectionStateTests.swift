@@ -17,7 +17,7 @@ struct ConnectionStateTests {
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
                 serverLog.add(note.text)
-                if context.isRequest { try? server.sendResponse(Note(id: note.id, text: "ok:" + note.text), for: context) }
+                if context.isRequest { try? context.respond(Note(id: note.id, text: "ok:" + note.text)) }
             }
         }
         defer { server.stop() }
@@ -28,7 +28,7 @@ struct ConnectionStateTests {
             configuration.onConnectionStart = { info in
                 guard let client = clientBox.withLock({ $0 }) else { return }
                 // The "login": addressed to this connection, so it goes although the connection is passive.
-                try? client.sendRequest(Note(id: 0, text: "login"), on: info.handle, expecting: Note.self) { result in
+                try? client.request(Note(id: 0, text: "login"), on: info.handle, expecting: Note.self) { result in
                     log.add("login: \((try? result.get().text) ?? "\(result)")")
                     try? client.activateConnection(info.handle) { log.add("activate: \($0)") }
                     try? client.activateConnection(info.handle) { log.add("again: \($0)") }
@@ -38,7 +38,7 @@ struct ConnectionStateTests {
         clientBox.withLock { $0 = client }
         defer { client.stop() }
         for id in 1...3 as ClosedRange<UInt64> {
-            try client.sendRequest(Note(id: id, text: "m\(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: "m\(id)"), to: destination, expecting: Note.self) { result in
                 log.add("m\(id): \((try? result.get().text) ?? "\(result)")")
             }
         }
@@ -85,7 +85,7 @@ struct ConnectionStateTests {
         // Enough requests at once that the pool scales to its two connections.
         let answered = EventLog()
         for id in 0..<UInt64(200) {
-            try client.sendRequest(Note(id: id, text: "x"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: "x"), to: destination, expecting: Note.self) { result in
                 answered.add(result.isSuccess ? "ok" : "\(result)")
             }
         }
@@ -100,7 +100,7 @@ struct ConnectionStateTests {
         #expect(stops.all == ["\(opened[0]) \(ConnectionError.closedLocally)"])
         // The other connection still serves, and the closed one's handle now names nothing.
         let after = EventLog()
-        try client.sendRequest(Note(id: 999, text: "after"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 999, text: "after"), to: destination, expecting: Note.self) { result in
             after.add((try? result.get().text) ?? "\(result)")
         }
         #expect(after.wait { !$0.isEmpty })
@@ -118,22 +118,20 @@ struct ConnectionStateTests {
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.onConnectionStart = { info in
                 let server = serverBox.withLock { $0 }
-                try? server?.sendRequest(Note(id: 7, text: "who are you"), on: info.handle, expecting: Note.self) {
+                try? server?.request(Note(id: 7, text: "who are you"), on: info.handle, expecting: Note.self) {
                     log.add("server got: \((try? $0.get().text) ?? "\($0)")")
                 }
             }
         }) { _ in }
         serverBox.withLock { $0 = server }
         defer { server.stop() }
-        let clientBox = Lock<IPCService?>(nil)
         var configuration = ServiceConfiguration(registry: try noteRegistry())
         configuration.connectionStartState = .active
         let client = try IPCService(configuration: configuration, group: group)
         try client.handle(Note.self) { note, context in
             #expect(context.isRequest)
-            try? clientBox.withLock { $0 }?.sendResponse(Note(id: note.id, text: "client \(note.id)"), for: context)
+            try? context.respond(Note(id: note.id, text: "client \(note.id)"))
         }
-        clientBox.withLock { $0 = client }
         try client.start()
         defer { client.stop() }
         try client.send(Note(id: 1, text: "hello"), to: destination)
@@ -154,7 +152,7 @@ struct ConnectionStateTests {
         defer { client.stop() }
         for round in 1...3 {
             let log = EventLog()
-            try client.sendRequest(Note(id: 1, text: "r\(round)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: 1, text: "r\(round)"), to: destination, expecting: Note.self) { result in
                 log.add((try? result.get().text) ?? "\(result)")
             }
             #expect(log.wait { !$0.isEmpty })
@@ -198,7 +196,7 @@ struct IdlePoolRaceTests {
                     let id = UInt64(thread * perThread + index)
                     let done = EventLog()
                     do {
-                        try client.sendRequest(Note(id: id, text: "r"), to: destination, expecting: Note.self) { result in
+                        try client.request(Note(id: id, text: "r"), to: destination, expecting: Note.self) { result in
                             if case .success(let note) = result, note.id == id {
                                 answered.withLock { $0[id, default: 0] += 1 }
                             } else {

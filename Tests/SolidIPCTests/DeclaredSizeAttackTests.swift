@@ -49,7 +49,7 @@ struct DeclaredSizeAttackTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hello"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hello"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "\(result)")
         }
         #expect(answers.wait { !$0.isEmpty })

@@ -19,7 +19,7 @@ struct DeliveryGuaranteeTests {
                 if blob.id == 30 { try? server.closeConnection(context.connection) }
             }
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(note, for: context)
+                try? context.respond(note)
             }
         }
         defer { server.stop() }
@@ -34,13 +34,13 @@ struct DeliveryGuaranteeTests {
         for id in 0..<UInt64(100) {
             // 20 MB in all: more than the socket buffers hold, so the last ones cannot have been written to
             // the first connection before the server drops it.
-            try client.send(Blob(id: id, size: 100_000 + Int(generator.next() % 200_000)), to: destination, flags: .synchronous) {
+            try client.send(Blob(id: id, size: 100_000 + Int(generator.next() % 200_000)), to: destination, options: .synchronous) {
                 result in
                 outcomes.withLock { $0[id, default: []].append(result) }
                 done.add("blob")
             }
             // Asynchronous traffic beside them makes the pool open its second connection.
-            try client.sendRequest(Note(id: id, text: "async"), to: destination, expecting: Note.self) { _ in
+            try client.request(Note(id: id, text: "async"), to: destination, expecting: Note.self) { _ in
                 done.add("note")
             }
         }
@@ -67,7 +67,7 @@ struct DeliveryGuaranteeTests {
         let serverBox = Lock<IPCService?>(nil)
         let echo: (IPCService) throws -> Void = { server in
             try server.handle(Blob.self) { blob, context in
-                try? server.sendResponse(Blob(id: blob.id, size: blob.isIntact ? 16 : 0), for: context)
+                try? context.respond(Blob(id: blob.id, size: blob.isIntact ? 16 : 0))
             }
         }
         // The first server stops reading at once, so every message is stuck part-way when it stops.
@@ -98,7 +98,7 @@ struct DeliveryGuaranteeTests {
         defer { client.stop() }
         let megabyte = 1 << 20
         // SolidFrame's table, sizes halved: (flags, size).
-        let table: [(MessageFlags, Int)] = [
+        let table: [(SendOptions, Int)] = [
             ([.oneShot], 9 * megabyte), ([.idempotent], 8 * megabyte), ([.oneShot], 24 * megabyte),
             ([.idempotent, .synchronous], 8 * megabyte), ([.synchronous], 4 * megabyte),
         ]
@@ -106,7 +106,7 @@ struct DeliveryGuaranteeTests {
         let results = Lock<[Int: [String]]>([:])
         let done = EventLog()
         for (index, (flags, _)) in table.enumerated() {
-            try client.sendRequest(blobs[index], to: destination, flags: flags, expecting: Blob.self) {
+            try client.request(blobs[index], to: destination, options: flags, expecting: Blob.self) {
                 result in
                 let text: String
                 switch result {
@@ -141,20 +141,20 @@ struct DeliveryGuaranteeTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Blob.self) { blob, context in try? server.sendResponse(blob, for: context) }
+            try server.handle(Blob.self) { blob, context in try? context.respond(blob) }
         }
         defer { server.stop() }
         let client = try startClient(group: group) { $0.connection.maxBodyBytes = 1 << 20 }
         defer { client.stop() }
         let log = EventLog()
-        try client.sendRequest(Blob(id: 1, size: 2 << 20), to: destination, expecting: Blob.self) { result in
+        try client.request(Blob(id: 1, size: 2 << 20), to: destination, expecting: Blob.self) { result in
             if case .failure(.encodingFailed(.messageTooLarge(_, let limit), let progress)) = result {
                 log.add("too large \(limit) \(progress)")
             } else {
                 log.add("\(result)")
             }
         }
-        try client.sendRequest(Blob(id: 2, size: 1000), to: destination, expecting: Blob.self) { result in
+        try client.request(Blob(id: 2, size: 1000), to: destination, expecting: Blob.self) { result in
             log.add((try? result.get().isIntact) == true ? "small ok" : "\(result)")
         }
         #expect(log.wait { $0.count == 2 })
@@ -175,7 +175,7 @@ struct DeliveryGuaranteeTests {
                 if nth % 30 == 0 {
                     try? server.closeConnection(context.connection)  // unanswered: the client must ask again
                 } else {
-                    try? server.sendResponse(blob, for: context)
+                    try? context.respond(blob)
                 }
             }
         }
@@ -190,7 +190,7 @@ struct DeliveryGuaranteeTests {
         let done = EventLog()
         for id in 0..<UInt64(150) {
             let sent = Blob(id: id, size: 1000 + Int(id) * 97)
-            try client.sendRequest(sent, to: destination, flags: .idempotent, expecting: Blob.self) { result in
+            try client.request(sent, to: destination, options: .idempotent, expecting: Blob.self) { result in
                 if case .success(let blob) = result, blob == sent {
                     answers.withLock { $0[id, default: 0] += 1 }
                     done.add("ok")

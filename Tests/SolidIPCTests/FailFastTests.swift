@@ -31,7 +31,7 @@ struct FailFastTests {
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: bound.withLock { $0 })
         let outcomes = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hello?"), to: destination, flags: .oneShot, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hello?"), to: destination, options: .oneShot, expecting: Note.self) { result in
             outcomes.add("\(result)")
         }
         #expect(waitUntil { held.withLock { $0.count } == 1 })
@@ -60,13 +60,13 @@ struct FailFastTests {
         let outcomes = EventLog()
         // A waiting (not one-shot) message keeps the pool retrying with back-off.
         try client.send(Note(id: 0, text: "patient"), to: destination) { result in outcomes.add("patient \(result)") }
-        try client.send(Note(id: 1, text: "first"), to: destination, flags: .oneShot) { result in outcomes.add("first \(result)") }
+        try client.send(Note(id: 1, text: "first"), to: destination, options: .oneShot) { result in outcomes.add("first \(result)") }
         #expect(outcomes.wait { !$0.isEmpty })
         let refused = "\(Result<Void, SendError>.failure(.connectFailed(destination, .stream(.connectionRefused))))"
         #expect(outcomes.all == ["first \(refused)"])
         // Now the pool waits 60 s before its next round; a one-shot message does not wait for it.
         let sent = ContinuousClock.now
-        try client.send(Note(id: 2, text: "second"), to: destination, flags: .oneShot) { result in outcomes.add("second \(result)") }
+        try client.send(Note(id: 2, text: "second"), to: destination, options: .oneShot) { result in outcomes.add("second \(result)") }
         #expect(outcomes.wait(seconds: 10) { $0.count == 2 })
         #expect(ContinuousClock.now - sent < .seconds(10))
         #expect(outcomes.all.last == "second \(refused)")

@@ -11,7 +11,7 @@ struct FaultInjectionTests {
     private enum Kind: CaseIterable {
         case plain, request, idempotentRequest, idempotentPlain, synchronous, synchronousRequest, oneShotRequest
 
-        var flags: MessageFlags {
+        var flags: SendOptions {
             switch self {
             case .plain, .request: []
             case .idempotentRequest, .idempotentPlain: .idempotent
@@ -40,7 +40,7 @@ struct FaultInjectionTests {
                     try? server.closeConnection(context.connection)
                     return
                 }
-                if context.isRequest { try? server.sendResponse(blob, for: context) }
+                if context.isRequest { try? context.respond(blob) }
             }
         }
         defer { server.stop() }
@@ -75,14 +75,14 @@ struct FaultInjectionTests {
                 return "unexpected failure: \(error)"
             }
             if kind.isRequest {
-                try client.sendRequest(blob, to: destination, flags: kind.flags, expecting: Blob.self) { result in
+                try client.request(blob, to: destination, options: kind.flags, expecting: Blob.self) { result in
                     switch result {
                     case .success(let response): record(response == blob ? nil : "damaged response")
                     case .failure(let error): record(judge(error))
                     }
                 }
             } else {
-                try client.send(blob, to: destination, flags: kind.flags) { result in
+                try client.send(blob, to: destination, options: kind.flags) { result in
                     switch result {
                     case .success: record(nil)
                     case .failure(let error): record(judge(error))

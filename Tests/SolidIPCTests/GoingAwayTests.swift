@@ -16,7 +16,7 @@ struct GoingAwayTests {
             configuration.onConnectionStop = { _, error in serverStops.add("\(error)") }
         }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: "a\(note.id)"), for: context)
+                try? context.respond(Note(id: note.id, text: "a\(note.id)"))
                 if arrivals.withLock({ $0 += 1; return $0 }) == 50 {
                     try? server.closeConnection(context.connection, mode: .graceful)
                 }
@@ -30,7 +30,7 @@ struct GoingAwayTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 1...300 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "q"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get()).map { $0.text == "a\($0.id)" ? "ok" : "wrong \($0.text)" } ?? "\(result)")
             }
         }
@@ -150,7 +150,7 @@ struct KeepAliveFloodTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "\(result)")
         }
         #expect(answers.wait { !$0.isEmpty })

@@ -19,7 +19,7 @@ struct GracefulCloseTests {
                     arrivals.add("\(note.id) on \(context.connection)")  // after `held` is set: the test reads it then
                 } else {
                     arrivals.add("\(note.id) on \(context.connection)")  // before the answer the test waits for
-                    try? server.sendResponse(note, for: context)
+                    try? context.respond(note)
                 }
             }
         }
@@ -32,12 +32,12 @@ struct GracefulCloseTests {
         }
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "slow"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "slow"), to: destination, expecting: Note.self) { result in
             answers.add("1: \((try? result.get().text) ?? "\(result)")")
         }
         #expect(arrivals.wait { $0.count == 1 })
         try client.closeConnection(handles.withLock { $0[0] }, mode: .graceful)
-        try client.sendRequest(Note(id: 2, text: "later"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 2, text: "later"), to: destination, expecting: Note.self) { result in
             answers.add("2: \((try? result.get().text) ?? "\(result)")")
         }
         // The new request does not use the closing connection: a new one answers it at once, while the
@@ -45,7 +45,7 @@ struct GracefulCloseTests {
         #expect(answers.wait { !$0.isEmpty })
         #expect(answers.all == ["2: later"])
         #expect(stops.all.isEmpty)
-        try server.sendResponse(Note(id: 1, text: "done"), for: held.withLock { $0 }!)
+        try held.withLock { $0 }!.respond(Note(id: 1, text: "done"))
         #expect(answers.wait { $0.count == 2 })
         #expect(answers.all == ["2: later", "1: done"])
         #expect(stops.wait { !$0.isEmpty })  // closes once the response is in and the peer went away too
@@ -62,7 +62,7 @@ struct GracefulCloseTests {
         let serverResults = EventLog()
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Blob.self) { blob, context in
-                try? server.sendResponse(Blob(id: blob.id, size: 8 << 20), for: context) { serverResults.add("\($0)") }
+                try? context.respond(Blob(id: blob.id, size: 8 << 20)) { serverResults.add("\($0)") }
                 try? server.closeConnection(context.connection, mode: .graceful)
             }
         }
@@ -73,7 +73,7 @@ struct GracefulCloseTests {
         }
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Blob(id: 5, size: 100), to: destination, expecting: Blob.self) { result in
+        try client.request(Blob(id: 5, size: 100), to: destination, expecting: Blob.self) { result in
             answers.add((try? result.get()).map { "\($0.id) \($0.data.count) \($0.isIntact)" } ?? "\(result)")
         }
         #expect(answers.wait { !$0.isEmpty })

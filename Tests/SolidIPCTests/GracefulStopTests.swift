@@ -75,7 +75,7 @@ struct GracefulStopTests {
         let client = try startClient(group: group)
         let answers = EventLog()
         for id in 1...3 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "q"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get().text) ?? "\(result)")
             }
         }
@@ -87,7 +87,7 @@ struct GracefulStopTests {
         // (Only serviceStopped counts: the probes can fill the probe pool's queue first, queueFull.)
         #expect(waitUntil {
             do {
-                try client.send(Note(id: 9, text: "probe"), to: nowhere, flags: [.oneShot])
+                try client.send(Note(id: 9, text: "probe"), to: nowhere, options: [.oneShot])
                 return false
             } catch {
                 return (error as? SendError) == .serviceStopped
@@ -95,7 +95,7 @@ struct GracefulStopTests {
         }, "new sends are refused once the stop began")
         #expect(throws: SendError.serviceStopped) { try client.send(Note(id: 9, text: "late"), to: destination) }
         #expect(stopped.all.isEmpty)
-        for context in held.withLock({ $0 }) { try server.sendResponse(Note(id: 0, text: "answer"), for: context) }
+        for context in held.withLock({ $0 }) { try context.respond(Note(id: 0, text: "answer")) }
         #expect(answers.wait { $0.count == 3 })
         #expect(answers.all == ["answer", "answer", "answer"])
         #expect(stopped.wait { !$0.isEmpty })

@@ -21,7 +21,7 @@ struct IncomingMessagesTests {
         // All queued at once (callback form), so the client's writer holds bytes whenever the server stops reading.
         let written = EventLog()
         for id in 1...count {
-            try client.send(Note(id: UInt64(id), text: text), to: destination, flags: .synchronous) { written.add("\($0)") }
+            try client.send(Note(id: UInt64(id), text: text), to: destination, options: .synchronous) { written.add("\($0)") }
         }
         // Nobody consumes: the server stops reading, so the client's connection keeps bytes queued.
         #expect(await waitUntilAsync {
@@ -41,7 +41,7 @@ struct IncomingMessagesTests {
         // Requests through the loop: the context answers them.
         let answering = Task {
             while let (note, context) = await iterator.next() {
-                try? server.sendResponse(Note(id: note.id, text: "re"), for: context)
+                try? context.respond(Note(id: note.id, text: "re"))
             }
             return "ended"
         }

@@ -29,7 +29,7 @@ struct KeepAliveTests {
             configuration.onConnectionStop = { _, error in log.add("client stop: \(error)") }
         }
         let echoed = EventLog()
-        try client.sendRequest(Note(id: 1, text: "first"), to: destination, expecting: Note.self) { _ in echoed.add("ok") }
+        try client.request(Note(id: 1, text: "first"), to: destination, expecting: Note.self) { _ in echoed.add("ok") }
         #expect(echoed.wait { !$0.isEmpty })
         return (server, client, destination)
     }
@@ -120,7 +120,7 @@ struct KeepAliveTests {
         advance(clock, group: group, by: .seconds(10), times: 12, server: server, client: client)  // two minutes idle
         #expect(log.all.isEmpty, "no disconnect while idle: \(log.all)")
         let echoed = EventLog()
-        try client.sendRequest(Note(id: 2, text: "second"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 2, text: "second"), to: destination, expecting: Note.self) { result in
             echoed.add((try? result.get().text) ?? "\(result)")
         }
         #expect(echoed.wait { !$0.isEmpty })

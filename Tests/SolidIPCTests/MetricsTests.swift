@@ -66,7 +66,7 @@ struct MetricsTests {
         defer { client.stop() }
         let port = try #require(freeLoopbackPort())
         let nowhere = try Destination(host: "127.0.0.1", port: port)
-        await #expect(throws: SendError.self) { try await client.send(Note(), to: nowhere, flags: .oneShot) }
+        await #expect(throws: SendError.self) { try await client.send(Note(), to: nowhere, options: .oneShot) }
         #expect(metrics.counterTotal(label: "solidipc.messages.sent", dimensions: [("outcome", "connectFailed")]) == 1)
         #expect(metrics.counterTotal(label: "solidipc.connect.failures", dimensions: [("reason", "stream")]) == 1)
 

@@ -52,7 +52,7 @@ struct PoolTests {
                 return []
             }
             for (request, context) in release {
-                try? server.sendResponse(Note(id: request.id, text: String(request.text.reversed())), for: context)
+                try? context.respond(Note(id: request.id, text: String(request.text.reversed())))
             }
         }
         let address = try server.start()!
@@ -69,7 +69,7 @@ struct PoolTests {
         let count = 150
         for id in 0..<count {
             let text = String(repeating: Character(UnicodeScalar(UInt8(65 + id % 26))), count: sizes[id % sizes.count])
-            try client.sendRequest(Note(id: UInt64(id), text: text), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: text), to: destination, expecting: Note.self) { result in
                 log.add((try? result.get()).map { $0.id == UInt64(id) && $0.text == String(text.reversed()) ? "ok" : "bad" } ?? "error \(result)")
             }
         }
@@ -91,7 +91,7 @@ struct PoolTests {
         // "localhost" resolves to ::1 and 127.0.0.1 here; whichever comes first, the IPv4 one answers.
         let local = try Destination(host: "localhost", port: destination.port)
         let log = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hi"), to: local, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hi"), to: local, expecting: Note.self) { result in
             log.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(log.wait { !$0.isEmpty })

@@ -68,7 +68,7 @@ struct RawStateTests {
         // Requests queued while the connection is Raw wait for its activation.
         let answers = EventLog()
         for id in 1...20 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q\(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "q\(id)"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get()).map { "\($0.id)" } ?? "\(result)")
             }
         }
@@ -103,7 +103,7 @@ struct RawStateTests {
         }
         defer { client.stop() }
         let answer = EventLog()
-        try client.sendRequest(Note(id: 1, text: "x"), to: destination, expecting: Note.self) { _ in answer.add("x") }
+        try client.request(Note(id: 1, text: "x"), to: destination, expecting: Note.self) { _ in answer.add("x") }
         #expect(answer.wait { !$0.isEmpty })
         let handle = try #require(started.withLock { $0 })
         let outcomes = EventLog()

@@ -37,7 +37,7 @@ struct RawTransitionTests {
         }) { server in
             try server.handle(Note.self) { note, context in
                 serverLog.add("request \(note.id) secure \(context.security != nil)")
-                try? server.sendResponse(note, for: context)
+                try? context.respond(note)
             }
         }
         serverBox.withLock { $0 = server }
@@ -62,7 +62,7 @@ struct RawTransitionTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 1...20 {
-            try client.sendRequest(Note(id: UInt64(id), text: "n\(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "n\(id)"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get()).map { "\($0.id)" } ?? "\(result)")
             }
         }
@@ -85,7 +85,7 @@ struct RawTransitionTests {
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
                 serverLog.add(note.text)
-                try? server.sendResponse(note, for: context)
+                try? context.respond(note)
             }
         }
         defer { server.stop() }
@@ -101,7 +101,7 @@ struct RawTransitionTests {
             configuration.onConnectionStart = { info in
                 clientLog.add("start")
                 guard let client = box.withLock({ $0 }) else { return }
-                try? client.sendRequest(Note(id: 0, text: "login"), on: info.handle, expecting: Note.self) { result in
+                try? client.request(Note(id: 0, text: "login"), on: info.handle, expecting: Note.self) { result in
                     clientLog.add((try? result.get()).map { "logged in \($0.text)" } ?? "\(result)")
                     try? client.activateConnection(info.handle)
                 }
@@ -111,7 +111,7 @@ struct RawTransitionTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 1...10 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q\(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "q\(id)"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get()).map { "\($0.id)" } ?? "\(result)")
             }
         }
@@ -163,11 +163,11 @@ struct RawTransitionTests {
         box.withLock { $0 = client }
         defer { client.stop() }
         let waiting = EventLog()
-        try client.sendRequest(Note(id: 2, text: "waits"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 2, text: "waits"), to: destination, expecting: Note.self) { result in
             waiting.add("\(result)")
         }
         let answer = EventLog()
-        try client.sendRequest(Note(id: 1, text: "x"), to: destination, flags: [.oneShot], expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "x"), to: destination, options: [.oneShot], expecting: Note.self) { result in
             answer.add("\(result)")
         }
         #expect(answer.wait { !$0.isEmpty })
@@ -201,7 +201,7 @@ struct RawTransitionTests {
             }
             box.withLock { $0 = client }
             defer { client.stop() }
-            try client.send(Note(id: 1, text: "x"), to: destination, flags: [.oneShot])
+            try client.send(Note(id: 1, text: "x"), to: destination, options: [.oneShot])
             #expect(stops.wait { !$0.isEmpty })
             let expected: ConnectionError = secure
                 ? .stream(.tls(.invalidState("the Raw phase runs inside TLS already (TLS from the start)")))

@@ -11,7 +11,7 @@ struct RejectTests {
         _ client: IPCService, _ message: some WireMessage & Sendable, to destination: Destination, expecting: Response.Type
     ) throws -> String {
         let log = EventLog()
-        try client.sendRequest(message, to: destination, expecting: Response.self) { result in
+        try client.request(message, to: destination, expecting: Response.self) { result in
             switch result {
             case .success: log.add("success")
             case .failure(let error): log.add("\(error)")
@@ -57,13 +57,13 @@ struct RejectTests {
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.connection.maxBodyBytes = 1000
         }) { server in
-            try server.handle(Blob.self) { blob, context in try? server.sendResponse(Blob(id: blob.id, size: 1), for: context) }
+            try server.handle(Blob.self) { blob, context in try? context.respond(Blob(id: blob.id, size: 1)) }
         }
         defer { server.stop() }
         let (budgeted, budgetedDestination) = try startServer(group: group, configure: { configuration in
             configuration.connection.maxReceivingBytes = 100_000
         }) { server in
-            try server.handle(Blob.self) { blob, context in try? server.sendResponse(Blob(id: blob.id, size: 1), for: context) }
+            try server.handle(Blob.self) { blob, context in try? context.respond(Blob(id: blob.id, size: 1)) }
         }
         defer { budgeted.stop() }
         let client = try startClient(group: group)
@@ -85,7 +85,7 @@ struct RejectTests {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
         let (server, destination) = try startServer(group: group) { server in
-            try server.handle(Blob.self) { blob, context in try? server.sendResponse(Blob(id: blob.id, size: 5000), for: context) }
+            try server.handle(Blob.self) { blob, context in try? context.respond(Blob(id: blob.id, size: 5000)) }
         }
         defer { server.stop() }
         let client = try startClient(group: group) { configuration in configuration.connection.maxBodyBytes = 1000 }
@@ -103,7 +103,7 @@ struct RejectTests {
             configuration.connection.maxBodyBytes = 1000
         }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: String(repeating: "z", count: 5000)), for: context)
+                try? context.respond(Note(id: note.id, text: String(repeating: "z", count: 5000)))
             }
         }
         defer { server.stop() }

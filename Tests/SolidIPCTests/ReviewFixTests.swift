@@ -19,7 +19,7 @@ struct ReviewFixTests {
                 if seen.withLock({ value -> Int in value += 1; return value }) == 1 {
                     try? server.closeConnection(context.connection)
                 } else {
-                    try? server.sendResponse(note, for: context)
+                    try? context.respond(note)
                 }
             }
         }
@@ -31,7 +31,7 @@ struct ReviewFixTests {
         }
         defer { client.stop() }
         let answer = EventLog()
-        try client.sendRequest(Note(id: 1, text: "again"), to: destination, flags: .idempotent, expecting: Note.self) {
+        try client.request(Note(id: 1, text: "again"), to: destination, options: .idempotent, expecting: Note.self) {
             answer.add((try? $0.get().text) ?? "\($0)")
         }
         #expect(answer.wait { !$0.isEmpty })
@@ -57,7 +57,7 @@ struct ReviewFixTests {
             for id in 0..<6 as Range<UInt64> {
                 tasks.addTask {
                     do {
-                        try await client.send(Note(id: id, text: "x"), to: destination, flags: .oneShot)
+                        try await client.send(Note(id: id, text: "x"), to: destination, options: .oneShot)
                         results.withLock { $0.append("sent") }
                     } catch {
                         results.withLock { $0.append("\(error)".contains("cannot connect") ? "refused" : "\(error)") }
@@ -84,7 +84,7 @@ struct ReviewFixTests {
         }) { server in
             try server.handle(Blob.self) { blob, context in
                 handled.add("\(blob.id)")
-                try? server.sendResponse(blob, for: context)
+                try? context.respond(blob)
             }
         }
         serverBox.withLock { $0 = server }
@@ -92,7 +92,7 @@ struct ReviewFixTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let outcome = EventLog()
-        try client.sendRequest(Blob(id: 9, size: 4 << 20), to: destination, timeout: .seconds(5), expecting: Blob.self) {
+        try client.request(Blob(id: 9, size: 4 << 20), to: destination, timeout: .seconds(5), expecting: Blob.self) {
             outcome.add("\($0.map(\.id))")
         }
         // Part of it is written, the rest is stuck behind the paused reader: then the deadline passes.

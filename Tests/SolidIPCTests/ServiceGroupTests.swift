@@ -19,7 +19,7 @@ struct ServiceGroupTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 1...2 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) {
+            try client.request(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) {
                 answers.add((try? $0.get().text) ?? "\($0)")
             }
         }

@@ -19,7 +19,7 @@ struct ServiceLifecycleTests {
         let log = EventLog()
         for (service, address, name) in [(first, secondAddress, "first→second"), (second, firstAddress, "second→first")] {
             for id in 0..<20 {
-                try service.sendRequest(Note(id: UInt64(id), text: name), to: address, expecting: Note.self) { result in
+                try service.request(Note(id: UInt64(id), text: name), to: address, expecting: Note.self) { result in
                     log.add((try? result.get().text) ?? "error \(result)")
                 }
             }
@@ -156,7 +156,7 @@ struct ServiceConnectionLossTests {
                 if case .success = result { outcomes.add("ok") } else { outcomes.add("\(result)") }
             }
         }
-        try client.sendRequest(Note(id: 9, text: "answer me"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 9, text: "answer me"), to: destination, expecting: Note.self) { result in
             switch result {
             case .success: outcomes.add("unexpected response")
             case .failure(let error): outcomes.add("request: \(error.progress) \(error)")

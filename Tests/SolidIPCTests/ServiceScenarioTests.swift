@@ -27,17 +27,15 @@ struct ServiceScenarioTests {
         defer { group.shutdown() }
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
-                for part in 0..<5 {
-                    try? server.sendResponse(
-                        Note(id: UInt64(part), text: "\(note.text) part \(part)"), for: context, last: part == 4)
-                }
+                for part in 0..<4 { try? context.respond(part: Note(id: UInt64(part), text: "\(note.text) part \(part)")) }
+                try? context.respond(Note(id: 4, text: "\(note.text) part 4"))
             }
         }
         defer { server.stop() }
         let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
-        try client.sendRequest(Note(id: 1, text: "split"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "split"), to: destination, expecting: Note.self) { result in
             log.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(log.wait { $0.count >= 5 })
@@ -116,7 +114,7 @@ struct ServiceScenarioTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let log = EventLog()
-        try client.sendRequest(Note(id: 7, text: "still there?"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 7, text: "still there?"), to: destination, expecting: Note.self) { result in
             log.add((try? result.get().text) ?? "error")
         }
         #expect(log.wait { !$0.isEmpty })

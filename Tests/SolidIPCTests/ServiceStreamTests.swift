@@ -56,7 +56,7 @@ struct ServiceStreamTests {
             }) { upload, context in
                 let sink = sinks.withLock { $0.last! }
                 let text = "\(upload.name) \(sink.count) \(sink.finished) \(sink.checksum)"
-                try? server.sendResponse(Note(id: 1, text: text), for: context)
+                try? context.respond(Note(id: 1, text: text))
             }
         }
         defer { server.stop() }
@@ -64,7 +64,7 @@ struct ServiceStreamTests {
         defer { client.stop() }
         let source = Self.patternSource(total: total, factor: 7)
         let answers = EventLog()
-        try client.sendRequest(SendableUpload(name: "file", source: source), to: destination, expecting: Note.self) {
+        try client.request(SendableUpload(name: "file", source: source), to: destination, expecting: Note.self) {
             answers.add((try? $0.get().text) ?? "\($0)")
         }
         #expect(answers.wait { !$0.isEmpty })
@@ -81,7 +81,7 @@ struct ServiceStreamTests {
         let (server, destination) = try startServer(group: group) { server in
             try server.handle(Note.self) { note, context in
                 let source = Self.patternSource(total: total, factor: 3)
-                try? server.sendResponse(SendableUpload(name: note.text, source: source), for: context)
+                try? context.respond(SendableUpload(name: note.text, source: source))
             }
         }
         defer { server.stop() }
@@ -97,7 +97,7 @@ struct ServiceStreamTests {
         try client.start()
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "report.bin"), to: destination, expecting: SendableUpload.self) {
+        try client.request(Note(id: 1, text: "report.bin"), to: destination, expecting: SendableUpload.self) {
             result in
             let sink = sinks.withLock { $0.last }
             answers.add((try? result.get().name).map { "\($0) \(sink?.count ?? -1) \(sink?.finished ?? false) \(sink?.checksum ?? 0)" } ?? "\(result)")
@@ -141,7 +141,7 @@ struct StreamCutOffTests {
             return buffer.count
         }
         let outcome = EventLog()
-        try client.sendRequest(SendableUpload(name: "endless", source: endless), to: destination, expecting: Note.self) {
+        try client.request(SendableUpload(name: "endless", source: endless), to: destination, expecting: Note.self) {
             outcome.add("\($0)")
         }
         #expect(waitUntil { server.statistics.bytesReceived > 4 << 20 })

@@ -26,7 +26,7 @@ func startEchoService(group: ReactorGroup, secure: Bool = false) throws -> (IPCS
     try startServer(group: group, secure: secure) { server in
         try server.handle(Note.self) { note, context in
             guard context.isRequest else { return }
-            try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+            try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
         }
     }
 }
@@ -59,7 +59,7 @@ struct ServiceTests {
         let count = 300
         for id in 0..<UInt64(count) {
             let text = String(repeating: "ab\(id)", count: Int(id % 40) * 30)
-            try client.sendRequest(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
                 switch result {
                 case .success(let response):
                     log.add(response.id == id && response.text == String(text.reversed()) ? "ok" : "mismatch \(id)")
@@ -117,7 +117,7 @@ struct ServiceTests {
         group.reactors[0].execute { _ = gate.wait { $0.contains("go") } }
         let outcomes = EventLog()
         for id in 0..<5 {
-            try client.send(Note(id: UInt64(id), text: "q"), to: destination, flags: [.oneShot]) { result in
+            try client.send(Note(id: UInt64(id), text: "q"), to: destination, options: [.oneShot]) { result in
                 outcomes.add("\(result)")
             }
         }
@@ -160,6 +160,6 @@ func startMirrorServer(
     group: ReactorGroup, secure: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }
 ) throws -> (IPCService, Destination) {
     try startServer(group: group, secure: secure, configure: configure) { server in
-        try server.handle(Note.self) { note, context in try? server.sendResponse(note, for: context) }
+        try server.handle(Note.self) { note, context in try? context.respond(note) }
     }
 }

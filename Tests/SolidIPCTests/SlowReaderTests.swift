@@ -18,7 +18,7 @@ struct SlowReaderTests {
             configuration.onConnectionStop = { _, error in stops.add("\(error)") }
         }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: note.id >= 1000 ? big : "small"), for: context)
+                try? context.respond(Note(id: note.id, text: note.id >= 1000 ? big : "small"))
             }
         }
         defer { server.stop() }
@@ -39,7 +39,7 @@ struct SlowReaderTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(answers.wait { !$0.isEmpty })
@@ -66,7 +66,7 @@ struct SlowReaderBytesTests {
             configuration.onConnectionStop = { _, error in stops.add("\(error)") }
         }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Blob(id: note.id, size: 1 << 20), for: context)
+                try? context.respond(Blob(id: note.id, size: 1 << 20))
             }
         }
         defer { server.stop() }

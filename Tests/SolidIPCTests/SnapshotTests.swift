@@ -15,7 +15,7 @@ struct SnapshotTests {
         let client = try startClient(group: group, secure: true)
         defer { client.stop() }
         for id in 1...2 {
-            try client.sendRequest(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) { _ in }
+            try client.request(Note(id: UInt64(id), text: "q"), to: holding.destination, expecting: Note.self) { _ in }
         }
         #expect(await waitUntil { holding.held.withLock { $0.count } == 2 })
 

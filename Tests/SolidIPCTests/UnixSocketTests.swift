@@ -17,7 +17,7 @@ struct UnixSocketTests {
         let log = EventLog()
         for id in 0..<UInt64(count) {
             let text = String(repeating: "u\(id)", count: Int(id % 50) * 40)
-            _ = try? client.sendRequest(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
+            _ = try? client.request(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
                 log.add((try? result.get()).map { $0.id == id && $0.text == String(text.reversed()) ? "ok" : "bad" } ?? "error \(result)")
             }
         }
@@ -35,7 +35,7 @@ struct UnixSocketTests {
             configuration.unixSocketPermissions = 0o600
         }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         var info = stat()
@@ -117,7 +117,7 @@ struct UnixSocketTests {
         let client = try startClient(group: group)
         defer { client.stop() }
         let outcome = EventLog()
-        try client.send(Note(id: 1, text: "x"), to: try Destination(unixPath: socketPath()), flags: .oneShot) { result in
+        try client.send(Note(id: 1, text: "x"), to: try Destination(unixPath: socketPath()), options: .oneShot) { result in
             if case .failure(.connectFailed(_, .stream(let cause))) = result { outcome.add("\(cause)") } else { outcome.add("other \(result)") }
         }
         #expect(outcome.wait { !$0.isEmpty })
@@ -129,7 +129,7 @@ struct UnixSocketTests {
 func startEchoServiceAt(_ path: String, group: ReactorGroup) throws -> (IPCService, Destination) {
     try startServer(group: group, configure: { $0.listenAddress = try! .unix(path: path) }) { server in
         try server.handle(Note.self) { note, context in
-            try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+            try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
         }
     }
 }

@@ -62,7 +62,7 @@ struct WaitingForPeerTests {
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
-        let id = try client.sendRequest(Note(id: 1, text: "once"), to: destination, flags: [.oneShot], expecting: Note.self) {
+        let id = try client.request(Note(id: 1, text: "once"), to: destination, options: [.oneShot], expecting: Note.self) {
             result in
             if case .failure(.connectFailed(let target, _)) = result { outcomes.add("connectFailed \(target)") } else {
                 outcomes.add("\(result)")
@@ -106,7 +106,7 @@ struct WaitingForPeerTests {
         let destination = try Destination(host: "127.0.0.1", port: reserved.port)
         let outcomes = EventLog()
         try client.send(Note(id: 1, text: "default"), to: destination) { outcomes.add("default \($0)") }
-        try client.sendRequest(Note(id: 2, text: "own"), to: destination, timeout: .seconds(5), expecting: Note.self) {
+        try client.request(Note(id: 2, text: "own"), to: destination, timeout: .seconds(5), expecting: Note.self) {
             outcomes.add("own \($0)")
         }
         let tick = EventLog()
@@ -135,18 +135,18 @@ struct WaitingForPeerTests {
         defer { client.stop() }
         let destination = try Destination(host: "127.0.0.1", port: port)
         let outcomes = EventLog()
-        let id = try client.sendRequest(Note(id: 3, text: "later"), to: destination, expecting: Note.self) { result in
+        let id = try client.request(Note(id: 3, text: "later"), to: destination, expecting: Note.self) { result in
             outcomes.add((try? result.get().text) ?? "\(result)")
         }
         let oneShot = EventLog()
-        try client.send(Note(id: 4, text: "one-shot"), to: destination, flags: [.oneShot]) { result in oneShot.add("\(result)") }
+        try client.send(Note(id: 4, text: "one-shot"), to: destination, options: [.oneShot]) { result in oneShot.add("\(result)") }
         #expect(oneShot.wait { !$0.isEmpty })
         #expect(oneShot.all.first?.contains("cannot connect") == true)
         // Now the server comes up on that port (released just before).
         close(reserved.fd)
         let (server, _) = try startServer(group: group, configure: { $0.listenAddress = .loopbackV4(port: port) }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         defer { server.stop() }
@@ -174,7 +174,7 @@ struct ResendTests {
                 if attempt == 1 {
                     try? server.closeConnection(context.connection)  // the first try dies with its connection
                 } else {
-                    try? server.sendResponse(Note(id: note.id, text: "attempt \(attempt)"), for: context)
+                    try? context.respond(Note(id: note.id, text: "attempt \(attempt)"))
                 }
             }
         }
@@ -182,13 +182,13 @@ struct ResendTests {
         let client = try startClient(group: group) { $0.reconnectDelay = .milliseconds(5) }
         defer { client.stop() }
         let outcomes = EventLog()
-        try client.sendRequest(Note(id: 7, text: "again"), to: destination, flags: [.idempotent], expecting: Note.self) {
+        try client.request(Note(id: 7, text: "again"), to: destination, options: [.idempotent], expecting: Note.self) {
             result in outcomes.add("idempotent: " + ((try? result.get().text) ?? "\(result)"))
         }
         #expect(outcomes.wait { !$0.isEmpty })
         #expect(outcomes.all == ["idempotent: attempt 2"])
         // A plain request that meets the same fate fails and says it was sent.
-        try client.sendRequest(Note(id: 8, text: "once"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 8, text: "once"), to: destination, expecting: Note.self) { result in
             if case .failure(let error) = result { outcomes.add("plain: \(error.progress)") } else { outcomes.add("plain: ok") }
         }
         #expect(outcomes.wait { $0.count >= 2 })

@@ -55,11 +55,19 @@ extension Connection {
     }
 
     /// Refuses the peer's request `requestID` (a reject record): it gets no response, and its sender's
-    /// completion fails at once with `rejection`.
+    /// completion fails at once with `rejection`. Nothing happens for a request already answered (its
+    /// final response queued), rejected or cancelled by the peer, or one that never arrived.
     public func reject(_ requestID: UInt64, _ rejection: PeerRejection) {
         reactor.preconditionInReactor()
+        guard unanswered.contains(requestID) else { return }
+        writeReject(requestID, rejection)
+    }
+
+    /// Writes a reject record for `requestID` (also for a request the reader refused, which no handler saw).
+    func writeReject(_ requestID: UInt64, _ rejection: PeerRejection) {
         guard requestID != 0, let writer, case .active = state else { return }
         unanswered.remove(requestID)
+        if !answeringInParts.isEmpty { answeringInParts.remove(requestID) }
         writer.reject(requestID, rejection)
         schedulePump()
     }

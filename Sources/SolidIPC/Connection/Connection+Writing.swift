@@ -5,6 +5,18 @@ import Synchronization
 // Writing: packets from the writer to the stream, a bounded amount per reactor turn, and keep-alives.
 extension Connection {
 
+    /// A response's flags made to keep a response in parts in order: the parts and the final response
+    /// after them go synchronous (PROTOCOL.md §7), so a small final response never overtakes a large part
+    /// the writer is still interleaving (the requester would drop a part that comes after the end).
+    func orderingParts(_ flags: MessageFlags, responseTo: UInt64) -> MessageFlags {
+        if flags.contains(.responsePart) {
+            answeringInParts.insert(responseTo)
+            return flags.union(.synchronous)
+        }
+        guard !answeringInParts.isEmpty, answeringInParts.remove(responseTo) != nil else { return flags }
+        return flags.union(.synchronous)
+    }
+
     /// Pumps once after the reactor's current batch of events, so messages sent in one turn share packets
     /// (and system calls) instead of going out one packet each.
     func schedulePump() {

@@ -96,6 +96,8 @@ public final class Connection {
     /// Requests the peer sent on this connection that this side has not answered (final response or
     /// reject) yet: a graceful close waits for them.
     let unanswered = IDTable()
+    /// Peer requests this side answers in parts and has not finished answering (see `orderingParts`).
+    var answeringInParts: Set<UInt64> = []
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
     @exclusivity(unchecked) public internal(set) var sentGoingAway = false
     /// The peer's going-away record arrived (or its input ended): it starts nothing new.
@@ -218,6 +220,7 @@ public final class Connection {
         completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
+        let flags = responseTo == 0 ? flags : orderingParts(flags, responseTo: responseTo)
         let answers = responseTo != 0 && !flags.contains(.responsePart)
         if let writer, case .active = state {
             // The common case, with no closure to allocate: the writer checks the type (cached) itself.
@@ -374,7 +377,7 @@ public final class Connection {
             onEvent?(event)
         case .rejected(let header, let error):
             // The sender of a request learns at once that no response will come (PROTOCOL.md §4).
-            if header.flags.contains(.request) { reject(header.requestID, PeerRejection(error)) }
+            if header.flags.contains(.request) { writeReject(header.requestID, PeerRejection(error)) }
             onEvent?(event)
         case .goingAway:
             peerGoingAway = true

@@ -11,17 +11,17 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     // below is used on the pool's reactor only.
     /// The service-wide number of the message (its ``MessageID``).
     let serial: UInt64
-    /// Fails at once, instead of waiting, when the pool cannot connect (`MessageFlags/oneShot`).
+    /// Fails at once, instead of waiting, when the pool cannot connect (``SendOptions/oneShot``).
     let oneShot: Bool
     /// Sent again after a connection failure even when it had started, or was awaiting its response
-    /// (`MessageFlags/idempotent`).
+    /// (``SendOptions/idempotent``).
     let idempotent: Bool
     /// Written after the pool's previous synchronous message, on the same connection
-    /// (`MessageFlags/synchronous`).
+    /// (``SendOptions/synchronous``).
     let synchronous: Bool
     /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
     let timeout: Duration?
-    /// Addressed to one connection (``IPCService/sendRequest(_:on:flags:expecting:onResponse:)``): never moved
+    /// Addressed to one connection (``IPCService/request(_:on:options:expecting:onResponse:)``): never moved
     /// to another connection of the pool.
     let addressed: Bool
     /// The pool it is posted to (not set for one addressed to a connection).

@@ -14,12 +14,12 @@ public protocol IPCRequest: WireMessage, Sendable {
 }
 
 extension IPCService {
-    /// Sends a typed request and returns its response, as ``request(_:to:flags:timeout:expecting:)``
+    /// Sends a typed request and returns its response, as `request(_:to:options:timeout:expecting:)`
     /// does (suspends while the queue is full; cancelled with its task; bounded by `timeout`).
     public func request<Request: IPCRequest>(
-        _ request: Request, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil
+        _ request: Request, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil
     ) async throws(SendError) -> Request.Response {
-        try await self.request(request, to: destination, flags: flags, timeout: timeout, expecting: Request.Response.self)
+        try await self.request(request, to: destination, options: options, timeout: timeout, expecting: Request.Response.self)
     }
 
     /// Registers an `async` handler for a typed request (before `start()`): it must return the

@@ -16,13 +16,12 @@ extension IPCService {
         _ type: Request.Type, answering: @escaping @Sendable (Request, MessageContext) throws -> Response
     ) throws(SendError) {
         try checkRegistered(Response.self)
-        try handle(type) { [weak self] request, context in
-            guard let self else { return }
+        try handle(type) { request, context in
             do {
                 let response = try answering(request, context)
-                if context.isRequest { try? self.sendResponse(response, for: context) }
+                if context.isRequest { try? context.respond(response) }
             } catch {
-                self.refuse(context, because: error)
+                Self.refuse(context, because: error)
             }
         }
     }
@@ -34,34 +33,25 @@ extension IPCService {
         _ type: Request.Type, answering: @escaping @Sendable (Request, MessageContext) async throws -> Response
     ) throws(SendError) {
         try checkRegistered(Response.self)
-        try handle(type) { [weak self] request, context in
-            Task { [weak self] in
+        try handle(type) { request, context in
+            Task {
                 do {
                     let response = try await answering(request, context)
-                    if context.isRequest { try? self?.sendResponse(response, for: context) }
+                    if context.isRequest { try? context.respond(response) }
                 } catch {
-                    self?.refuse(context, because: error)
+                    Self.refuse(context, because: error)
                 }
             }
         }
     }
 
-    /// Refuses the request described by `context` (a reject record, PROTOCOL.md §4): it gets no response
-    /// and its sender's completion fails at once with ``SendError/rejected(_:)`` carrying `rejection`.
-    /// Nothing happens for a message that is not a request, or one already answered.
-    /// - Throws: ``SendError/peerGone`` when the connection is gone.
-    public func reject(_ context: MessageContext, _ rejection: PeerRejection) throws(SendError) {
-        guard context.isRequest else { return }
-        try deliver(RejectEvent(requestID: context.header.requestID, rejection: rejection), to: context.connection)
-    }
-
     /// A handler threw: its request is refused (best effort: the connection may be gone already).
-    private func refuse(_ context: MessageContext, because error: any Error) {
-        try? reject(context, PeerRejection(code: .handlerFailed, reason: "\(error)"))
+    private static func refuse(_ context: MessageContext, because error: any Error) {
+        try? context.reject(PeerRejection(code: .handlerFailed, reason: "\(error)"))
     }
 }
 
-/// A reject record for one request of one connection (``IPCService/reject(_:_:)``).
+/// A reject record for one request of one connection (``MessageContext/reject(_:)``).
 final class RejectEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.
     let requestID: UInt64

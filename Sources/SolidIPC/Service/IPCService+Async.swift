@@ -13,27 +13,27 @@ extension IPCService {
     /// on (``SendError/timeout(progress:)``), as in the callback API.
     /// - Throws: ``SendError`` with how far the message got.
     public func send<M: WireMessage & Sendable>(
-        _ message: M, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil
+        _ message: M, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil
     ) async throws(SendError) {
         try await untilRoom(in: destination) { (call: AsyncCall<Void>) throws(SendError) -> MessageID in
-            try self.send(message, to: destination, flags: flags, timeout: timeout) { call.finish($0) }
+            try self.send(message, to: destination, options: options, timeout: timeout) { call.finish($0) }
         }
     }
 
     /// Sends a request and returns its response; suspends while the destination's queue is full. A
     /// response the peer sends in parts returns its first part (the others are dropped): use
-    /// ``sendRequest(_:to:flags:timeout:expecting:onResponse:)`` to receive every part.
+    /// ``request(_:to:options:timeout:expecting:onResponse:)`` to receive every part.
     ///
     /// Cancelling the awaiting task cancels the request: this throws ``SendError/canceled(progress:)``
     /// (`sentAwaitingResponse` once it is out: the peer is told and its response dropped), once.
     /// `timeout` bounds the wait for the response (``SendError/timeout(progress:)``), so a silent peer
     /// cannot hold the caller forever.
     public func request<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
-        _ request: Request, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
+        _ request: Request, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil,
         expecting: Response.Type = Response.self
     ) async throws(SendError) -> Response {
         try await untilRoom(in: destination) { (call: AsyncCall<Response>) throws(SendError) -> MessageID in
-            try self.sendRequest(request, to: destination, flags: flags, timeout: timeout, expecting: Response.self) {
+            try self.request(request, to: destination, options: options, timeout: timeout, expecting: Response.self) {
                 call.finish($0)  // a response in parts calls back more than once: the first one counts
             }
         }

@@ -5,18 +5,6 @@ import Synchronization
 /// The part of the API that names one connection: the handle from ``ConnectionInfo`` (lifecycle hooks)
 /// or from a handler's ``MessageContext``. Works for a pool's connections and for accepted ones alike.
 extension IPCService {
-    /// Answers the request described by `context` (or sends a message back on that connection).
-    /// `last: false` sends a response part; more may follow, then one with `last: true`.
-    @inlinable
-    public func sendResponse<M: WireMessage & Sendable>(
-        _ response: M, for context: MessageContext, last: Bool = true,
-        completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
-    ) throws(SendError) {
-        let requestID = context.header.requestID
-        let flags: MessageFlags = last || requestID == 0 ? [] : [.responsePart]
-        try post(response, on: context.connection, flags: flags, responseTo: requestID, completion: completion)
-    }
-
     /// Sends `message` on one connection only — also a passive one (see ``ConnectionStartState``). It is
     /// never moved to another connection: if this one closes first, the completion reports
     /// ``SendError/connectionClosed(_:progress:)``.
@@ -31,14 +19,15 @@ extension IPCService {
     /// Sends a request on one connection only (also a passive one, for an application handshake) and calls
     /// `onResponse` once with the response, or once per part. Not moved to another connection nor resent.
     /// - Throws: ``SendError/peerGone`` when the connection is gone, ``SendError/unregisteredType(_:)``.
-    public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
-        _ request: Request, on connection: ObjectHandle, flags: MessageFlags = [],
+    public func request<Request: WireMessage & Sendable, Response: WireMessage>(
+        _ request: Request, on connection: ObjectHandle, options: SendOptions = [],
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) {
         try checkRegistered(Request.self)
         let serial = takeSerial()
-        let item = RequestItem(request, serial: serial, flags: flags, timeout: nil, addressed: true, onResponse: onResponse)
+        let item = RequestItem(
+            request, serial: serial, flags: MessageFlags(options), timeout: nil, addressed: true, onResponse: onResponse)
         try deliver(DirectRequestEvent(item: item), to: connection)
     }
 
@@ -103,7 +92,7 @@ extension IPCService {
     ) throws(SendError) {
         try checkRegistered(M.self)
         // A handler answering on its own connection's reactor sends at once, not at the end of the turn.
-        try deliver(
+        try deliverEvent(
             AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection,
             soonest: true)
     }
@@ -116,11 +105,6 @@ extension IPCService {
 
     @usableFromInline
     func deliver(_ event: ReactorEvent, to connection: ObjectHandle, soonest: Bool = false) throws(SendError) {
-        let result = soonest ? connection.reactor.deliverSoonest(event, to: connection.id) : connection.post(event)
-        switch result {
-        case .posted: return
-        case .targetGone: throw .peerGone
-        case .reactorStopped: throw .serviceStopped
-        }
+        try deliverEvent(event, to: connection, soonest: soonest)
     }
 }

@@ -8,7 +8,7 @@ extension IPCService {
     /// under way after `gracePeriod` (on the reactors' clock) is closed as by `stop()`.
     ///
     /// Blocks until done, so like `stop()` it must not be called on a reactor thread (a precondition,
-    /// on in release builds). Handlers and ``sendResponse(_:for:last:completion:)`` keep working meanwhile.
+    /// on in release builds). Handlers and ``MessageContext/respond(_:completion:)`` keep working meanwhile.
     public func stop(gracePeriod: Duration) {
         waitOffReactor("stop(gracePeriod:)") { done in beginStop(gracePeriod: gracePeriod) { done(()) } }
     }

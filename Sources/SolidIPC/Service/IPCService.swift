@@ -25,7 +25,7 @@ public final class IPCService: Sendable {
     let state = Lock<ServiceState>(ServiceState())
     private let listenAddressConfigured: SocketAddress?
     private let unixPermissions: mode_t?
-    private let nextSerial = Atomic<UInt64>(1)
+    private let serials = SerialCounter()
     let gracefulShutdownPeriod: Duration
 
     /// Creates a service on `group`'s reactors. Validates the configuration.
@@ -106,7 +106,7 @@ public final class IPCService: Sendable {
         configuration.registry.freeze()  // the connections read it without locks from now on
         let core = ServiceCore(
             configuration: configuration, handlers: handlersBeforeStart.withLock { $0 },
-            sinkFactories: sinkFactoriesBeforeStart.withLock { $0 }, logger: logger)
+            sinkFactories: sinkFactoriesBeforeStart.withLock { $0 }, serials: serials, logger: logger)
         let started: Result<Void, SendError> = state.withLock { state in
             guard !state.stopped else { return .failure(.serviceStopped) }
             guard state.core == nil else { return .failure(.alreadyStarted) }
@@ -148,7 +148,7 @@ public final class IPCService: Sendable {
 
     /// Sends `message` to `destination`; `completion` runs once on the connection's reactor thread when it
     /// was written (or failed). While the destination is not reachable the message waits (the pool
-    /// retries with back-off) unless it is `MessageFlags/oneShot` (then it fails with
+    /// retries with back-off) unless it is ``SendOptions/oneShot`` (then it fails with
     /// ``SendError/connectFailed(_:_:)`` after one attempt) or its `timeout` passes
     /// (``SendError/timeout(progress:)``).
     /// - Throws: ``SendError/queueFull(_:)``, ``SendError/unregisteredType(_:)``, ``SendError/serviceStopped``
@@ -158,11 +158,12 @@ public final class IPCService: Sendable {
     /// Inlinable so the message's item type is made in the caller's module, where its metadata is cached.
     @inlinable @discardableResult
     public func send<M: WireMessage & Sendable>(
-        _ message: M, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
+        _ message: M, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil,
         completion: (@Sendable (Result<Void, SendError>) -> Void)? = nil
     ) throws(SendError) -> MessageID {
         let serial = takeSerial()
-        let item = MessageItem(message, serial: serial, flags: flags, timeout: timeout, completion: completion)
+        let item = MessageItem(
+            message, serial: serial, flags: MessageFlags(options), timeout: timeout, completion: completion)
         try post(item, type: M.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -171,14 +172,15 @@ public final class IPCService: Sendable {
     /// or once per part when the peer answers in parts.
     /// - Returns: the request's id, for ``cancel(_:)``.
     @inlinable @discardableResult
-    public func sendRequest<Request: WireMessage & Sendable, Response: WireMessage>(
-        _ request: Request, to destination: Destination, flags: MessageFlags = [], timeout: Duration? = nil,
+    public func request<Request: WireMessage & Sendable, Response: WireMessage>(
+        _ request: Request, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil,
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
         let serial = takeSerial()
         let item = RequestItem(
-            request, serial: serial, flags: flags, timeout: timeout, addressed: false, onResponse: onResponse)
+            request, serial: serial, flags: MessageFlags(options), timeout: timeout, addressed: false,
+            onResponse: onResponse)
         try post(item, type: Request.self, to: destination)
         return MessageID(destination: destination, serial: serial)
     }
@@ -197,7 +199,7 @@ public final class IPCService: Sendable {
 
     /// The next message serial.
     @usableFromInline
-    func takeSerial() -> UInt64 { nextSerial.add(1, ordering: .relaxed).oldValue }
+    func takeSerial() -> UInt64 { serials.take() }
 
     /// Checks the type, finds the destination's pool (reserving a queue place) and posts `item` to it.
     @usableFromInline
@@ -405,7 +407,7 @@ struct ServiceState {
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
 }
 
-/// Names a message sent with ``IPCService/send(_:to:flags:timeout:completion:)`` or a request, for cancelling it.
+/// Names a message sent with ``IPCService/send(_:to:options:timeout:completion:)`` or a request, for cancelling it.
 public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     /// Where it was sent.
     public let destination: Destination

@@ -6,7 +6,7 @@ import Synchronization
 extension IPCService {
     /// The incoming messages of type `M` as an `AsyncSequence` (register before `start()`; it takes the
     /// place of a handler for `M`). Each element carries the message and its ``MessageContext`` (answer a
-    /// request with ``sendResponse(_:for:last:completion:)``).
+    /// request with ``MessageContext/respond(_:completion:)``).
     ///
     /// **Backpressure.** When `bufferLimit` messages wait for the consumer, the connection that delivered
     /// the last one stops being read (its peer's messages wait in the peer's queue, TCP holds the rest);

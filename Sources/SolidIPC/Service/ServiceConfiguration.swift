@@ -16,7 +16,7 @@ public struct ServiceConfiguration {
     /// The mode of a Unix-domain listen socket's file (e.g. `0o600`: this user only; connecting needs write
     /// permission); `nil` leaves what the umask gives (usually `0o755`, so any local user can connect).
     public var unixSocketPermissions: UInt32?
-    /// Messages a destination's queue holds before ``IPCService/send(_:to:flags:timeout:completion:)`` fails with
+    /// Messages a destination's queue holds before ``IPCService/send(_:to:options:timeout:completion:)`` fails with
     /// ``SendError/queueFull(_:)``.
     public var poolQueueCapacity = 1024
     /// Most accepted connections open at once (default 4096); beyond it a new one is refused at once with
@@ -130,7 +130,7 @@ public struct ServiceConfiguration {
 /// Which messages a pool's connection sends.
 public enum ConnectionStartState: Sendable, Equatable {
     /// Only messages addressed to the connection (``IPCService/send(_:on:completion:)``,
-    /// ``IPCService/sendRequest(_:on:flags:expecting:onResponse:)``, responses); the pool's queue waits.
+    /// ``IPCService/request(_:on:options:expecting:onResponse:)``, responses); the pool's queue waits.
     case passive
     /// Also messages from the pool's queue.
     case active

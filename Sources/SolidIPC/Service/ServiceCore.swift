@@ -10,9 +10,12 @@ public typealias MessageHandler = @Sendable (any WireMessage, MessageContext) ->
 typealias SinkFactory = @Sendable (any WireMessage, MessageContext) -> [any ByteSink]
 
 /// What every pool and connection of a service shares: configuration, handlers, counters. Immutable
-/// after start apart from the atomic counters.
+/// after start apart from the atomic counters. A handler's ``MessageContext`` holds it to answer.
+@usableFromInline
 final class ServiceCore: Sendable {
     let configuration: ServiceConfigurationSnapshot
+    /// The service's message serials (requests sent on a connection take theirs here too).
+    let serials: SerialCounter
     let handlers: [MessageTypeID: MessageHandler]
     let sinkFactories: [MessageTypeID: SinkFactory]
     let counters = ServiceCounters()
@@ -57,9 +60,10 @@ final class ServiceCore: Sendable {
 
     init(
         configuration: ServiceConfigurationSnapshot, handlers: [MessageTypeID: MessageHandler],
-        sinkFactories: [MessageTypeID: SinkFactory], logger: Logger
+        sinkFactories: [MessageTypeID: SinkFactory], serials: SerialCounter, logger: Logger
     ) {
         self.configuration = configuration
+        self.serials = serials
         self.handlers = handlers
         self.sinkFactories = sinkFactories
         self.logger = logger
@@ -69,9 +73,10 @@ final class ServiceCore: Sendable {
     /// streams are rejected: no sinks).
     func provideSinks(to connection: Connection, handle: ObjectHandle) {
         guard !sinkFactories.isEmpty else { return }
-        connection.makeSinks = { [sinkFactories] header, message in
+        connection.makeSinks = { [sinkFactories, self] header, message in
             sinkFactories[header.typeID]?(
-                message, MessageContext(connection: handle, header: header, security: connection.security)) ?? []
+                message, MessageContext(connection: handle, header: header, security: connection.security, core: self))
+                ?? []
         }
     }
 
@@ -87,8 +92,22 @@ final class ServiceCore: Sendable {
             }
             return
         }
-        handler(message, MessageContext(connection: handle, header: header, security: connection.security))
+        handler(message, MessageContext(connection: handle, header: header, security: connection.security, core: self))
     }
+
+    /// Throws ``SendError/unregisteredType(_:)`` for a type the registry does not know.
+    @usableFromInline
+    func checkRegistered<M: WireMessage>(_ type: M.Type) throws(SendError) {
+        guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+    }
+}
+
+/// Hands out a service's message serials (any thread).
+final class SerialCounter: Sendable {
+    private let next = Atomic<UInt64>(1)
+
+    /// The next serial.
+    func take() -> UInt64 { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// The parts of ``ServiceConfiguration`` the reactors read, as a `Sendable` value.

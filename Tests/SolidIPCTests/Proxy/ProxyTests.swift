@@ -58,9 +58,9 @@ private func startTinyproxy(connectPorts: [UInt16] = []) throws -> (ExternalPeer
 }
 
 /// One request, its outcome as text.
-private func ask(_ client: IPCService, _ id: UInt64, to destination: Destination, flags: MessageFlags = []) throws -> String {
+private func ask(_ client: IPCService, _ id: UInt64, to destination: Destination, options: SendOptions = []) throws -> String {
     let log = EventLog()
-    try client.sendRequest(Note(id: id, text: "via proxy"), to: destination, flags: flags, expecting: Note.self) { result in
+    try client.request(Note(id: id, text: "via proxy"), to: destination, options: options, expecting: Note.self) { result in
         switch result {
         case .success(let note): log.add("\(note.id) \(note.text)")
         case .failure(let error): log.add("\(error)")
@@ -89,7 +89,7 @@ struct ProxyTests {
         proxy.stop()
         let later = try startClient(group: group) { $0.proxy = .socks5(host: "127.0.0.1", port: proxyPort) }
         defer { later.stop() }
-        #expect(try ask(later, 99, to: destination, flags: [.oneShot])
+        #expect(try ask(later, 99, to: destination, options: [.oneShot])
             == "\(SendError.connectFailed(destination, .stream(.connectionRefused)))")
     }
 
@@ -110,11 +110,11 @@ struct ProxyTests {
             $0.proxy = .socks5(host: "127.0.0.1", port: proxyPort, credentials: ProxyCredentials(user: "alice", password: "wrong"))
         }
         defer { bad.stop() }
-        let wrong = try ask(bad, 2, to: destination, flags: [.oneShot])
+        let wrong = try ask(bad, 2, to: destination, options: [.oneShot])
         // microsocks answers a wrong password with RFC 1929 status 2.
         #expect(wrong == "\(SendError.connectFailed(destination, .stream(.proxy(.authenticationFailed(status: 2)))))", "\(wrong)")
         let closed = try Destination(host: "127.0.0.1", port: try #require(freeLoopbackPort()))
-        let refusal = try ask(good, 3, to: closed, flags: [.oneShot])
+        let refusal = try ask(good, 3, to: closed, options: [.oneShot])
         #expect(refusal == "\(SendError.connectFailed(closed, .stream(.proxy(.socks5Refused(.connectionRefused)))))"
             || refusal == "\(SendError.connectFailed(closed, .stream(.proxy(.socks5Refused(.generalFailure)))))", "\(refusal)")
     }
@@ -135,7 +135,7 @@ struct ProxyTests {
         }
         defer { client.stop() }
         let answer = EventLog()
-        try client.sendRequest(Note(id: 7, text: "later"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 7, text: "later"), to: destination, expecting: Note.self) { result in
             answer.add((try? result.get().text) ?? "\(result)")
         }
         #expect(answer.all.isEmpty)
@@ -160,7 +160,7 @@ struct ProxyTests {
         }
         defer { client.stop() }
         #expect(try ask(client, 1, to: destination) == "1 via proxy", "direct")
-        #expect(try ask(client, 2, to: proxied, flags: [.oneShot]) == "\(SendError.connectFailed(proxied, .stream(.connectionRefused)))")
+        #expect(try ask(client, 2, to: proxied, options: [.oneShot]) == "\(SendError.connectFailed(proxied, .stream(.connectionRefused)))")
     }
 
     @Test("TLS through SOCKS5: the server's certificate is verified against the destination's name, not the proxy's")
@@ -182,7 +182,7 @@ struct ProxyTests {
             configuration.proxy = .socks5(host: "127.0.0.1", port: proxyPort)
         }
         defer { strict.stop() }
-        let refused = try ask(strict, 2, to: named, flags: [.oneShot])
+        let refused = try ask(strict, 2, to: named, options: [.oneShot])
         #expect(refused.contains("does not match not-in-the-certificate.example"), "\(refused)")
     }
 }
@@ -211,7 +211,7 @@ struct HTTPProxyTests {
         }
         let refusedClient = try startClient(group: group) { $0.proxy = .httpConnect(host: "127.0.0.1", port: strictPort) }
         defer { refusedClient.stop() }
-        let refused = try ask(refusedClient, 21, to: destination, flags: [.oneShot])
+        let refused = try ask(refusedClient, 21, to: destination, options: [.oneShot])
         #expect(refused.hasPrefix("connectFailed") || refused.contains("HTTP proxy answered 403"), "\(refused)")
         #expect(refused.contains("HTTP proxy answered 403"), "\(refused)")
     }

@@ -63,7 +63,7 @@ struct RelayProxyTests {
         let viaRelay = try Destination(host: "127.0.0.1", port: relayPort)
         let answers = EventLog()
         for id in 1...100 {
-            try client.sendRequest(Note(id: UInt64(id), text: String(repeating: "r", count: id * 100)), to: viaRelay, expecting: Note.self) {
+            try client.request(Note(id: UInt64(id), text: String(repeating: "r", count: id * 100)), to: viaRelay, expecting: Note.self) {
                 result in answers.add((try? result.get()).map { "\($0.id) \($0.text.count)" } ?? "\(result)")
             }
         }
@@ -88,11 +88,11 @@ struct RelayProxyTests {
         let client = try relayClient(group: group, target: closedPort, log: log)
         let viaRelay = try Destination(host: "127.0.0.1", port: relayPort)
         let waiting = EventLog()
-        try client.sendRequest(Note(id: 1, text: "waits"), to: viaRelay, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "waits"), to: viaRelay, expecting: Note.self) { result in
             waiting.add((try? result.get().text) ?? "\(result)")
         }
         let oneShot = EventLog()
-        try client.sendRequest(Note(id: 2, text: "once"), to: viaRelay, flags: [.oneShot], expecting: Note.self) { result in
+        try client.request(Note(id: 2, text: "once"), to: viaRelay, options: [.oneShot], expecting: Note.self) { result in
             oneShot.add((try? result.get().text) ?? "\(result)")
         }
         #expect(oneShot.wait { !$0.isEmpty })

@@ -20,7 +20,7 @@ struct HoldingServer {
         }) { server in
             try server.handle(Note.self) { note, context in
                 if answersAtOnce(note) {
-                    try? server.sendResponse(Note(id: note.id, text: "a\(note.id)"), for: context)
+                    try? context.respond(Note(id: note.id, text: "a\(note.id)"))
                 } else {
                     held.withLock { $0.append(context) }
                 }
@@ -32,7 +32,7 @@ struct HoldingServer {
     func answerHeld(firstID: UInt64 = 1) throws {
         for (index, context) in held.withLock({ $0 }).enumerated() {
             let id = firstID + UInt64(index)
-            try service.sendResponse(Note(id: id, text: "a\(id)"), for: context)
+            try context.respond(Note(id: id, text: "a\(id)"))
         }
     }
 }

@@ -46,7 +46,7 @@ struct ServiceTLSTests {
         let client = try startClient(group: group, secure: true)
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "still here"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "still here"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(answers.wait { !$0.isEmpty })
@@ -67,7 +67,7 @@ struct ServiceTLSTests {
             try server.handle(Note.self) { note, context in
                 let security = context.security
                 seen.add("handler \(security?.peerCommonName ?? "-") \(security?.peerVerified ?? false) \(security?.peerDNSNames ?? [])")
-                try? server.sendResponse(note, for: context)
+                try? context.respond(note)
             }
         }
         defer { server.stop() }
@@ -78,7 +78,7 @@ struct ServiceTLSTests {
         }
         defer { client.stop() }
         let answers = EventLog()
-        try client.sendRequest(Note(id: 1, text: "who am I"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "who am I"), to: destination, expecting: Note.self) { result in
             answers.add((try? result.get().text) ?? "error \(result)")
         }
         #expect(answers.wait { !$0.isEmpty })
@@ -100,7 +100,7 @@ struct ServiceTLSTests {
         }
         defer { client.stop() }
         let outcome = Lock<[SendError]>([])
-        try client.sendRequest(Note(id: 1, text: "x"), to: destination, flags: .oneShot, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "x"), to: destination, options: .oneShot, expecting: Note.self) { result in
             if case .failure(let error) = result { outcome.withLock { $0.append(error) } }
         }
         #expect(waitUntil { !outcome.withLock { $0 }.isEmpty })
@@ -129,10 +129,10 @@ struct ServiceTLSTests {
         let tlsClient = try startClient(group: group, secure: true)
         defer { tlsClient.stop() }
         let outcomes = Lock<[String: SendError]>([:])
-        try plainClient.sendRequest(Note(id: 1, text: "x"), to: tlsDestination, flags: .oneShot, expecting: Note.self) { result in
+        try plainClient.request(Note(id: 1, text: "x"), to: tlsDestination, options: .oneShot, expecting: Note.self) { result in
             if case .failure(let error) = result { outcomes.withLock { $0["plain"] = error } }
         }
-        try tlsClient.sendRequest(Note(id: 1, text: "x"), to: plainDestination, flags: .oneShot, expecting: Note.self) { result in
+        try tlsClient.request(Note(id: 1, text: "x"), to: plainDestination, options: .oneShot, expecting: Note.self) { result in
             if case .failure(let error) = result { outcomes.withLock { $0["tls"] = error } }
         }
         #expect(waitUntil { outcomes.withLock { $0.count } == 2 })
@@ -164,7 +164,7 @@ struct ServiceTLSTests {
         defer { client.stop() }
         for id in 0..<2 {
             let done = EventLog()
-            try client.sendRequest(Note(id: UInt64(id), text: "again"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: UInt64(id), text: "again"), to: destination, expecting: Note.self) { result in
                 done.add((try? result.get().text) ?? "error \(result)")
             }
             #expect(done.wait { !$0.isEmpty })
@@ -184,7 +184,7 @@ struct ServiceTLSTests {
         let clientTLS = try TLSTransport(client: fixture.clientConfiguration)
         let (server, destination) = try startServer(group: group, configure: { $0.tls = serverTLS }) { server in
             try server.handle(Note.self) { note, context in
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         defer { server.stop() }
@@ -192,7 +192,7 @@ struct ServiceTLSTests {
         defer { client.stop() }
         func oneRound(_ id: UInt64) throws {
             let done = EventLog()
-            try client.sendRequest(Note(id: id, text: "ping"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: "ping"), to: destination, expecting: Note.self) { result in
                 done.add((try? result.get().text) ?? "error \(result)")
             }
             #expect(done.wait { !$0.isEmpty })

@@ -19,7 +19,7 @@ struct StartTLSTests {
         }) { server in
             try server.handle(Note.self) { note, context in
                 serverLog.add("request \(note.id) secure \(context.security != nil)")
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         defer { server.stop() }
@@ -43,7 +43,7 @@ struct StartTLSTests {
         defer { client.stop() }
         let answers = EventLog()
         for id in 0..<UInt64(20) {
-            try client.sendRequest(Note(id: id, text: "note \(id)"), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: "note \(id)"), to: destination, expecting: Note.self) { result in
                 answers.add((try? result.get()).map { $0.text == String("note \(id)".reversed()) ? "ok" : "bad" } ?? "error \(result)")
             }
         }
@@ -72,7 +72,7 @@ struct StartTLSTests {
                         secured.add((try? result.get()).map { "server secured \($0.protocolVersion)" } ?? "failed \(result)")
                     }
                 }
-                try? server.sendResponse(Note(id: note.id, text: String(note.text.reversed())), for: context)
+                try? context.respond(Note(id: note.id, text: String(note.text.reversed())))
             }
         }
         box.withLock { $0 = server }
@@ -86,7 +86,7 @@ struct StartTLSTests {
         let failures = EventLog()
         for id in 0..<UInt64(200) {
             let text = String(repeating: "s\(id)", count: Int(id % 37) * 200)
-            try client.sendRequest(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
+            try client.request(Note(id: id, text: text), to: destination, expecting: Note.self) { result in
                 if let note = try? result.get(), note.text == String(text.reversed()) {
                     answers.withLock { $0[id, default: 0] += 1 }
                 } else {
@@ -155,7 +155,7 @@ struct StartTLSTests {
 func echoOnce(_ client: IPCService, _ destination: Destination) -> [String] {
     let answered = EventLog()
     do {
-        try client.sendRequest(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
+        try client.request(Note(id: 1, text: "hi"), to: destination, expecting: Note.self) { result in
             answered.add((try? result.get().text) ?? "error")
         }
     } catch {

@@ -65,7 +65,7 @@ final class SolidHandshakeLoop: @unchecked Sendable {
         guard finished.load(ordering: .relaxed) < total else { return done.complete(.success(nowNanos())) }
         let started = nowNanos()
         do {
-            try service.sendRequest(EchoMessage(payload: ping), to: destination, expecting: EchoMessage.self) { result in
+            try service.request(EchoMessage(payload: ping), to: destination, expecting: EchoMessage.self) { result in
                 if case .failure(let error) = result { return self.fail("request: \(error)") }
                 self.latency.record(nanos: nowNanos() &- started)
                 self.finished.add(1, ordering: .relaxed)

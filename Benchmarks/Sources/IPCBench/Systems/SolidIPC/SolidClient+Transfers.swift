@@ -63,7 +63,7 @@ extension SolidSystemClient {
         reactor.execute {
             run.startBulk()
             do {
-                try service.sendRequest(BulkMessage(payload: payload), to: destination, expecting: TransferReply.self) {
+                try service.request(BulkMessage(payload: payload), to: destination, expecting: TransferReply.self) {
                     result in
                     if case .failure(let error) = result { run.bulkFinished("\(error)") } else { run.bulkFinished(nil) }
                 }
@@ -106,7 +106,7 @@ final class PingRun: @unchecked Sendable {
     func sendPing() {
         let ticket = state.pingSent()
         do {
-            try service.sendRequest(EchoMessage(payload: ping), to: destination, expecting: EchoMessage.self) { result in
+            try service.request(EchoMessage(payload: ping), to: destination, expecting: EchoMessage.self) { result in
                 if case .failure(let error) = result { return self.fail("ping: \(error)") }
                 self.act(self.state.pingAnswered(ticket))
             }

@@ -93,7 +93,7 @@ final class SolidSystemClient: SystemClient {
         label: String, timeout: Double = 30, progress: (() -> String)? = nil
     ) throws -> (Response, UInt64) {
         let done = Completion<Result<(Response, UInt64), SendError>>()
-        try service.sendRequest(request, to: destination, expecting: Response.self) { result in
+        try service.request(request, to: destination, expecting: Response.self) { result in
             done.complete(result.map { ($0, nowNanos()) })
         }
         return try done.wait(label, timeout: timeout, progress: progress).get()
@@ -149,7 +149,7 @@ final class EchoLane: @unchecked Sendable {
         let sentAt = nowNanos()
         let size = payload.count
         do {
-            try service.sendRequest(EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self) { result in
+            try service.request(EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self) { result in
                 switch result {
                 case .success(let response):
                     self.run.finish(sentAt: sentAt, error: response.payload.count == size ? nil : "wrong echo size")

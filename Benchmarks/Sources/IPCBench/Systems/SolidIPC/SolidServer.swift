@@ -43,10 +43,10 @@ final class SolidServerHost: SystemServer {
         let service = try IPCService(configuration: configuration, group: group)
         let reference = ServiceReference()
         try service.handle(EchoMessage.self) { request, context in
-            try? reference.service?.sendResponse(request, for: context)
+            try? context.respond(request)
         }
         try service.handle(BulkMessage.self) { request, context in
-            try? reference.service?.sendResponse(TransferReply(bytes: UInt64(request.payload.count)), for: context)
+            try? context.respond(TransferReply(bytes: UInt64(request.payload.count)))
         }
         let sinks = StreamSinks()
         try service.handle(StreamMessage.self, makeSinks: { _, context in
@@ -54,7 +54,7 @@ final class SolidServerHost: SystemServer {
         }) { _, context in
             guard let sink = sinks.take(for: context) else { return }
             let reply = TransferReply(bytes: UInt64(sink.checksum.bytes), checksum: sink.checksum.value)
-            try? reference.service?.sendResponse(reply, for: context)
+            try? context.respond(reply)
         }
         reference.service = service
         self.service = service
