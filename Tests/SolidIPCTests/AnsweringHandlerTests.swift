@@ -77,6 +77,65 @@ struct AnsweringHandlerTests {
     }
 }
 
+/// An async handler that works until cancelled, and logs how it ended.
+private func startSlowHandlerServer(group: ReactorGroup, log: EventLog) throws -> (IPCService, Destination) {
+    try startServer(group: group) { server in
+        try server.handleRequests(Note.self) { (note: Note, _: MessageContext) async throws -> Note in
+            log.add("started \(note.id)")
+            do {
+                try await Task.sleep(for: .seconds(120))
+                log.add("finished \(note.id)")
+            } catch {
+                log.add("cancelled \(note.id): \(type(of: error))")
+                throw error
+            }
+            return note
+        }
+    }
+}
+
+@Suite("Async handler tasks", .serialized)
+struct AsyncHandlerTaskTests {
+    @Test("the requester cancels its task: the server's handler task is cancelled once, the other request is not")
+    func peerCancelCancelsTheHandler() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let log = EventLog()
+        let (server, destination) = try startSlowHandlerServer(group: group, log: log)
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let first = Task { try await client.request(Note(id: 1, text: "q"), to: destination, expecting: Note.self) }
+        let second = Task { try await client.request(Note(id: 2, text: "q"), to: destination, expecting: Note.self) }
+        #expect(await waitUntil { Set(log.all) == ["started 1", "started 2"] })
+        first.cancel()
+        await #expect(throws: SendError.canceled(progress: .sentAwaitingResponse)) { try await first.value }
+        #expect(await waitUntil { log.all.count == 3 })
+        #expect(!log.wait(seconds: 0.3) { $0.count > 3 }, "no other handler ends: \(log.all)")
+        #expect(log.all.last == "cancelled 1: CancellationError")
+        second.cancel()
+        _ = await second.result
+    }
+
+    @Test("the connection closes: every handler task still answering on it is cancelled, once each")
+    func connectionEndCancelsHandlers() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let log = EventLog()
+        let (server, destination) = try startSlowHandlerServer(group: group, log: log)
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        for id in 1...3 {
+            try client.request(Note(id: UInt64(id), text: "q"), to: destination, expecting: Note.self) { _ in }
+        }
+        #expect(await waitUntil { log.all.count == 3 })
+        await client.stop()
+        #expect(await waitUntil { log.all.count == 6 })
+        #expect(!log.wait(seconds: 0.3) { $0.count > 6 })
+        #expect(Set(log.all.suffix(3)) == Set((1...3).map { "cancelled \($0): CancellationError" }))
+    }
+}
+
 /// A request that names its response type (``IPCRequest``).
 struct Ask: IPCRequest {
     typealias Response = Note

@@ -67,6 +67,7 @@ extension Connection {
     func writeReject(_ requestID: UInt64, _ rejection: PeerRejection) {
         guard requestID != 0, let writer, case .active = state else { return }
         unanswered.remove(requestID)
+        forgetHandlerTask(of: requestID)
         if !answeringInParts.isEmpty { answeringInParts.remove(requestID) }
         writer.reject(requestID, rejection)
         schedulePump()
@@ -123,6 +124,8 @@ extension Connection {
         // partial file, say), and the sink factory — which may capture this connection — is dropped.
         reader.abandonIncomplete()
         reader.makeSinks = { _, _ in [] }
+        // Handlers still working on this connection's requests can stop: nobody can get their answers.
+        cancelHandlerTasks()
         stream.close()
         let waitingForSecure = secureCompletions
         secureCompletions.removeAll()

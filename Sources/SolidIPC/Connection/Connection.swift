@@ -98,6 +98,8 @@ public final class Connection {
     let unanswered = IDTable()
     /// Peer requests this side answers in parts and has not finished answering (see `orderingParts`).
     var answeringInParts: Set<UInt64> = []
+    /// The tasks of `async` handlers answering peer requests (Connection+HandlerTasks.swift).
+    var handlerTasks: [UInt64: Task<Void, Never>] = [:]
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
     @exclusivity(unchecked) public internal(set) var sentGoingAway = false
     /// The peer's going-away record arrived (or its input ended): it starts nothing new.
@@ -228,7 +230,10 @@ public final class Connection {
                 let id = try writer.enqueue(
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
                     responseTo: responseTo, completion: completion, observer: observer)
-                if answers && !unanswered.isEmpty { unanswered.remove(responseTo) }
+                if answers {
+                    if !unanswered.isEmpty { unanswered.remove(responseTo) }
+                    forgetHandlerTask(of: responseTo)
+                }
                 schedulePump()
                 if queueIsOverLimit(writer) { queueOverLimit() }
                 return id
@@ -373,6 +378,7 @@ public final class Connection {
         case .cancelRequest(let requestID):
             // The peer gave up on its request: drop our response to it if it has not gone out yet.
             unanswered.remove(requestID)
+            cancelHandlerTask(of: requestID)
             if let writer, writer.cancelResponses(to: requestID) > 0 { schedulePump() }
             onEvent?(event)
         case .rejected(let header, let error):

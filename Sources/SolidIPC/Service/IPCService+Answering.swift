@@ -29,11 +29,15 @@ extension IPCService {
     /// Registers an `async` handler for requests of type `Request` (before `start()`): it runs in a task
     /// of its own per request, off the reactor thread; what it returns is the response, and a throw
     /// refuses the request as the synchronous form does.
+    ///
+    /// The task is cancelled when the requester cancels the request (its cancel reaches this side) or the
+    /// connection closes before the response is queued: a handler doing long work checks
+    /// `Task.isCancelled` (or awaits something cancellable) and stops; what it returns then is dropped.
     public func handleRequests<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
         _ type: Request.Type, answering: @escaping @Sendable (Request, MessageContext) async throws -> Response
     ) throws(SendError) {
         try checkRegistered(Response.self)
-        try handle(type) { request, context in
+        try handleInTasks(type) { request, context in
             Task {
                 do {
                     let response = try await answering(request, context)

@@ -65,6 +65,20 @@ public final class IPCService: Sendable {
             handlers[typeID] = { message, context in
                 // An exact type check, not `as?`: this closure is generic code run once per message.
                 if M.isExactType(of: message) { handler(M.unwrapExact(message), context) }
+                return nil
+            }
+        }
+    }
+
+    /// Registers a handler that starts a task per message (the `async` handlers): the service cancels the
+    /// task of a request when the peer cancels it or its connection closes before it is answered.
+    func handleInTasks<M: WireMessage>(
+        _ type: M.Type, _ start: @escaping @Sendable (M, MessageContext) -> Task<Void, Never>
+    ) throws(SendError) {
+        guard let typeID = configuration.registry.typeID(of: type) else { throw .unregisteredType("\(type)") }
+        handlersBeforeStart.withLock { handlers in
+            handlers[typeID] = { message, context in
+                M.isExactType(of: message) ? start(M.unwrapExact(message), context) : nil
             }
         }
     }

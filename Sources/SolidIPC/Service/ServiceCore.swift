@@ -3,8 +3,9 @@ import Logging
 import SolidReactor
 import Synchronization
 
-/// Handles an incoming message on its connection's reactor thread.
-public typealias MessageHandler = @Sendable (any WireMessage, MessageContext) -> Void
+/// Handles an incoming message on its connection's reactor thread; an `async` handler returns the task it
+/// started, which is cancelled when the peer cancels the request or the connection closes first.
+typealias MessageHandler = @Sendable (any WireMessage, MessageContext) -> Task<Void, Never>?
 
 /// Makes the sinks for an incoming message's stream fields (see ``IPCService/handle(_:makeSinks:_:)``).
 typealias SinkFactory = @Sendable (any WireMessage, MessageContext) -> [any ByteSink]
@@ -92,7 +93,10 @@ final class ServiceCore: Sendable {
             }
             return
         }
-        handler(message, MessageContext(connection: handle, header: header, security: connection.security, core: self))
+        let context = MessageContext(connection: handle, header: header, security: connection.security, core: self)
+        if let task = handler(message, context), header.flags.contains(.request) {
+            connection.track(task, answering: header.requestID)
+        }
     }
 
     /// Throws ``SendError/unregisteredType(_:)`` for a type the registry does not know.
