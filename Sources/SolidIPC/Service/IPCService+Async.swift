@@ -12,11 +12,19 @@ extension IPCService {
     /// ``SendError/canceled(progress:)`` saying how far it got, once. `timeout` bounds it from the send
     /// on (``SendError/timeout(progress:)``), as in the callback API.
     /// - Throws: ``SendError`` with how far the message got.
+    @inlinable
     public func send<M: WireMessage & Sendable>(
         _ message: M, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil
     ) async throws(SendError) {
-        try await untilRoom(in: destination) { (call: AsyncCall<Void>) throws(SendError) -> MessageID in
-            try self.send(message, to: destination, options: options, timeout: timeout) { call.finish($0) }
+        while true {
+            guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
+            let item = AwaitedMessageItem(message, serial: takeSerial(), flags: MessageFlags(options), timeout: timeout)
+            let result = await outcome(of: item, type: M.self, to: destination)
+            if case .failure(.queueFull) = result {
+                try await waitForRoom(in: destination)
+                continue
+            }
+            return try result.get()
         }
     }
 
@@ -28,100 +36,59 @@ extension IPCService {
     /// (`sentAwaitingResponse` once it is out: the peer is told and its response dropped), once.
     /// `timeout` bounds the wait for the response (``SendError/timeout(progress:)``), so a silent peer
     /// cannot hold the caller forever.
+    ///
+    /// Awaited from a task that prefers the destination's reactor as its executor
+    /// (`Task(executorPreference: reactor)`, see `Reactor`), the response resumes the task on that thread
+    /// without a hop to another one.
+    @inlinable
     public func request<Request: WireMessage & Sendable, Response: WireMessage & Sendable>(
         _ request: Request, to destination: Destination, options: SendOptions = [], timeout: Duration? = nil,
         expecting: Response.Type = Response.self
     ) async throws(SendError) -> Response {
-        try await untilRoom(in: destination) { (call: AsyncCall<Response>) throws(SendError) -> MessageID in
-            try self.request(request, to: destination, options: options, timeout: timeout, expecting: Response.self) {
-                call.finish($0)  // a response in parts calls back more than once: the first one counts
-            }
-        }
-    }
-
-    /// Starts the send with `start` (which returns the message's id, for a cancel) and awaits its
-    /// outcome; on ``SendError/queueFull(_:)`` waits for room and starts it again. A task cancelled
-    /// before its message is handed over sends nothing (``SendError/canceled(progress:)``, `notSent`),
-    /// also while it waits for room.
-    private func untilRoom<T: Sendable>(
-        in destination: Destination, _ start: @escaping (AsyncCall<T>) throws(SendError) -> MessageID
-    ) async throws(SendError) -> T {
         while true {
             guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
-            let call = AsyncCall<T>()
-            let result = await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, SendError>, Never>) in
-                    call.begin(continuation)
-                    do throws(SendError) {
-                        call.started(try start(call), on: self)
-                    } catch {
-                        call.finish(.failure(error))
-                    }
-                }
-            } onCancel: {
-                call.cancel(on: self)
-            }
+            let item = AwaitedRequestItem<Request, Response>(
+                request, serial: takeSerial(), flags: MessageFlags(options), timeout: timeout)
+            let result = await outcome(of: item, type: Request.self, to: destination)
             if case .failure(.queueFull) = result {
-                await withTaskCancellationHandler {
-                    await waitForRoom(destination)
-                } onCancel: {
-                    self.stopWaitingForRoom(destination)
-                }
+                try await waitForRoom(in: destination)
                 continue
             }
             return try result.get()
         }
     }
-}
 
-/// One awaited send: resumes its continuation exactly once, and cancels the message when the awaiting
-/// task is cancelled — whether that happens before the message has an id or after.
-final class AsyncCall<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Result<T, SendError>, Never>?
-        var id: MessageID?
-        var cancelled = false
-        var finished = false
-    }
-
-    private let state = Mutex(State())
-
-    func begin(_ continuation: CheckedContinuation<Result<T, SendError>, Never>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    /// The outcome (the first one: later calls, such as more response parts, are dropped).
-    func finish(_ result: Result<T, SendError>) {
-        let continuation = state.withLock { state -> CheckedContinuation<Result<T, SendError>, Never>? in
-            guard !state.finished else { return nil }
-            state.finished = true
-            defer { state.continuation = nil }
-            return state.continuation
+    /// Posts `item` to `destination`'s pool and awaits its outcome. A cancel of the awaiting task cancels
+    /// the item once it is with its pool (at once when it already is); a failure to post (a full queue,
+    /// say) is the outcome.
+    @inlinable
+    func outcome<Value: Sendable, M: WireMessage>(
+        of item: AwaitedItem<Value>, type: M.Type, to destination: Destination
+    ) async -> Result<Value, SendError> {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Value, SendError>, Never>) in
+                item.continuation = continuation
+                do throws(SendError) {
+                    try post(item, type: M.self, to: destination)
+                } catch {
+                    return item.resume(.failure(error))
+                }
+                if item.cancellation.markPosted() { item.postCancel() }
+            }
+        } onCancel: {
+            if item.cancellation.markCancelled() { item.postCancel() }
         }
-        continuation?.resume(returning: result)
     }
 
-    /// The message is on its way under `id`; a cancel that came first is carried out now.
-    func started(_ id: MessageID, on service: IPCService) {
-        let cancelNow = state.withLock { state -> Bool in
-            state.id = id
-            return state.cancelled && !state.finished
+    /// The destination's queue was full: waits for room; a task cancelled meanwhile stops waiting and
+    /// sends nothing (``SendError/canceled(progress:)``, `notSent`).
+    @usableFromInline
+    func waitForRoom(in destination: Destination) async throws(SendError) {
+        await withTaskCancellationHandler {
+            await waitForRoom(destination)
+        } onCancel: {
+            self.stopWaitingForRoom(destination)
         }
-        if cancelNow { Self.cancel(id, on: service) }
-    }
-
-    /// The awaiting task was cancelled: cancel the message now, or as soon as it has an id.
-    func cancel(on service: IPCService) {
-        let id = state.withLock { state -> MessageID? in
-            state.cancelled = true
-            return state.finished ? nil : state.id
-        }
-        if let id { Self.cancel(id, on: service) }
-    }
-
-    private static func cancel(_ id: MessageID, on service: IPCService) {
-        // The message may have completed meanwhile (unknownMessage) or the service stopped: its own
-        // outcome then stands.
-        try? service.cancel(id)
+        guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
     }
 }

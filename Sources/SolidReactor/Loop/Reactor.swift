@@ -50,6 +50,8 @@ public final class Reactor: @unchecked Sendable {
     public let transformBuffer: UnsafeMutableRawBufferPointer
     var resolveRequests = ResolveRequests()
     private let eventsPerDrain = 4096
+    /// Jobs of tasks that prefer this reactor as their executor (Reactor+TaskExecutor.swift).
+    let jobs = ReactorJobs()
 
     init(
         index: Int, clock: any ReactorClock, resolver: Resolver, logger: Logger, readBufferSize: Int
@@ -156,7 +158,12 @@ public final class Reactor: @unchecked Sendable {
     @inline(__always)
     private func enqueue(_ event: ReactorEvent) {
         queue.push(event)
-        // Write the eventfd only when the loop announced it may sleep, and only once per sleep.
+        wakeIfSleeping()
+    }
+
+    /// Writes the eventfd only when the loop announced it may sleep, and only once per sleep.
+    @inline(__always)
+    func wakeIfSleeping() {
         if needsWake.load(ordering: .sequentiallyConsistent),
             needsWake.exchange(false, ordering: .sequentiallyConsistent)
         {
@@ -281,7 +288,7 @@ public final class Reactor: @unchecked Sendable {
         var timeout = computeTimeout()
         if timeout != 0 {
             needsWake.store(true, ordering: .sequentiallyConsistent)
-            if !queue.isEmpty { timeout = 0 }
+            if !queue.isEmpty || jobs.hasRemote { timeout = 0 }
         }
         do {
             readyCount = try backend.wait(timeoutMilliseconds: timeout) { token, events, ready in
@@ -296,10 +303,11 @@ public final class Reactor: @unchecked Sendable {
         timers.fireDue(now: clock.now())
         drainQueue(limit: eventsPerDrain)
         runSoonTasks()
+        runJobs()
     }
 
     private func computeTimeout() -> Int32 {
-        if !soonTasks.isEmpty { return 0 }
+        if !soonTasks.isEmpty || jobs.hasLocal { return 0 }
         guard let deadline = timers.nextDeadline else { return -1 }
         let now = clock.now()
         if deadline <= now { return 0 }
@@ -352,5 +360,6 @@ public final class Reactor: @unchecked Sendable {
             if queue.isEmpty && soonTasks.isEmpty && objects.count == 0 { break }
         }
         timers.removeAll()
+        handJobsOver()
     }
 }

@@ -4,7 +4,8 @@ import SolidIPC
 extension SolidSystemClient {
     /// W1/W1b through the async API: per connection, `depth` tasks each awaiting one request after the
     /// other (`try await service.request`), so `depth` requests are in flight per connection as in the
-    /// callback rows.
+    /// callback rows. The tasks prefer the client's reactor as their executor (`Reactor` is a
+    /// `TaskExecutor`), as an application that awaits SolidIPC on a hot path would.
     func asyncEcho(
         _ spec: EchoSpec, services: [IPCService], payload: [UInt8], run: EchoRun, phase: MeasuredPhase
     ) throws -> EchoOutcome {
@@ -17,7 +18,8 @@ extension SolidSystemClient {
             let tasks = min(spec.depth, lane)
             for task in 0..<tasks {
                 let count = lane / tasks + (task < lane % tasks ? 1 : 0)
-                Task {
+                // On the client reactor's thread: a response resumes its task without a thread hop.
+                Task(executorPreference: reactor) {
                     for _ in 0..<count {
                         let sentAt = nowNanos()
                         do {

@@ -1,0 +1,120 @@
+import SolidEngine
+import SolidReactor
+import Synchronization
+
+// The items of the async `send` and `request`: the item itself resumes the awaiting task and carries its
+// cancellation, so an awaited request costs the one allocation of a callback request (no call object, no
+// completion closure, no checked continuation's canary).
+
+/// The cancellation handshake between an awaiting task and its posted item: whichever of "posted" and
+/// "cancelled" comes second posts the cancel, so it is sent once, and never before the pool has the item.
+@usableFromInline
+struct AwaitedCancellation: ~Copyable, Sendable {
+    private let state = Atomic<UInt8>(0)
+    private static let posted: UInt8 = 1
+    private static let cancelled: UInt8 = 2
+
+    @usableFromInline init() {}
+
+    /// The item was handed to its pool; `true` when a cancel came first (the caller posts it now).
+    @usableFromInline
+    func markPosted() -> Bool {
+        state.bitwiseOr(Self.posted, ordering: .acquiringAndReleasing).oldValue & Self.cancelled != 0
+    }
+
+    /// The task was cancelled; `true` when the item is with its pool already (the caller posts the cancel).
+    @usableFromInline
+    func markCancelled() -> Bool {
+        state.bitwiseOr(Self.cancelled, ordering: .acquiringAndReleasing).oldValue & Self.posted != 0
+    }
+}
+
+extension PoolItem {
+    /// Asks the item's pool to cancel it (the awaiting task was cancelled). Any thread.
+    @usableFromInline
+    final func postCancel() {
+        guard let entry else { return }
+        _ = entry.reactor.post(CancelEvent(entry: entry, serial: serial))
+    }
+}
+
+/// What the two awaited items share: the task's continuation, resumed once, and the cancel handshake.
+@usableFromInline
+class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
+    // @unchecked: `continuation` is set before the item is posted and taken once under `resumed`;
+    // `cancellation` is atomic; the rest as in PoolItem.
+    @usableFromInline var continuation: UnsafeContinuation<Result<Value, SendError>, Never>?
+    @usableFromInline let cancellation = AwaitedCancellation()
+    private let resumed = Atomic<Bool>(false)
+
+    @usableFromInline
+    override init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
+        super.init(serial: serial, flags: flags, timeout: timeout, addressed: addressed)
+    }
+
+    /// Resumes the awaiting task with `result`; later calls (more response parts) do nothing.
+    @usableFromInline
+    final func resume(_ result: Result<Value, SendError>) {
+        guard !resumed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let record { record.report(isRequest: isRequest, error: result.failure) }
+        let continuation = self.continuation
+        self.continuation = nil
+        continuation?.resume(returning: result)
+    }
+}
+
+/// An awaited request: resumes its task with the first response (or the failure).
+@usableFromInline
+final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMessage & Sendable>:
+    AwaitedItem<Response>, @unchecked Sendable
+{
+    // @unchecked: immutable; see AwaitedItem.
+    @usableFromInline let request: Request
+    @usableFromInline let flags: MessageFlags
+    /// Turns the type-erased outcome into the typed result; made in the inlined initialiser where the
+    /// types are concrete (see ``RequestItem``), it captures nothing.
+    @usableFromInline let typed: @Sendable (Result<any WireMessage, SendError>) -> Result<Response, SendError>
+
+    @inlinable
+    init(_ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?) {
+        self.request = request
+        self.flags = flags.union(.request)
+        typed = { result in
+            switch result {
+            case .success(let message) where Response.isExactType(of: message): .success(Response.unwrapExact(message))
+            case .success(let message): .failure(.unexpectedResponse("\(type(of: message))"))
+            case .failure(let error): .failure(error)
+            }
+        }
+        super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
+    }
+
+    override var isRequest: Bool { true }
+
+    override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
+        try connection.send(request, flags: flags, requestID: requestID, observer: self)
+    }
+
+    override func answer(_ result: Result<any WireMessage, SendError>) { resume(typed(result)) }
+}
+
+/// An awaited plain message: resumes its task once it is written (or failed).
+@usableFromInline
+final class AwaitedMessageItem<M: WireMessage & Sendable>: AwaitedItem<Void>, @unchecked Sendable {
+    // @unchecked: immutable; see AwaitedItem.
+    @usableFromInline let message: M
+    @usableFromInline let flags: MessageFlags
+
+    @inlinable
+    init(_ message: M, serial: UInt64, flags: MessageFlags, timeout: Duration?) {
+        self.message = message
+        self.flags = flags.subtracting(.request)
+        super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
+    }
+
+    override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
+        try connection.send(message, flags: flags, observer: self)
+    }
+
+    override func complete(_ result: Result<Void, SendError>) { resume(result) }
+}
