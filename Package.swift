@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "relay-proxy", targets: ["RelayProxy"]),
         .executable(name: "key-value", targets: ["KeyValue"]),
         .executable(name: "file-transfer", targets: ["FileTransfer"]),
+        .executable(name: "prometheus-metrics", targets: ["PrometheusMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         // Used by the examples only, never by the libraries.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Linux APIs the Glibc module does not expose (epoll, eventfd, accept4, ...).
@@ -92,6 +94,15 @@ let package = Package(
             name: "FileTransfer",
             dependencies: ["SolidIPC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/FileTransfer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PrometheusMetrics",
+            dependencies: [
+                "SolidIPC", "SolidIPCMetrics", .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Examples/PrometheusMetrics",
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "KeyValue", dependencies: ["SolidIPC"], path: "Examples/KeyValue", swiftSettings: swiftSettings),

@@ -14,8 +14,18 @@ import Synchronization
 /// | `solidipc.connect.failures` | counter | `reason` |
 /// | `solidipc.tls.handshakes` | counter | `side` |
 /// | `solidipc.messages.received` | counter | `type` (Swift type name) |
-/// | `solidipc.messages.sent` | counter | `type`, `kind` (`message`, `request`), `outcome` (`ok` or the `SendError` case) |
+/// | `solidipc.messages.received.bytes` | counter | `type` (in-line body bytes) |
+/// | `solidipc.messages.written` | counter | `type`: every message this side wrote completely (responses too) |
+/// | `solidipc.messages.written.bytes` | counter | `type` (in-line body bytes) |
+/// | `solidipc.messages.sent` | counter | `type`, `kind` (`message`, `request`), `outcome` (`ok` or the `SendError` case): sends to a destination, when they complete |
 /// | `solidipc.request.duration` | timer | `type` (answered requests only) |
+/// | `solidipc.pools` | meter | — (destinations with a pool now) |
+/// | `solidipc.queue.depth` | meter | — (messages accepted for destinations and not yet written) |
+/// | `solidipc.errors` | counter | `source` (`send`, `connection`, `connect`), `kind` (the error's case) |
+///
+/// `solidipc.errors` counts, in one place for alerting: failed sends (`source=send`), connections that
+/// closed for any reason but this side's own decision (`closedLocally`, `closingGracefully` are not
+/// errors) and failed connect attempts.
 ///
 /// The prefix (`solidipc`) is `prefix`. Metric objects are made once per name and dimensions and reused.
 public final class IPCMetrics: ServiceInstrumentation {
@@ -25,6 +35,8 @@ public final class IPCMetrics: ServiceInstrumentation {
     private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
     private let openClient: Meter
     private let openServer: Meter
+    private let pools: Meter
+    private let queueDepth: Meter
 
     /// Reports under names starting with `prefix`, through `factory` (default: the bootstrapped one).
     public init(prefix: String = "solidipc", factory: any MetricsFactory = MetricsSystem.factory) {
@@ -32,6 +44,8 @@ public final class IPCMetrics: ServiceInstrumentation {
         self.factory = factory
         openClient = Meter(label: prefix + ".connections.open", dimensions: [("side", "client")], factory: factory)
         openServer = Meter(label: prefix + ".connections.open", dimensions: [("side", "server")], factory: factory)
+        pools = Meter(label: prefix + ".pools", factory: factory)
+        queueDepth = Meter(label: prefix + ".queue.depth", factory: factory)
     }
 
     public func connectionOpened(side: ConnectionSide) {
@@ -42,22 +56,42 @@ public final class IPCMetrics: ServiceInstrumentation {
     public func connectionClosed(side: ConnectionSide, reason: ConnectionError) {
         counter("connections.closed", [("side", side.rawValue), ("reason", Self.label(reason))]).increment()
         meter(side).decrement()
+        switch reason {
+        case .closedLocally, .closingGracefully: break
+        default: error("connection", Self.label(reason))
+        }
     }
 
     public func connectAttemptFailed(reason: ConnectionError) {
         counter("connect.failures", [("reason", Self.label(reason))]).increment()
+        error("connect", Self.label(reason))
     }
 
     public func secured(side: ConnectionSide) {
         counter("tls.handshakes", [("side", side.rawValue)]).increment()
     }
 
-    public func messageReceived(type: String) {
+    public func messageReceived(type: String, bytes: Int) {
         counter("messages.received", [("type", type)]).increment()
+        counter("messages.received.bytes", [("type", type)]).increment(by: Int64(bytes))
+    }
+
+    public func messageWritten(type: String, bytes: Int) {
+        counter("messages.written", [("type", type)]).increment()
+        counter("messages.written.bytes", [("type", type)]).increment(by: Int64(bytes))
+    }
+
+    public func poolsChanged(by delta: Int) {
+        if delta >= 0 { pools.increment(by: Double(delta)) } else { pools.decrement(by: Double(-delta)) }
+    }
+
+    public func queuedMessagesChanged(by delta: Int) {
+        if delta >= 0 { queueDepth.increment(by: Double(delta)) } else { queueDepth.decrement(by: Double(-delta)) }
     }
 
     public func sendCompleted(type: String, isRequest: Bool, duration: Duration, error: SendError?) {
         let outcome = error.map(Self.label) ?? "ok"
+        if error != nil { self.error("send", outcome) }
         counter("messages.sent", [("type", type), ("kind", isRequest ? "request" : "message"), ("outcome", outcome)])
             .increment()
         if isRequest, error == nil {
@@ -67,6 +101,10 @@ public final class IPCMetrics: ServiceInstrumentation {
     }
 
     private func meter(_ side: ConnectionSide) -> Meter { side == .client ? openClient : openServer }
+
+    private func error(_ source: String, _ kind: String) {
+        counter("errors", [("source", source), ("kind", kind)]).increment()
+    }
 
     private func counter(_ name: String, _ dimensions: [(String, String)]) -> Counter {
         let key = MetricKey(name: name, dimensions: dimensions.map { $0.0 + "=" + $0.1 })

@@ -10,7 +10,7 @@ import Testing
 struct MetricsTests {
     struct Refused: Error, CustomStringConvertible { var description: String { "odd" } }
 
-    @Test("5 answered requests, 1 refused, 3 plain messages, then the client stops: every counter exact on both sides")
+    @Test("5 answered requests, 1 refused, 3 plain messages, then the client stops: every counter, byte count and gauge exact on both sides")
     func knownTraffic() async throws {
         let group = try ReactorGroup(threads: 2)
         defer { group.shutdown() }
@@ -55,6 +55,28 @@ struct MetricsTests {
         #expect(serverMetrics.counterTotal(label: "solidipc.connections.closed", dimensions: [("side", "server"), ("reason", "closedByPeer")]) == 1)
         #expect(serverMetrics.counterTotal(label: sent) == 0, "responses are not sends to a destination")
         #expect(serverMetrics.counterTotal(label: "solidipc.tls.handshakes") == 0)
+
+        // Bytes and writes per type: what one side wrote is what the other received, message for message.
+        let written = "solidipc.messages.written", received = "solidipc.messages.received"
+        #expect(clientMetrics.counterTotal(label: written, dimensions: [("type", "Note")]) == 9)
+        #expect(serverMetrics.counterTotal(label: written, dimensions: [("type", "Note")]) == 5, "the five responses")
+        let clientWroteBytes = clientMetrics.counterTotal(label: written + ".bytes", dimensions: [("type", "Note")])
+        #expect(clientWroteBytes > 9)
+        #expect(serverMetrics.counterTotal(label: received + ".bytes", dimensions: [("type", "Note")]) == clientWroteBytes)
+        #expect(clientMetrics.counterTotal(label: received + ".bytes", dimensions: [("type", "Note")])
+            == serverMetrics.counterTotal(label: written + ".bytes", dimensions: [("type", "Note")]))
+        // Errors by kind: the refused request; the server saw its peer close (closedByPeer counts).
+        #expect(clientMetrics.counterTotal(label: "solidipc.errors") == 1)
+        #expect(clientMetrics.counterTotal(label: "solidipc.errors", dimensions: [("source", "send"), ("kind", "rejected")]) == 1)
+        #expect(serverMetrics.counterTotal(label: "solidipc.errors", dimensions: [("source", "connection"), ("kind", "closedByPeer")]) == 1)
+        // Gauges: one pool while it ran, none after the stop; nothing left queued.
+        let pools = try clientMetrics.expectMeter("solidipc.pools")
+        #expect(pools.values.max() == 1)
+        #expect(pools.lastValue == 0)
+        let depth = try clientMetrics.expectMeter("solidipc.queue.depth")
+        #expect(depth.values.max() ?? 0 >= 1)
+        #expect(depth.lastValue == 0)
+        #expect(try serverMetrics.expectMeter("solidipc.pools").values.isEmpty, "a server without sends has no pool")
     }
 
     @Test("a destination nobody listens on: one-shot sends fail connectFailed and each attempt counts as a connect failure; over TLS each handshake counts")

@@ -45,6 +45,7 @@ public final class MessageRegistry: @unchecked Sendable {
     // @unchecked: mutated only during setup by one thread (documented), then frozen; read-only once shared.
     @exclusivity(unchecked) private var decoders: [MessageTypeID: any MessageDecoding] = [:]
     @exclusivity(unchecked) private var ids: [ObjectIdentifier: MessageTypeID] = [:]
+    @exclusivity(unchecked) private var names: [MessageTypeID: String] = [:]
     /// The same as `ids` while there are few types: a linear scan of pointers beats hashing there.
     @exclusivity(unchecked) private var fewIDs: [(ObjectIdentifier, MessageTypeID)] = []
     private static let fewLimit = 16
@@ -66,6 +67,7 @@ public final class MessageRegistry: @unchecked Sendable {
         ids[ObjectIdentifier(type)] = id
         fewIDs = ids.count <= Self.fewLimit ? ids.map { ($0.key, $0.value) } : []
         decoders[id] = TypedDecoder<M>()
+        names[id] = String(describing: type)
     }
 
     /// Registers a protocol's types in order: the first gets index 0, the next 1, …
@@ -91,6 +93,10 @@ public final class MessageRegistry: @unchecked Sendable {
 
     /// The decoder for `id`, or `nil` when not registered.
     public func decoder(for id: MessageTypeID) -> (any MessageDecoding)? { decoders[id] }
+
+    /// The Swift name of the type registered as `id` (`String(describing:)`, made once at registration),
+    /// or `nil`. For logs and metrics: reading it allocates nothing.
+    public func name(of id: MessageTypeID) -> String? { names[id] }
 
     /// Number of registered types.
     public var count: Int { decoders.count }

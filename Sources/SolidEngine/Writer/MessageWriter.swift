@@ -30,6 +30,8 @@ public final class MessageWriter {
 
     /// Called once per message when it was written, cancelled or failed.
     @exclusivity(unchecked) public var onOutcome: ((UInt64, Outcome) -> Void)?
+    /// Called once per message written completely, with its type and in-line body size (metrics).
+    @exclusivity(unchecked) public var onWritten: ((MessageTypeID, Int) -> Void)?
 
     /// The agreed packet size, header included.
     public let packetSize: Int
@@ -205,6 +207,7 @@ public final class MessageWriter {
         message.accounted = 0
         if message.responseTo != 0 { responseEnded(message.responseTo) }
         onOutcome?(message.id, outcome)
+        if let onWritten, case .written = outcome { onWritten(message.typeID, message.bodyLength) }
         if let observer = message.observer {
             message.observer = nil
             observer.messageEnded(outcome)

@@ -23,6 +23,9 @@ final class OutgoingMessage {
     @exclusivity(unchecked) var accounted = 0
     /// `true` once any byte went out: cancelling then needs a cancel record.
     @exclusivity(unchecked) private(set) var started = false
+    /// Its type and in-line body size (the header's), for ``MessageWriter/onWritten``.
+    @exclusivity(unchecked) private(set) var typeID = MessageTypeID(protocolID: 0, typeIndex: 0)
+    @exclusivity(unchecked) private(set) var bodyLength = 0
 
     /// `buffer` holds the body after `headerRoom` spare bytes; the header is written just before the body
     /// (no copy) when it fits, else header and body are joined in a new buffer.
@@ -35,6 +38,8 @@ final class OutgoingMessage {
         self.id = id
         self.synchronous = header.flags.contains(.synchronous)
         self.responseTo = header.responseTo
+        typeID = header.typeID
+        bodyLength = Int(header.bodyLength)
         self.streams = streams
         slot = -1
         streamIndex = 0

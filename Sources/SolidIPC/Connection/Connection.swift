@@ -401,7 +401,13 @@ public final class Connection {
             packetSize: agreed.packetSize, slots: agreed.slots, codec: codec, maxBodyBytes: configuration.maxBodyBytes)
         if let counters {
             writer.onOutcome = { _, outcome in
-                if outcome == .written { counters.messagesSent.add(1, ordering: .relaxed) }
+                if case .written = outcome { counters.messagesSent.add(1, ordering: .relaxed) }
+            }
+            if let instrumentation = counters.instrumentation {
+                let registry = configuration.registry
+                writer.onWritten = { typeID, bytes in
+                    instrumentation.messageWritten(type: registry.name(of: typeID) ?? "\(typeID)", bytes: bytes)
+                }
             }
         }
         self.writer = writer

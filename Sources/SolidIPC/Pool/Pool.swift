@@ -304,8 +304,7 @@ final class Pool: ReactorObject {
     }
 
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
-        core.counters.messagesReceived.add(1, ordering: .relaxed)
-        settings.instrumentation?.messageReceived(type: String(describing: type(of: message)))
+        core.countReceived(header)
         if header.flags.contains(.responsePart) {
             link.awaiting.peek(header.responseTo)?.answer(.success(message))
         } else if let sent = link.awaiting.remove(header.responseTo) {

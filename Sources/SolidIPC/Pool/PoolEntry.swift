@@ -43,6 +43,7 @@ final class PoolEntry: @unchecked Sendable {
             queued.subtract(1, ordering: .relaxed)
             return false
         }
+        core.configuration.instrumentation?.queuedMessagesChanged(by: 1)
         return true
     }
 
@@ -65,6 +66,7 @@ final class PoolEntry: @unchecked Sendable {
     /// place, or this sees the waiter.
     func released() {
         queued.subtract(1, ordering: .sequentiallyConsistent)
+        core.configuration.instrumentation?.queuedMessagesChanged(by: -1)
         if waitingCount.load(ordering: .sequentiallyConsistent) > 0 {
             let waiter = waiters.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             if let waiter {

@@ -122,8 +122,7 @@ final class ServerPeer: ReactorObject {
         let waiter =
             header.flags.contains(.responsePart) ? requests.part(header.responseTo) : requests.take(header.responseTo)
         guard let waiter else { return false }
-        core.counters.messagesReceived.add(1, ordering: .relaxed)
-        core.configuration.instrumentation?.messageReceived(type: String(describing: type(of: message)))
+        core.countReceived(header)
         waiter(.success(message))
         closeIfDrained()
         return true

@@ -230,7 +230,9 @@ public final class IPCService: Sendable {
         entry.started(item.serial)
         item.entry = entry
         if let instrumentation = configuration.instrumentation {
-            item.record = SendRecord(type: String(describing: M.self), instrumentation: instrumentation)
+            let registry = configuration.registry
+            let name = registry.typeID(of: M.self).flatMap { registry.name(of: $0) } ?? "\(M.self)"
+            item.record = SendRecord(type: name, instrumentation: instrumentation)
         }
         item.holdsReservation = true
         // At once when called on the pool's reactor (a completion that sends the next request), else queued.
@@ -251,6 +253,7 @@ public final class IPCService: Sendable {
                 self?.removeIdle(entry) ?? false
             }
             state.pools[destination] = entry
+            configuration.instrumentation?.poolsChanged(by: 1)
             return .success(entry)
         }
         return try found.get()
@@ -261,6 +264,7 @@ public final class IPCService: Sendable {
         let removed = state.withLock { state in
             guard state.pools[entry.destination] === entry, entry.markRetiredIfUnused() else { return false }
             state.pools[entry.destination] = nil
+            configuration.instrumentation?.poolsChanged(by: -1)
             return true
         }
         if removed { entry.wakeAllWaiters() }  // async senders waiting for room here look up again
@@ -292,7 +296,9 @@ public final class IPCService: Sendable {
         let posted = entry.reactor.execute { [weak self] in
             let finish: () -> Void = {
                 self?.state.withLock { state in
-                    if state.pools[destination] === entry { state.pools[destination] = nil }
+                    guard state.pools[destination] === entry else { return }
+                    state.pools[destination] = nil
+                    self?.configuration.instrumentation?.poolsChanged(by: -1)
                 }
                 entry.wakeAllWaiters()
                 completion?()
@@ -345,6 +351,7 @@ public final class IPCService: Sendable {
     func beginStop(_ done: @escaping @Sendable () -> Void) {
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.stopped = true
+            if !state.pools.isEmpty { configuration.instrumentation?.poolsChanged(by: -state.pools.count) }
             defer { state.pools.removeAll() }
             return (Array(state.pools.values), state.listener, state.core)
         }

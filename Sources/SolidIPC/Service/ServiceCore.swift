@@ -19,7 +19,7 @@ final class ServiceCore: Sendable {
     let serials: SerialCounter
     let handlers: [MessageTypeID: MessageHandler]
     let sinkFactories: [MessageTypeID: SinkFactory]
-    let counters = ServiceCounters()
+    let counters: ServiceCounters
     /// Accepted connections alive now (for the accept limit).
     let liveAccepted = Atomic<Int>(0)
     let logger: Logger
@@ -64,6 +64,7 @@ final class ServiceCore: Sendable {
         sinkFactories: [MessageTypeID: SinkFactory], serials: SerialCounter, logger: Logger
     ) {
         self.configuration = configuration
+        counters = ServiceCounters(instrumentation: configuration.instrumentation)
         self.serials = serials
         self.handlers = handlers
         self.sinkFactories = sinkFactories
@@ -84,8 +85,7 @@ final class ServiceCore: Sendable {
     /// Passes an incoming message that is not a response to its handler. When none exists, a request is
     /// rejected (`RejectCode/noHandler`) so its sender learns at once; other messages are dropped.
     func dispatch(_ header: MessageHeader, _ message: any WireMessage, from handle: ObjectHandle, on connection: Connection) {
-        counters.messagesReceived.add(1, ordering: .relaxed)
-        configuration.instrumentation?.messageReceived(type: String(describing: type(of: message)))
+        countReceived(header)
         guard let handler = handlers[header.typeID] else {
             logger.debug("no handler for message type", metadata: ["type": "\(header.typeID)"])
             if header.flags.contains(.request) {
@@ -96,6 +96,15 @@ final class ServiceCore: Sendable {
         let context = MessageContext(connection: handle, header: header, security: connection.security, core: self)
         if let task = handler(message, context), header.flags.contains(.request) {
             connection.track(task, answering: header.requestID)
+        }
+    }
+
+    /// Counts an incoming message (a response or part too) and reports it to the instrumentation.
+    func countReceived(_ header: MessageHeader) {
+        counters.messagesReceived.add(1, ordering: .relaxed)
+        if let instrumentation = configuration.instrumentation {
+            instrumentation.messageReceived(
+                type: configuration.registry.name(of: header.typeID) ?? "\(header.typeID)", bytes: Int(header.bodyLength))
         }
     }
 
@@ -142,6 +151,8 @@ struct ServiceConfigurationSnapshot: @unchecked Sendable {
 
 /// Counters a service exposes (read them with ``IPCService/statistics``).
 final class ServiceCounters: Sendable {
+    /// The service's instrumentation, for the connections that report to these counters.
+    let instrumentation: (any ServiceInstrumentation)?
     let connectionsOpened = Atomic<Int>(0)
     let connectionsClosed = Atomic<Int>(0)
     let messagesSent = Atomic<Int>(0)
@@ -152,6 +163,8 @@ final class ServiceCounters: Sendable {
     let keepAlivesReceived = Atomic<Int>(0)
     let connectionsAccepted = Atomic<Int>(0)
     let connectionsRefused = Atomic<Int>(0)
+
+    init(instrumentation: (any ServiceInstrumentation)? = nil) { self.instrumentation = instrumentation }
 
     /// A snapshot of every counter.
     var snapshot: ServiceStatistics {

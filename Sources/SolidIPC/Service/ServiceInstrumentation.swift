@@ -24,8 +24,19 @@ public protocol ServiceInstrumentation: Sendable {
     func connectAttemptFailed(reason: ConnectionError)
     /// A TLS handshake completed on a connection.
     func secured(side: ConnectionSide)
-    /// A message (or a response, or a part of one) of type `type` arrived.
-    func messageReceived(type: String)
+    /// A message (or a response, or a part of one) of type `type` arrived; `bytes` is its in-line body
+    /// size (the header's body length: out-of-line arrays and stream fields are not counted).
+    func messageReceived(type: String, bytes: Int)
+    /// This side wrote a message of type `type` completely (any kind: a message, a request, a response or
+    /// a part of one, also one addressed to a connection); `bytes` as in ``messageReceived(type:bytes:)``.
+    func messageWritten(type: String, bytes: Int)
+    /// A destination's pool was created (`delta` 1) or freed (`delta` -1: idle, closed, or the service
+    /// stopped).
+    func poolsChanged(by delta: Int)
+    /// Messages accepted for destinations and not yet written changed by `delta` (the pools' queues and
+    /// the messages their connections are writing): the queue depth. Called on the sender's thread
+    /// (`+1`) and on reactor threads (`-1`).
+    func queuedMessagesChanged(by delta: Int)
     /// A message or request sent to a destination completed, `duration` after it was sent: written
     /// (a message) or answered (a request; its first part for one answered in parts) when `error` is
     /// nil. Messages addressed to one connection are not reported.
@@ -37,7 +48,10 @@ extension ServiceInstrumentation {
     public func connectionClosed(side: ConnectionSide, reason: ConnectionError) {}
     public func connectAttemptFailed(reason: ConnectionError) {}
     public func secured(side: ConnectionSide) {}
-    public func messageReceived(type: String) {}
+    public func messageReceived(type: String, bytes: Int) {}
+    public func messageWritten(type: String, bytes: Int) {}
+    public func poolsChanged(by delta: Int) {}
+    public func queuedMessagesChanged(by delta: Int) {}
     public func sendCompleted(type: String, isRequest: Bool, duration: Duration, error: SendError?) {}
 }
 
