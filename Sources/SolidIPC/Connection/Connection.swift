@@ -25,13 +25,13 @@ public final class Connection {
     /// The current state.
     @exclusivity(unchecked) public internal(set) var state: State = .handshaking
     /// Called once when the handshake completes.
-    @exclusivity(unchecked) public var onActive: ((AgreedParameters) -> Void)?
+    public var onActive: ((AgreedParameters) -> Void)?
     /// Called for every complete incoming message.
     @exclusivity(unchecked) public var onMessage: ((MessageHeader, any WireMessage) -> Void)?
     /// Called for every other reader event (rejected messages, peer cancels, cancel requests, keep-alives).
     @exclusivity(unchecked) public var onEvent: ((ReaderEvent) -> Void)?
     /// Called once when the connection closes.
-    @exclusivity(unchecked) public var onClose: ((ConnectionError) -> Void)?
+    public var onClose: ((ConnectionError) -> Void)?
     /// Provides sinks for incoming stream fields.
     public var makeSinks: (MessageHeader, any WireMessage) -> [any ByteSink] {
         get { reader.makeSinks }
@@ -43,7 +43,7 @@ public final class Connection {
     /// Packets sent so far (data and keep-alive, not the hello).
     @exclusivity(unchecked) public internal(set) var packetsSent = 0
     /// Keep-alive packets sent so far.
-    @exclusivity(unchecked) public internal(set) var keepAlivesSent = 0
+    public internal(set) var keepAlivesSent = 0
     /// Bytes written to the stream (hello, packets, keep-alives, raw bytes).
     @exclusivity(unchecked) public internal(set) var bytesSent = 0
     /// Bytes read from the stream.
@@ -60,21 +60,21 @@ public final class Connection {
     let reader: PacketReader
     @exclusivity(unchecked) var writer: MessageWriter?
     /// Messages sent before the handshake finished: they go to the writer once it exists.
-    @exclusivity(unchecked) var waitingForHandshake: [PendingSend] = []
+    var waitingForHandshake: [PendingSend] = []
     @exclusivity(unchecked) var inFlight = 0
-    @exclusivity(unchecked) var keepAliveTimer: TimerID?
-    @exclusivity(unchecked) var helloTimer: TimerID?
+    var keepAliveTimer: TimerID?
+    var helloTimer: TimerID?
     @exclusivity(unchecked) var sentSinceTick = false
     /// Receive-side limits (see Connection+Limits.swift).
     @exclusivity(unchecked) var receivedSinceCheck = false
-    @exclusivity(unchecked) var inactivityTimer: TimerID?
-    @exclusivity(unchecked) var keepAliveWindowTimer: TimerID?
-    @exclusivity(unchecked) var keepAlivesInWindow = 0
+    var inactivityTimer: TimerID?
+    var keepAliveWindowTimer: TimerID?
+    var keepAlivesInWindow = 0
     @exclusivity(unchecked) var pumpScheduled = false
     /// Outgoing queue limit (Connection+Limits.swift): reading paused while the queue is over it.
     @exclusivity(unchecked) var pausedForQueue = false
     @exclusivity(unchecked) var pausedByOwner = false
-    @exclusivity(unchecked) var queueStallTimer: TimerID?
+    var queueStallTimer: TimerID?
     /// ``ConnectionConfiguration/maxQueuedMessages``, or no limit.
     let queueLimit: Int
     /// ``ConnectionConfiguration/maxQueuedBytes``, or no limit.
@@ -82,13 +82,13 @@ public final class Connection {
     /// When a packet last went out while reading was paused for the queue limit.
     @exclusivity(unchecked) var lastQueueProgress = ReactorInstant(nanoseconds: 0)
     /// STARTTLS (Connection+Secure.swift): how this side can secure the connection later, if at all.
-    @exclusivity(unchecked) var secureUpgrade: SecureUpgrade?
+    var secureUpgrade: SecureUpgrade?
     /// Between this side's start-secure packet and the TLS stream taking over: nothing is written.
-    @exclusivity(unchecked) var securing = false
-    @exclusivity(unchecked) var sentStartSecure = false
-    @exclusivity(unchecked) var secureCompletions: [(Result<SecurityInfo, ConnectionError>) -> Void] = []
+    var securing = false
+    var sentStartSecure = false
+    var secureCompletions: [(Result<SecurityInfo, ConnectionError>) -> Void] = []
     /// Called once a STARTTLS handshake completed (not for connections secure from the start).
-    @exclusivity(unchecked) public var onSecured: ((SecurityInfo) -> Void)?
+    public var onSecured: ((SecurityInfo) -> Void)?
     /// `true` while ``pump()`` runs (it is not re-entered).
     @exclusivity(unchecked) var pumping = false
     /// The previous packet was (nearly) full: bulk data is flowing.
@@ -101,33 +101,33 @@ public final class Connection {
     /// The tasks of `async` handlers answering peer requests (Connection+HandlerTasks.swift).
     var handlerTasks: [UInt64: Task<Void, Never>] = [:]
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
-    @exclusivity(unchecked) public internal(set) var sentGoingAway = false
+    public internal(set) var sentGoingAway = false
     /// The peer's going-away record arrived (or its input ended): it starts nothing new.
     @exclusivity(unchecked) public internal(set) var peerGoingAway = false
     /// This side's going-away came first (not as the answer to the peer's): it closes once drained.
-    @exclusivity(unchecked) var initiatedGoingAway = false
+    var initiatedGoingAway = false
     @exclusivity(unchecked) var inputEnded = false
     @exclusivity(unchecked) var drainRequested = false
-    @exclusivity(unchecked) var drainTimer: TimerID?
+    var drainTimer: TimerID?
     /// Called once when the peer goes away (its going-away record, or the end of its input): the owner
     /// gives the connection no new work and, once its own requests are answered, calls
     /// ``closeWhenDrained()``.
-    @exclusivity(unchecked) public var onGoingAway: (() -> Void)?
+    public var onGoingAway: (() -> Void)?
     /// Raw state (Connection+Raw.swift): bytes read and not yet consumed, and who reads them next.
-    @exclusivity(unchecked) var rawBuffer: [UInt8] = []
-    @exclusivity(unchecked) var rawReader: (([UInt8]) -> Int)?
-    @exclusivity(unchecked) var pausedForRaw = false
+    var rawBuffer: [UInt8] = []
+    var rawReader: (([UInt8]) -> Int)?
+    var pausedForRaw = false
     /// A raw read is running its callback (a secure start from it takes what the callback leaves).
-    @exclusivity(unchecked) var deliveringRaw = false
+    var deliveringRaw = false
     /// Set by a secure start from inside a raw read's callback: the stream is wrapped once it returns.
-    @exclusivity(unchecked) var secureAfterRawRead = false
+    var secureAfterRawRead = false
     /// The peer's input ended while Raw: raw reads get what is left, then an empty array; the owner
     /// decides what follows (Connection+Raw.swift).
-    @exclusivity(unchecked) var rawInputEnded = false
+    var rawInputEnded = false
     /// The last raw read consumed nothing: the next waits for new bytes.
-    @exclusivity(unchecked) var rawNeedsMore = false
+    var rawNeedsMore = false
     /// The stream was TLS from the start (the Raw phase, if any, runs inside it).
-    @exclusivity(unchecked) var secureFromStart = false
+    var secureFromStart = false
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) var closeOnceWritten = false
     /// Where the writer builds each packet before it is handed to the stream.

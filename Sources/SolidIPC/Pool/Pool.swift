@@ -24,11 +24,11 @@ final class Pool: ReactorObject {
     let entry: PoolEntry
     var core: ServiceCore { entry.core }
     var settings: ServiceConfigurationSnapshot { entry.core.configuration }
-    @exclusivity(unchecked) var stopped = false
+    var stopped = false
     /// What messages still waiting get once stopped (service stop or pool close).
-    @exclusivity(unchecked) var stopError = SendError.serviceStopped
+    var stopError = SendError.serviceStopped
     /// Set by a graceful close: called once the pool has drained.
-    @exclusivity(unchecked) var closeWhenDrained: (() -> Void)?
+    var closeWhenDrained: (() -> Void)?
     @exclusivity(unchecked) var queue = ItemQueue()
     @exclusivity(unchecked) var links: [PoolLink] = []
     /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
@@ -36,16 +36,16 @@ final class Pool: ReactorObject {
     /// Resolves, connects, runs the proxy and TLS steps, and keeps the books of attempts and back-off.
     let dialer: Dialer
     /// Timers of messages with a timeout, by serial.
-    @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
-    @exclusivity(unchecked) var id: ObjectID?
+    var timeouts: [UInt64: TimerID] = [:]
+    var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages = InFlightList()
 
     /// Messages a dropping connection gave back (not started, or idempotent), in their order; they go to
     /// the front of the queue when the pool learns of the drop.
-    @exclusivity(unchecked) var givenBack: [PoolItem] = []
+    var givenBack: [PoolItem] = []
     /// The end-of-turn checks (drained close, draining links, idle retirement) are scheduled.
-    @exclusivity(unchecked) var checksScheduled = false
+    var checksScheduled = false
 
     init(entry: PoolEntry, steps: DialSteps? = nil) {
         self.entry = entry

@@ -14,9 +14,9 @@ final class ServerPeer: ReactorObject {
     /// Requests this side sent on the connection, waiting for their responses.
     @exclusivity(unchecked) private var requests = ResponseTable()
     /// Closing gracefully: closes once no request waits and everything queued is written.
-    @exclusivity(unchecked) private var draining = false
+    private var draining = false
     /// Told once the connection has closed (``drain(within:done:)``).
-    @exclusivity(unchecked) private var whenClosed: [() -> Void] = []
+    private var whenClosed: [() -> Void] = []
 
     /// Serves an accepted stream: through TLS first when the service secures connections from the start.
     static func accept(_ stream: SocketStream, core: ServiceCore) {
