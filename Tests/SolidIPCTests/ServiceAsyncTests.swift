@@ -163,4 +163,60 @@ struct ServiceAsyncTests {
         let answer = try await client.request(Note(id: 3, text: "x"), to: destination, timeout: .seconds(30), expecting: Note.self)
         #expect(answer.text == "x")
     }
+
+    @Test("a task cancelled while its message is partly written (a paused peer): canceled(partlySent) once; the peer never sees it and the connection goes on")
+    func cancelledWhilePartlyWritten() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let received = EventLog()
+        let paused = Lock<MessageContext?>(nil)
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                if note.id == 0 {
+                    try? context.pauseReading()
+                    paused.withLock { $0 = context }
+                }
+                received.add("\(note.id) \(note.text.count)")
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        try await client.send(Note(id: 0, text: "pause now"), to: destination)
+        #expect(received.wait { !$0.isEmpty })
+        // 64 MB cannot fit in the buffers of a peer that stopped reading: once 64 KB were produced the
+        // message is partly written and stuck (see CancelTests.cancelPartlySent).
+        let produced = EventLog()
+        let total = 64 << 20
+        let made = Lock(0)
+        let source = ClosureByteSource { buffer in
+            let (count, crossed) = made.withLock { made -> (Int, Bool) in
+                let count = min(buffer.count, total - made)
+                made += count
+                return (count, made >= 64 << 10 && made - count < 64 << 10)
+            }
+            buffer.initializeMemory(as: UInt8.self, repeating: 0x42)
+            if crossed { produced.add("64 KB") }
+            return count
+        }
+        let outcomes = EventLog()
+        let upload = SendableUpload(name: "big", source: source)
+        let sender = Task {
+            do {
+                try await client.send(upload, to: destination)
+                outcomes.add("sent")
+            } catch {
+                outcomes.add("\(error)")
+            }
+        }
+        #expect(produced.wait { !$0.isEmpty })
+        sender.cancel()
+        await sender.value
+        #expect(!outcomes.wait(seconds: 0.3) { $0.count > 1 })
+        #expect(outcomes.all == ["\(SendError.canceled(progress: .partlySent))"])
+        try #require(paused.withLock { $0 }).resumeReading()
+        try await client.send(Note(id: 2, text: "after"), to: destination)
+        #expect(received.wait { $0.contains("2 5") })
+        #expect(received.all == ["0 9", "2 5"], "the cancelled message never reached the handler")
+    }
 }
