@@ -5,7 +5,7 @@ public import SolidReactor
 ///
 /// The context answers on the connection the message arrived on without a reference to the service:
 /// ``respond(_:completion:)``, ``respond(part:completion:)`` (a response in parts), ``reject(_:)``,
-/// ``send(_:completion:)`` and ``request(_:expecting:onResponse:)`` (the connection only, never moved to
+/// ``send(_:completion:)`` and ``request(_:options:expecting:onResponse:)`` (the connection only, never moved to
 /// another). It is a small `Sendable` value: an `async` handler may keep it across suspensions. Every call
 /// posts to the connection's reactor and returns at once; called on that reactor (a synchronous handler) it
 /// is written in the same turn.
