@@ -39,6 +39,7 @@ func runEchoClient(
 ) throws -> (EchoTally, Double) {
     let tally = EchoTally()
     let done = Atomic<Int>(0)
+    let started = Atomic<Int>(0)
     var clients: [IPCService] = []
     let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
     let perConnection = (count + connections - 1) / connections
@@ -55,8 +56,11 @@ func runEchoClient(
         guard total > 0 else { continue }
         let next = Atomic<Int>(0)
         @Sendable func sendOne() {
+            // After the first error nothing new starts: the run fails, and ends once what is in flight did.
+            guard tally.errors.load(ordering: .relaxed) == 0 else { return }
             let id = next.add(1, ordering: .relaxed).oldValue
             guard id < total else { return }
+            started.add(1, ordering: .relaxed)
             do {
                 // One-shot: a server that cannot be reached (refused, TLS verification failed) fails the
                 // request and so the run, instead of the library's default of waiting for it.
@@ -84,7 +88,13 @@ func runEchoClient(
         for _ in 0..<min(depth, total) { sendOne() }
     }
     var lastReport = start
-    while done.load(ordering: .relaxed) < count {
+    func finished() -> Bool {
+        let done = done.load(ordering: .relaxed)
+        if done >= count { return true }
+        // Stopped by an error: over once every request that started has completed.
+        return tally.errors.load(ordering: .relaxed) > 0 && done >= started.load(ordering: .relaxed)
+    }
+    while !finished() {
         usleep(20_000)
         let now = monotonicSeconds()
         if now - lastReport >= 1 {

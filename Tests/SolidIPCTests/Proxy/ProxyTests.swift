@@ -23,7 +23,7 @@ private func listening(_ port: UInt16) -> Bool {
 }
 
 /// microsocks on 127.0.0.1 (on `port`, or a free one), with credentials when given.
-private func startMicrosocks(port fixed: UInt16? = nil, user: String? = nil, password: String? = nil) throws -> (ExternalPeer, UInt16) {
+func startMicrosocks(port fixed: UInt16? = nil, user: String? = nil, password: String? = nil) throws -> (ExternalPeer, UInt16) {
     for _ in 0..<5 {
         guard let port = fixed ?? freeLoopbackPort() else { continue }
         var arguments = ["-i", "127.0.0.1", "-p", "\(port)"]
@@ -36,7 +36,7 @@ private func startMicrosocks(port fixed: UInt16? = nil, user: String? = nil, pas
 }
 
 /// tinyproxy in the foreground on 127.0.0.1 with a generated config; `connectPorts` limits CONNECT.
-private func startTinyproxy(connectPorts: [UInt16] = []) throws -> (ExternalPeer, UInt16, String) {
+func startTinyproxy(connectPorts: [UInt16] = []) throws -> (ExternalPeer, UInt16, String) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("solid-ipc-tinyproxy-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     for _ in 0..<5 {
