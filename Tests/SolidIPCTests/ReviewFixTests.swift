@@ -96,7 +96,9 @@ struct ReviewFixTests {
             outcome.add("\($0.map(\.id))")
         }
         // Part of it is written, the rest is stuck behind the paused reader: then the deadline passes.
-        #expect(waitUntil { client.statistics.bytesSent > 100_000 })
+        // (20 KB: well past the hello; how much more fits depends on the receive window the paused peer
+        // advertises, seen at under 100 KB once under load.)
+        #expect(waitUntil { client.statistics.bytesSent > 20_000 })
         clock.advance(by: .seconds(6))
         #expect(waitUntil { paused.withLock { $0 } != nil })
         try server.resumeReading(paused.withLock { $0 }!)
