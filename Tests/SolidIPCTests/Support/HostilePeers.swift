@@ -88,3 +88,7 @@ func virtualMemoryBytes() -> Int {
 /// `true` in a build with AddressSanitizer (its runtime is linked in): resident memory then includes
 /// the sanitizer's quarantine of freed blocks.
 let runningUnderAddressSanitizer = dlsym(nil, "__asan_init") != nil  // nil: RTLD_DEFAULT
+
+/// `true` under AddressSanitizer or ThreadSanitizer: process RSS then includes shadow memory (and
+/// ASan's quarantine), so RSS bounds of a test do not apply.
+let runningUnderSanitizer = runningUnderAddressSanitizer || dlsym(nil, "__tsan_init") != nil
