@@ -58,9 +58,17 @@ public final class MessageWriter {
     /// Bytes of the messages queued or in flight that are not written yet: headers, bodies and out-of-line
     /// byte arrays (streams are pulled from their sources as they go out, so they are not counted).
     public var queuedBytes: Int { queuedByteCount }
+    /// The part of ``queuedBytes`` of messages enqueued with `limited: true` (the default), and how many
+    /// such messages are queued or being written: what an owner holds against its queue limits. A
+    /// message its owner bounds some other way (a pool's own sends, which a peer cannot make grow) is
+    /// enqueued with `limited: false` and counts only in the totals.
+    public var limitedQueuedBytes: Int { limitedByteCount }
+    public var limitedPendingCount: Int { limitedCount }
     // Stored privately: other modules read a stored class property with a dynamic exclusivity check even
     // when it is marked unchecked (~76 instructions per read); the getter has none.
     @exclusivity(unchecked) private var queuedByteCount = 0
+    @exclusivity(unchecked) private var limitedByteCount = 0
+    @exclusivity(unchecked) private var limitedCount = 0
     /// Responses queued or in flight, by the request they answer (for ``cancelResponses(to:)``).
     private let pendingResponses = IDTable()
     @exclusivity(unchecked) private var nextID: UInt64 = 1
@@ -128,7 +136,7 @@ public final class MessageWriter {
     public func enqueue<M: WireMessage>(
         _ message: M, registry: MessageRegistry, flags: MessageFlags = [], requestID: UInt64 = 0,
         responseTo: UInt64 = 0, completion: ((Outcome) -> Void)? = nil,
-        observer: (any MessageOutcomeObserver)? = nil
+        observer: (any MessageOutcomeObserver)? = nil, limited: Bool = true
     ) throws(WireError) -> UInt64 {
         let typeID: MessageTypeID
         if lastType == ObjectIdentifier(M.self), lastRegistry === registry, let cached = lastTypeID {
@@ -170,6 +178,7 @@ public final class MessageWriter {
         outgoing.completion = completion
         outgoing.observer = observer
         outgoing.accounted = bodyLength + encoded.outOfLineBytes + MessageHeader.maxEncodedSize
+        outgoing.limited = limited
         queue(outgoing)
         return id
     }
@@ -177,6 +186,10 @@ public final class MessageWriter {
     @inline(__always)
     private func queue(_ message: OutgoingMessage) {
         queuedByteCount += message.accounted
+        if message.limited {
+            limitedByteCount += message.accounted
+            limitedCount += 1
+        }
         if message.responseTo != 0 { pendingResponses.increment(message.responseTo) }
         if goingAway && message.responseTo == 0 {
             // Going away: only responses start. Anything else ends now, never sent, for its owner to
@@ -204,6 +217,10 @@ public final class MessageWriter {
     @inline(__always)
     private func report(_ message: OutgoingMessage, _ outcome: Outcome) {
         queuedByteCount -= message.accounted
+        if message.limited {
+            limitedByteCount -= message.accounted
+            limitedCount -= 1
+        }
         message.accounted = 0
         if message.responseTo != 0 { responseEnded(message.responseTo) }
         onOutcome?(message.id, outcome)
@@ -323,6 +340,7 @@ public final class MessageWriter {
                 let done = min(count, message.accounted)
                 message.accounted -= done
                 queuedByteCount -= done
+                if message.limited { limitedByteCount -= done }
             }
             if count == 0 {
                 idleTurns += 1  // the room left is too small for this message's next piece

@@ -21,6 +21,8 @@ final class OutgoingMessage {
     /// Bytes of it the writer still counts as queued (``MessageWriter/queuedBytes``): its header and body
     /// and its out-of-line arrays, less what was produced so far. Set by the writer.
     @exclusivity(unchecked) var accounted = 0
+    /// Counted in the writer's ``MessageWriter/limitedQueuedBytes`` and ``MessageWriter/limitedPendingCount``.
+    @exclusivity(unchecked) var limited = true
     /// `true` once any byte went out: cancelling then needs a cancel record.
     @exclusivity(unchecked) private(set) var started = false
     /// Its type and in-line body size (the header's), for ``MessageWriter/onWritten``.

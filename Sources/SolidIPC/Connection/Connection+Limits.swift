@@ -34,11 +34,12 @@ extension Connection {
         if keepAlivesInWindow > limit { finish(.tooManyKeepAlives) }
     }
 
-    /// `true` when the outgoing queue is at ``ConnectionConfiguration/maxQueuedMessages`` or
+    /// `true` when the limited part of the outgoing queue (what a peer can drive: responses, messages from
+    /// handlers; not a pool's own sends) is at ``ConnectionConfiguration/maxQueuedMessages`` or
     /// ``ConnectionConfiguration/maxQueuedBytes``.
     @inline(__always)
     func queueIsOverLimit(_ writer: MessageWriter) -> Bool {
-        writer.pendingCount >= queueLimit || writer.queuedBytes >= queueByteLimit
+        writer.limitedPendingCount >= queueLimit || writer.limitedQueuedBytes >= queueByteLimit
     }
 
     /// The outgoing queue reached its limit (a peer that sends and does not read what it is sent): stop
@@ -70,8 +71,8 @@ extension Connection {
     /// A packet went out: read again once the queue is down to half of both limits.
     func queueMayHaveRoom() {
         lastQueueProgress = reactor.now()
-        guard pausedForQueue, let writer, writer.pendingCount <= queueLimit / 2,
-            writer.queuedBytes <= queueByteLimit / 2
+        guard pausedForQueue, let writer, writer.limitedPendingCount <= queueLimit / 2,
+            writer.limitedQueuedBytes <= queueByteLimit / 2
         else { return }
         pausedForQueue = false
         if let queueStallTimer { reactor.cancelTimer(queueStallTimer) }

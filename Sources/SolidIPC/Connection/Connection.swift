@@ -209,17 +209,24 @@ public final class Connection {
     }
 
     /// ``send(_:flags:requestID:responseTo:completion:)`` telling an observer object instead of a closure.
+    ///
+    /// `limited: false` leaves the message out of the queue limits (``ConnectionConfiguration/maxQueuedBytes``,
+    /// ``ConnectionConfiguration/maxQueuedMessages``): for messages the owner bounds itself and a peer
+    /// cannot make grow — a pool's own sends. Only what a peer can drive (responses, messages sent from
+    /// handlers) counts, so a large message of this side's own never stops the reading of its answers.
     @discardableResult
     public func send<M: WireMessage>(
         _ message: M, flags: MessageFlags = [], requestID: UInt64 = 0, responseTo: UInt64 = 0,
-        observer: any MessageOutcomeObserver
+        observer: any MessageOutcomeObserver, limited: Bool = true
     ) throws(WireError) -> UInt64? {
-        try send(message, flags: flags, requestID: requestID, responseTo: responseTo, completion: nil, observer: observer)
+        try send(
+            message, flags: flags, requestID: requestID, responseTo: responseTo, completion: nil, observer: observer,
+            limited: limited)
     }
 
     private func send<M: WireMessage>(
         _ message: M, flags: MessageFlags, requestID: UInt64, responseTo: UInt64,
-        completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?
+        completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?, limited: Bool = true
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
         let flags = responseTo == 0 ? flags : orderingParts(flags, responseTo: responseTo)
@@ -229,7 +236,7 @@ public final class Connection {
             do {
                 let id = try writer.enqueue(
                     message, registry: configuration.registry, flags: flags, requestID: requestID,
-                    responseTo: responseTo, completion: completion, observer: observer)
+                    responseTo: responseTo, completion: completion, observer: observer, limited: limited)
                 if answers {
                     if !unanswered.isEmpty { unanswered.remove(responseTo) }
                     forgetHandlerTask(of: responseTo)
@@ -260,7 +267,7 @@ public final class Connection {
             PendingSend(completion: completion, observer: observer) { writer, completion, observer throws(WireError) in
                 try writer.enqueue(
                     message, registry: registry, flags: flags, requestID: requestID, responseTo: responseTo,
-                    completion: completion, observer: observer)
+                    completion: completion, observer: observer, limited: limited)
             })
         return nil
     }

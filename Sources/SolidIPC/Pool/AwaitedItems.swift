@@ -95,7 +95,7 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
     override var isRequest: Bool { true }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
-        try connection.send(request, flags: flags, requestID: requestID, observer: self)
+        try connection.send(request, flags: flags, requestID: requestID, observer: self, limited: false)
     }
 
     override func answer(_ result: Result<any WireMessage, SendError>) { resume(typed(result)) }
@@ -116,7 +116,7 @@ final class AwaitedMessageItem<M: WireMessage & Sendable>: AwaitedItem<Void>, @u
     }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
-        try connection.send(message, flags: flags, observer: self)
+        try connection.send(message, flags: flags, observer: self, limited: false)
     }
 
     override func complete(_ result: Result<Void, SendError>) { resume(result) }

@@ -135,7 +135,7 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
     }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
-        try connection.send(message, flags: flags, observer: self)
+        try connection.send(message, flags: flags, observer: self, limited: false)
     }
 
     override func complete(_ result: Result<Void, SendError>) {
@@ -182,7 +182,8 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
     override var isRequest: Bool { true }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
-        try connection.send(request, flags: flags, requestID: requestID, observer: self)
+        // A request addressed to a connection (from a handler, say) counts against its limits; a pool's own does not.
+        try connection.send(request, flags: flags, requestID: requestID, observer: self, limited: addressed)
     }
 
     override func answer(_ result: Result<any WireMessage, SendError>) {
