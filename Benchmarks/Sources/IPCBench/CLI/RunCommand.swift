@@ -15,14 +15,16 @@ struct RunCommand: ParsableCommand {
     var pin: Switch = .on
     @Option(help: "Measured repetitions after the warm-up (default 3, 1 with --quick).")
     var repetitions: Int?
-    @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, hs (TLS handshakes).")
-    var workloads = "w1,w1b,w2,w3,hs"
+    @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, w3s (pings during a stream), w4 (1,000 connections), hs (TLS handshakes).")
+    var workloads = "w1,w1b,w2,w3,w3s,w4,hs"
     @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay, solidasync.")
-    var systems = "solidipc,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
+    var systems = "solidipc,solidasync,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
     @Option(help: "The SOCKS5 proxy program of the solidsocks rows (Debian's microsocks).")
     var microsocks = "microsocks"
     @Option(help: "The relay of the solidrelay rows (`swift build -c release --product relay-proxy` in the repository root).")
     var relayProxy = ".build/release/relay-proxy"
+    @Option(help: "The sfbench binary of SolidFrame MPRPC (built with ../shared/bench/solidframe/build.sh SOURCE OUT): adds SolidFrame rows to W1, W1b, W2, W2 stream, W3, W3 stream and W4.")
+    var solidframe: String?
     @Flag(help: "Leave out the SolidIPC + Snappy rows.")
     var noSnappy = false
     @Flag(help: "Skip the physical limits (tcp_pingpong, iperf3, openssl speed).")
@@ -53,18 +55,27 @@ struct RunCommand: ParsableCommand {
             case "w2m": result.append(.w2)
             case "w2s": result.append(.w2s)
             case "w3": result.append(.w3)
+            case "w3s": result.append(.w3s)
+            case "w4": result.append(.w4)
             case "hs": result.append(.hs)
-            default: throw ValidationError("unknown workload \(name) (w1, w1b, w2, w2m, w2s, w3, hs)")
+            default: throw ValidationError("unknown workload \(name) (w1, w1b, w2, w2m, w2s, w3, w3s, w4, hs)")
             }
         }
         return result
     }
 
     private func selectedSystems() throws -> [SystemKind] {
-        try systems.lowercased().split(separator: ",").map { name in
+        var kinds = try systems.lowercased().split(separator: ",").map { name in
             guard let kind = SystemKind(rawValue: String(name)) else { throw ValidationError("unknown system \(name)") }
             return kind
         }
+        if let solidframe {
+            guard access(solidframe, X_OK) == 0 else { throw ValidationError("--solidframe \(solidframe) is not an executable") }
+            if !kinds.contains(.solidframe) { kinds.append(.solidframe) }
+        } else if kinds.contains(.solidframe) {
+            throw ValidationError("the solidframe rows need --solidframe PATH (../shared/bench/solidframe/build.sh SOURCE OUT builds it)")
+        }
+        return kinds
     }
 
     func run() throws {
@@ -102,7 +113,7 @@ struct RunCommand: ParsableCommand {
         }
         let runner = Runner(
             plan: plan, processes: processes, serverCPU: pinning ? 0 : nil, threadStackMebibytes: threadStackMib, tls: tls,
-            proxies: ProxyPaths(microsocks: microsocks, relay: relayProxy))
+            proxies: ProxyPaths(microsocks: microsocks, relay: relayProxy), solidFrame: solidframe)
         let results = runner.run(groups)
         runner.stopServers()
         for system in SystemKind.allCases {

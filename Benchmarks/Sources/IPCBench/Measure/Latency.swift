@@ -38,3 +38,19 @@ struct LatencySummary: Codable, Sendable {
     var p999: Double
     var max: Double
 }
+
+extension LatencySummary {
+    /// Percentiles reported per repetition (a system whose histogram is not ours): the median of each
+    /// over the repetitions, the highest maximum; `nil` for none.
+    static func median(_ summaries: [LatencySummary]) -> LatencySummary? {
+        guard !summaries.isEmpty else { return nil }
+        func median(_ values: [Double]) -> Double {
+            let known = values.filter { !$0.isNaN }
+            return Spread(known)?.median ?? .nan
+        }
+        return LatencySummary(
+            count: summaries.reduce(0) { $0 + $1.count }, p50: median(summaries.map(\.p50)),
+            p99: median(summaries.map(\.p99)), p999: median(summaries.map(\.p999)),
+            max: summaries.map(\.max).filter { !$0.isNaN }.max() ?? .nan)
+    }
+}

@@ -1,5 +1,5 @@
-/// The ratio of every SolidIPC figure of a table to the same figure of each baseline, and of its
-/// primary figure to the SolidFrame reference.
+/// The ratio of every SolidIPC figure of a table to the same figure of each baseline of the same run
+/// (SolidFrame's rows among them when `--solidframe` was given).
 struct RatioLines {
     let group: [CaseResult]
 
@@ -19,13 +19,13 @@ struct RatioLines {
             Figure(name: "allocs server") { $0.serverAllocationsPerMessage },
         ]
         switch group.first?.benchCase.workload {
-        case .w1, .w1b:
+        case .w1, .w1b, .w4:
             return [Figure(name: "round trips/s") { $0.rate?.median }, Figure(name: "p50") { $0.latency?.p50 },
                     Figure(name: "p99") { $0.latency?.p99 }, Figure(name: "p99.9") { $0.latency?.p999 },
                     Figure(name: "max") { $0.latency?.max }] + allocations + rss
         case .w2, .w2s:
             return [Figure(name: "MB/s") { $0.rate?.median }] + allocations + rss
-        case .w3:
+        case .w3, .w3s:
             return [Figure(name: "ping p50 during") { $0.busyLatency?.p50 }, Figure(name: "p99 during") { $0.busyLatency?.p99 },
                     Figure(name: "max during") { $0.busyLatency?.max }, Figure(name: "idle p99") { $0.idleLatency?.p99 },
                     Figure(name: "bulk MB/s") { $0.rate?.median }] + rss
@@ -53,22 +53,13 @@ struct RatioLines {
             }
             for baseline in baselines {
                 let parts = figures.compactMap { figure -> String? in
-                    guard let a = figure.value(mine), let b = figure.value(baseline) else { return nil }
+                    guard let a = figure.value(mine), let b = figure.value(baseline), !a.isNaN, !b.isNaN else { return nil }
                     // Allocation counts near zero (a baseline that allocates once per thousands of round
                     // trips) make a ratio meaningless: show both figures instead.
                     if b < 0.05 { return "\(figure.name) \(fixed(a, 2)) vs \(fixed(b, 2))" }
                     return "\(figure.name) \(formatRatio(a / b))"
                 }
                 out.append("    \(mine.benchCase.label) ÷ \(baseline.benchCase.label): " + parts.joined(separator: ", "))
-            }
-            if mine.benchCase.system == .solidipc, let workload = mine.benchCase.workload as WorkloadID?,
-               let reference = Targets.solidFrame(workload) {
-                let value = workload == .w3 ? mine.busyLatency?.p99 : mine.rate?.median
-                if let value {
-                    let shown = workload == .w3 ? formatMicros(value) : (workload == .w2 || workload == .w2s ? fixed(value, 0) : formatCount(value))
-                    out.append("    \(mine.benchCase.label) ÷ SolidFrame reference: \(formatRatio(value / reference.value)) "
-                               + "(\(shown) vs \(workload == .w3 ? formatMicros(reference.value) : formatCount(reference.value)) \(reference.what))")
-                }
             }
         }
         return out

@@ -59,7 +59,7 @@ struct TLSTargets {
                 if let plain = row(.solidipc)?.rate?.median { line += "; without TLS \(formatCount(plain))/s" }
                 out.append(line)
             }
-        case .w1b, .w2:
+        case .w1b, .w2, .w3s, .w4:
             break
         }
         return out

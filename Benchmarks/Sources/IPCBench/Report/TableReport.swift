@@ -32,13 +32,17 @@ struct TableReport {
         var out = [title(first)]
         var table: TextTable
         switch workload {
-        case .w1, .w1b:
-            table = TextTable(["system", "round trips/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs",
-                               "allocs/rt \(side)", "server", "peak RSS \(side)", "server", "note"])
+        case .w1, .w1b, .w4:
+            let opened = workload == .w4 ? ["opened"] : []
+            table = TextTable(["system", "round trips/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs"] + opened
+                              + ["allocs/rt \(side)", "server", "peak RSS \(side)", "server", "note"])
             for result in group {
+                let connections = workload == .w4
+                    ? [Spread(result.samples.compactMap { $0.connectionsOpened.map(Double.init) }).map { fixed($0.median, 0) } ?? "—"]
+                    : []
                 table.add([result.benchCase.label, formatSpread(result.rate, formatCount),
                            micros(result.latency?.p50), micros(result.latency?.p99), micros(result.latency?.p999),
-                           micros(result.latency?.max)] + costs(result) + [note(result)])
+                           micros(result.latency?.max)] + connections + costs(result) + [note(result)])
             }
         case .w2, .w2s:
             table = TextTable(["system", "MB/s", "seconds", "allocs \(side)", "server", "peak RSS \(side)", "server", "note"])
@@ -47,7 +51,7 @@ struct TableReport {
                 table.add([result.benchCase.label, formatSpread(result.rate) { fixed($0, 0) },
                            secondsSpread.map { fixed($0.median, 2) } ?? "—"] + costs(result) + [note(result)])
             }
-        case .w3:
+        case .w3, .w3s:
             table = TextTable(["system", "idle p50 µs", "p99", "max", "during bulk p50 µs", "p99", "p99.9", "max",
                                "pings during", "bulk MB/s", "peak RSS \(side)", "server", "note"])
             for result in group {
@@ -74,6 +78,7 @@ struct TableReport {
         }
         out.append(contentsOf: RatioLines(group: group).lines())
         out.append(contentsOf: Targets.notes(workload).map { "  " + $0 })
+        out.append(contentsOf: PerformanceTargets(report: report, group: group).lines())
         out.append(contentsOf: TLSTargets(report: report, group: group).lines().map { "  " + $0 })
         out.append(contentsOf: ProxyTargets(group: group).lines().map { "  " + $0 })
         out.append(contentsOf: limitNotes(workload))
@@ -100,6 +105,12 @@ struct TableReport {
         case .w3:
             return "W3 — 64 B pings one at a time on the connection carrying one \(formatBytes(result.benchCase.bytes ?? 0)) "
                 + "message: alone (\(grouped(plan.idlePings)) pings), then while the message awaits its reply"
+        case .w3s:
+            return "W3 stream — 64 B pings one at a time on the connection carrying one \(formatBytes(result.benchCase.bytes ?? 0)) "
+                + "stream (a stream field from a generator): alone (\(grouped(plan.idlePings)) pings), then during the stream"
+        case .w4:
+            return "W4 — many connections: 1,000 connections × 1 request of 64 B in flight, "
+                + "\(grouped(plan.roundTrips)) round trips per repetition"
         }
     }
 
@@ -135,7 +146,7 @@ struct TableReport {
         let wanted: [String] = switch workload {
         case .w1: ["tcp_pingpong depth 64", "tcp_pingpong depth 1"]
         case .w2, .w2s: ["iperf3", "cipher"]
-        case .w3: ["cipher"]
+        case .w3, .w3s: ["cipher"]
         default: []
         }
         return report.limits.filter { limit in wanted.contains { limit.name.hasPrefix($0) } }

@@ -10,6 +10,10 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     case w2s
     /// Pings during a bulk message on the same connection.
     case w3
+    /// Pings during a bulk stream (a stream field) on the same connection.
+    case w3s
+    /// Many connections: 1,000 connections × 1 request in flight.
+    case w4
     /// New connections per second: connect, TLS handshake (full or resumed), one round trip, close.
     case hs
 
@@ -21,6 +25,8 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
         case .w2: "W2"
         case .w2s: "W2 stream"
         case .w3: "W3"
+        case .w3s: "W3 stream"
+        case .w4: "W4"
         case .hs: "Handshakes"
         }
     }
@@ -32,10 +38,12 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     func includes(_ system: SystemKind) -> Bool {
         switch self {
         case .w1: true
-        case .w1b: [.solidipc, .raw, .nio, .grpc, .solidasync].contains(system)
-        case .w2: [.solidipc, .raw, .nio, .grpc].contains(system)
+        case .w1b: [.solidipc, .raw, .nio, .grpc, .solidasync, .solidframe].contains(system)
+        case .w2: [.solidipc, .raw, .nio, .grpc, .solidframe].contains(system)
         case .w2s: system != .grpc
-        case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls].contains(system)
+        case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls, .solidframe].contains(system)
+        case .w3s: [.solidipc, .solidframe].contains(system)
+        case .w4: [.solidipc, .raw, .nio, .solidframe].contains(system)
         case .hs: [.solidipc, .nio, .solidtls, .niossl].contains(system)
         }
     }
@@ -75,6 +83,8 @@ struct Plan {
     let handshakeConnections: Int
     let pingSize = 64
     let echoSize = 64
+    /// W4's connections.
+    let manyConnections = 1000
 
     init(quick: Bool, repetitions: Int?) {
         self.quick = quick
@@ -93,10 +103,10 @@ struct Plan {
         var groups: [[BenchCase]] = []
         for workload in WorkloadID.allCases where workloads.contains(workload) {
             let sizes: [Int?] = switch workload {
-            case .w1, .w1b: [nil]
+            case .w1, .w1b, .w4: [nil]
             case .w2: [bulkBytes]
             case .w2s: streamSizes
-            case .w3: [headOfLineBytes]
+            case .w3, .w3s: [headOfLineBytes]
             case .hs: [nil]
             }
             for (index, size) in sizes.enumerated() {
@@ -124,11 +134,17 @@ struct Plan {
         return groups
     }
 
-    /// The connections and depth of an echo workload.
+    /// The connections and depth of an echo workload: W1 1 × 64, W1b 4 × 64, W4 1,000 × 1.
     func echoSpec(_ benchCase: BenchCase, warmUp: Bool) -> EchoSpec {
-        let connections = benchCase.workload == .w1b ? 4 : 1
+        let (connections, depth) = switch benchCase.workload {
+        case .w1b: (4, 64)
+        case .w4: (manyConnections, 1)
+        default: (1, 64)
+        }
         let count = benchCase.roundTrips ?? roundTrips
-        return EchoSpec(roundTrips: warmUp ? max(count / 10, 1000) : count, size: echoSize, connections: connections, depth: 64)
+        return EchoSpec(
+            roundTrips: warmUp ? max(count / 10, 1000) : count, size: echoSize, connections: connections, depth: depth,
+            phaseIncludesConnecting: benchCase.workload == .w4)
     }
 
     /// The connections of a handshake run.

@@ -17,7 +17,9 @@ struct RunSample: Codable, Sendable {
     var checksumOK: Bool?
     var busyPings: Int?
     /// Handshakes: connections whose TLS session was resumed.
-    var resumed: Int?
+    var resumed: Int? = nil
+    /// W4: connections the system really opened.
+    var connectionsOpened: Int?
 }
 
 /// Median and spread of one figure over the repetitions.

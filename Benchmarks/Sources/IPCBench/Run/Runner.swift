@@ -8,6 +8,8 @@ final class Runner {
     private let threadStackMebibytes: Int
     private let tls: TLSMaterial?
     private let proxies: ProxyPaths
+    /// Runs the SolidFrame rows (`--solidframe`).
+    private let solidFrame: SolidFrameRun?
     private var servers: [SystemKind: any ServerControl] = [:]
     /// Where each system's server ran (for the placement lines).
     private(set) var placements: [SystemKind: String] = [:]
@@ -16,8 +18,12 @@ final class Runner {
     private var runNumber = 0
     private var runCount = 0
 
-    init(plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int, tls: TLSMaterial?, proxies: ProxyPaths) {
+    init(
+        plan: Plan, processes: Int, serverCPU: Int?, threadStackMebibytes: Int, tls: TLSMaterial?, proxies: ProxyPaths,
+        solidFrame: String?
+    ) {
         self.proxies = proxies
+        self.solidFrame = solidFrame.map { SolidFrameRun(path: $0, serverCPU: serverCPU) }
         self.threadStackMebibytes = threadStackMebibytes
         self.tls = tls
         self.plan = plan
@@ -32,6 +38,8 @@ final class Runner {
         var latency = LatencyHistogram()
         var idle = LatencyHistogram()
         var busy = LatencyHistogram()
+        /// SolidFrame rows: the percentiles sfbench printed, per repetition.
+        var reported: [SolidFrameRun.Sample] = []
         var hung = false
     }
 
@@ -44,6 +52,11 @@ final class Runner {
             var states = group.map { CaseState(result: CaseResult(benchCase: $0)) }
             for index in states.indices {
                 let benchCase = states[index].result.benchCase
+                if benchCase.system == .solidframe {
+                    announce(benchCase, "warm-up")
+                    do { _ = try runSolidFrame(benchCase, warmUp: true) } catch { fail(&states[index], error) }
+                    continue
+                }
                 do {
                     let server = try server(benchCase.system)
                     states[index].client = try benchCase.system.makeClient(endpoints: server.endpoints, snappy: benchCase.snappy)
@@ -57,6 +70,16 @@ final class Runner {
                 for index in states.indices where states[index].result.failure == nil {
                     let benchCase = states[index].result.benchCase
                     announce(benchCase, "repetition \(repetition)/\(plan.repetitions)")
+                    if benchCase.system == .solidframe {
+                        do {
+                            let sample = try runSolidFrame(benchCase, warmUp: false)
+                            states[index].result.samples.append(sample.run)
+                            states[index].reported.append(sample)
+                        } catch {
+                            fail(&states[index], error)
+                        }
+                        continue
+                    }
                     do {
                         let (sample, histograms) = try runOnce(
                             benchCase, client: states[index].client!, server: try server(benchCase.system), warmUp: false)
@@ -76,6 +99,12 @@ final class Runner {
                 if let note = states[index].client?.connectionNote { connectionNotes[states[index].result.benchCase.system] = note }
                 if !states[index].hung { states[index].client?.shutdown() }
                 states[index].result.summarise(latency: states[index].latency, idle: states[index].idle, busy: states[index].busy)
+                if !states[index].reported.isEmpty {
+                    let reported = states[index].reported
+                    states[index].result.latency = LatencySummary.median(reported.compactMap(\.latency))
+                    states[index].result.idleLatency = LatencySummary.median(reported.compactMap(\.idle))
+                    states[index].result.busyLatency = LatencySummary.median(reported.compactMap(\.busy))
+                }
             }
             results.append(states.map(\.result))
         }
@@ -86,6 +115,13 @@ final class Runner {
     func stopServers() {
         for server in servers.values { server.stop() }
         servers.removeAll()
+    }
+
+    private func runSolidFrame(_ benchCase: BenchCase, warmUp: Bool) throws -> SolidFrameRun.Sample {
+        guard let solidFrame else { throw BenchError("no sfbench: run with --solidframe PATH") }
+        placements[.solidframe] = "\(solidFrame.path): a fresh server per repetition"
+            + (solidFrame.serverCPU.map { " pinned to CPU \($0) (taskset)" } ?? "") + ", the client in this process's placement"
+        return try solidFrame.run(benchCase, plan: plan, warmUp: warmUp)
     }
 
     private func server(_ system: SystemKind) throws -> any ServerControl {
@@ -135,13 +171,14 @@ final class Runner {
         var sample: RunSample
         var histograms = (LatencyHistogram(), LatencyHistogram(), LatencyHistogram())
         switch benchCase.workload {
-        case .w1, .w1b:
+        case .w1, .w1b, .w4:
             let spec = plan.echoSpec(benchCase, warmUp: warmUp)
             let outcome = try client.echo(spec, phase: phase)
             let elapsed = seconds(outcome.elapsedNanos)
             sample = RunSample(
                 seconds: elapsed, rate: Double(outcome.roundTrips) / elapsed, messages: spec.roundTrips,
                 errors: outcome.errors, firstError: outcome.firstError)
+            sample.connectionsOpened = outcome.connectionsOpened
             histograms.0 = outcome.latency
         case .w2, .w2s:
             let spec = TransferSpec(bytes: plan.transferBytes(benchCase, warmUp: warmUp))
@@ -151,10 +188,10 @@ final class Runner {
                 seconds: elapsed, rate: Double(outcome.bytes) / 1e6 / elapsed, messages: 1,
                 errors: outcome.checksumOK == false ? 1 : 0,
                 firstError: outcome.checksumOK == false ? "checksum mismatch" : nil, checksumOK: outcome.checksumOK)
-        case .w3:
+        case .w3, .w3s:
             let spec = HeadOfLineSpec(
-                bulkBytes: plan.transferBytes(benchCase, warmUp: warmUp), idlePings: warmUp ? 100 : plan.idlePings,
-                pingSize: plan.pingSize)
+                bulkBytes: plan.transferBytes(benchCase, warmUp: warmUp), stream: benchCase.workload == .w3s,
+                idlePings: warmUp ? 100 : plan.idlePings, pingSize: plan.pingSize)
             let outcome = try client.headOfLine(spec, phase: phase)
             let elapsed = seconds(outcome.bulkElapsedNanos)
             sample = RunSample(

@@ -7,6 +7,9 @@ struct EchoSpec: Sendable {
     var connections: Int
     /// Requests in flight per connection.
     var depth: Int
+    /// W4: the measured phase (RSS, allocations) begins before the connections open, so the server's RSS
+    /// growth covers them; the rate is still timed from the first request.
+    var phaseIncludesConnecting = false
 }
 
 /// What an echo run measured.
@@ -16,6 +19,8 @@ struct EchoOutcome: Sendable {
     var latency: LatencyHistogram
     var errors: Int
     var firstError: String?
+    /// Connections the system really opened (W4), when it can tell.
+    var connectionsOpened: Int?
 }
 
 /// W2: one message (or one stream) of `bytes` from client to server, answered by a small reply.
@@ -34,6 +39,8 @@ struct TransferOutcome: Sendable {
 /// W3: pings one at a time, first alone, then while one bulk message is in flight on the same connection.
 struct HeadOfLineSpec: Sendable {
     var bulkBytes: Int
+    /// W3 stream: the bulk is a stream (a stream field) instead of one in-memory message.
+    var stream = false
     var idlePings: Int
     var pingSize: Int
 }

@@ -15,6 +15,9 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     case solidrelay
     /// SolidIPC's async API: each request is `try await service.request(...)` in a task (W1, W1b).
     case solidasync
+    /// SolidFrame MPRPC (C++), the system SolidIPC re-implements: `sfbench` server and client processes
+    /// (`--solidframe PATH`), a fresh pair per repetition.
+    case solidframe
 
     /// The name printed in tables.
     var label: String {
@@ -29,6 +32,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidsocks: "SolidIPC via SOCKS5 (microsocks)"
         case .solidrelay: "SolidIPC via relay-proxy"
         case .solidasync: "SolidIPC, async request"
+        case .solidframe: "SolidFrame MPRPC (C++)"
         }
     }
 
@@ -50,7 +54,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// What a SolidIPC row's ratio lines compare it with.
     var comparedWith: [SystemKind] {
         switch self {
-        case .solidipc: [.raw, .nio, .grpc]
+        case .solidipc: [.raw, .nio, .grpc, .solidframe]
         case .solidtls: [.niossl, .solidipc]
         case .solidunix: [.solidipc, .raw, .nio]
         case .solidsocks, .solidrelay, .solidasync: [.solidipc]
@@ -68,6 +72,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .nio: NIOServerHost(tls: nil)
         case .niossl: NIOServerHost(tls: try requireTLS(tls).nioServerContext())
         case .grpc: GRPCServerHost()
+        case .solidframe: throw BenchError("SolidFrame runs as sfbench processes (SolidFrameRun), not as an ipc-bench server")
         }
     }
 
@@ -84,6 +89,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .nio: try NIOSystemClient(endpoints: endpoints, tls: nil)
         case .niossl: try NIOSystemClient(endpoints: endpoints, tls: try requireTLS(endpoints.tls).nioClientContext())
         case .grpc: try GRPCSystemClient(endpoints: endpoints)
+        case .solidframe: throw BenchError("SolidFrame runs as sfbench processes (SolidFrameRun), not as an ipc-bench client")
         }
     }
 

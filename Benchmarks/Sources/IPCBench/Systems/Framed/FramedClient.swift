@@ -36,12 +36,13 @@ final class FramedSystemClient<Transport: FramedTransport>: SystemClient {
     }
 
     func echo(_ spec: EchoSpec, phase: MeasuredPhase) throws -> EchoOutcome {
+        if spec.phaseIncludesConnecting { try phase.begin() }
         let connections = try (0..<spec.connections).map { _ in try transport.open(mode: FrameProtocol.echoMode) }
         defer { close(connections) }
         let request = transport.frame(Payload.randomBytes(spec.size, seed: 7))
         for connection in connections { _ = try roundTrip(connection, [request], tag: .echo, label: "\(name) warm-up") }
         let run = EchoRun(total: spec.roundTrips, size: spec.size)
-        try phase.begin()
+        if !spec.phaseIncludesConnecting { try phase.begin() }
         let start = nowNanos()
         transport.execute {
             for (index, connection) in connections.enumerated() {
@@ -62,7 +63,9 @@ final class FramedSystemClient<Transport: FramedTransport>: SystemClient {
             "\(run.finished.load(ordering: .relaxed)) of \(spec.roundTrips) round trips"
         }
         try phase.end()
-        return run.outcome(elapsed: end - start)
+        var outcome = run.outcome(elapsed: end - start)
+        outcome.connectionsOpened = connections.count  // each opened (open throws otherwise)
+        return outcome
     }
 
     func bulk(_ spec: TransferSpec, phase: MeasuredPhase) throws -> TransferOutcome {

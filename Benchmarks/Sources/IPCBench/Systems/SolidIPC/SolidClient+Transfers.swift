@@ -56,16 +56,23 @@ extension SolidSystemClient {
         let run = PingRun(service: service, destination: destination, ping: ping, idlePings: spec.idlePings)
         reactor.execute { run.sendPing() }
         _ = try run.idleDone.wait("SolidIPC idle pings", timeout: 60).get()
-        let payload = MessagePayloads.bytes(spec.bulkBytes)
+        // W3: one in-memory message; W3 stream: a stream field from a generator.
+        let payload = spec.stream ? [] : MessagePayloads.bytes(spec.bulkBytes)
+        let bulkBytes = spec.bulkBytes
         try phase.begin()
         let start = nowNanos()
         let destination = self.destination
         reactor.execute {
             run.startBulk()
+            let finished: @Sendable (Result<TransferReply, SendError>) -> Void = { result in
+                if case .failure(let error) = result { run.bulkFinished("\(error)") } else { run.bulkFinished(nil) }
+            }
             do {
-                try service.request(BulkMessage(payload: payload), to: destination, expecting: TransferReply.self) {
-                    result in
-                    if case .failure(let error) = result { run.bulkFinished("\(error)") } else { run.bulkFinished(nil) }
+                if spec.stream {
+                    let message = StreamMessage(data: StreamField(source: GeneratorSource(total: bulkBytes)))
+                    try service.request(message, to: destination, expecting: TransferReply.self, onResponse: finished)
+                } else {
+                    try service.request(BulkMessage(payload: payload), to: destination, expecting: TransferReply.self, onResponse: finished)
                 }
             } catch {
                 run.bulkFinished("\(error)")

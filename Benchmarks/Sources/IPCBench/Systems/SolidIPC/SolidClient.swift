@@ -100,6 +100,7 @@ final class SolidSystemClient: SystemClient {
     }
 
     func echo(_ spec: EchoSpec, phase: MeasuredPhase) throws -> EchoOutcome {
+        if spec.phaseIncludesConnecting { try phase.begin() }
         let services = try (0..<spec.connections).map { _ in try makeService() }
         defer { for service in services { service.stop() } }
         let payload = Payload.randomBytes(spec.size, seed: 7)
@@ -112,7 +113,7 @@ final class SolidSystemClient: SystemClient {
             EchoLane(service: service, destination: destination, payload: payload, run: run,
                      total: spec.roundTrips / spec.connections + (index < spec.roundTrips % spec.connections ? 1 : 0))
         }
-        try phase.begin()
+        if !spec.phaseIncludesConnecting { try phase.begin() }
         let start = nowNanos()
         reactor.execute {
             for lane in lanes { for _ in 0..<min(spec.depth, lane.total) { lane.sendOne() } }
@@ -121,7 +122,9 @@ final class SolidSystemClient: SystemClient {
             "\(run.finished.load(ordering: .relaxed)) of \(spec.roundTrips) round trips"
         }
         try phase.end()
-        return run.outcome(elapsed: end - start)
+        var outcome = run.outcome(elapsed: end - start)
+        outcome.connectionsOpened = services.reduce(0) { $0 + $1.statistics.connectionsOpened }
+        return outcome
     }
 }
 
