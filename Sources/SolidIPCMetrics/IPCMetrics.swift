@@ -24,8 +24,8 @@ import Synchronization
 /// | `solidipc.errors` | counter | `source` (`send`, `connection`, `connect`), `kind` (the error's case) |
 ///
 /// `solidipc.errors` counts, in one place for alerting: failed sends (`source=send`), connections that
-/// closed for any reason but this side's own decision (`closedLocally`, `closingGracefully` are not
-/// errors) and failed connect attempts.
+/// ended abnormally (`source=connection`: anything but an orderly close by either side —
+/// `closedLocally`, `closingGracefully`, `closedByPeer`) and failed connect attempts.
 ///
 /// The prefix (`solidipc`) is `prefix`. Metric objects are made once per name and dimensions and reused.
 public final class IPCMetrics: ServiceInstrumentation {
@@ -57,7 +57,7 @@ public final class IPCMetrics: ServiceInstrumentation {
         counter("connections.closed", [("side", side.rawValue), ("reason", Self.label(reason))]).increment()
         meter(side).decrement()
         switch reason {
-        case .closedLocally, .closingGracefully: break
+        case .closedLocally, .closingGracefully, .closedByPeer: break  // orderly ends, not failures
         default: error("connection", Self.label(reason))
         }
     }

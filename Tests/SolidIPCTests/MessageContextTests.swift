@@ -122,6 +122,68 @@ struct MessageContextTests {
     }
 }
 
+/// The review's cases: a reject after a response part, a response to a request its sender cancelled.
+@Suite("MessageContext after a reject or a cancel", .serialized)
+struct MessageContextEndTests {
+    @Test("a reject after a 4 MiB part: the unwritten part is cancelled (its completion says so), the requester sees only the reject")
+    func rejectAfterPart() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let partOutcome = EventLog()
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Blob.self) { blob, context in
+                try? context.respond(part: Blob(id: 1, size: 4 << 20)) { partOutcome.add("\($0)") }
+                try? context.reject(PeerRejection(code: .overloaded, reason: "changed my mind"))
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let log = EventLog()
+        try client.request(Blob(id: 9, size: 8), to: destination, expecting: Blob.self) { result in
+            log.add((try? result.get()).map { "part \($0.id)" } ?? "\(result)")
+        }
+        #expect(log.wait { !$0.isEmpty })
+        #expect(partOutcome.wait { !$0.isEmpty })
+        #expect(!log.wait(seconds: 0.3) { $0.count > 1 })
+        #expect(log.all == ["\(Result<Blob, SendError>.failure(.rejected(PeerRejection(code: .overloaded, reason: "changed my mind"))))"])
+        #expect(partOutcome.all == ["\(Result<Void, SendError>.failure(.canceled(progress: .notSent)))"]
+            || partOutcome.all == ["\(Result<Void, SendError>.failure(.canceled(progress: .partlySent)))"], "\(partOutcome.all)")
+    }
+
+    @Test("a response to a request its sender cancelled is not written: its completion reports canceledByPeer(notSent)")
+    func responseAfterPeerCancel() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let held = Lock<MessageContext?>(nil)
+        let second = EventLog()
+        let (server, destination) = try startServer(group: group) { server in
+            try server.handle(Note.self) { note, context in
+                if note.id == 1 { held.withLock { $0 = context } } else { second.add("second") }
+            }
+        }
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcomes = EventLog()
+        let id = try client.request(Note(id: 1, text: "held"), to: destination, options: .synchronous, expecting: Note.self) {
+            outcomes.add("\($0)")
+        }
+        #expect(waitUntil { held.withLock { $0 } != nil })
+        try client.cancel(id)
+        #expect(outcomes.wait { !$0.isEmpty })
+        // The cancel record goes out before this message (same connection, in order): once the server
+        // handles it, it has seen the cancel.
+        try client.send(Note(id: 2, text: "after the cancel"), to: destination, options: .synchronous)
+        #expect(second.wait { !$0.isEmpty })
+        let late = EventLog()
+        try #require(held.withLock { $0 }).respond(Note(id: 1, text: "too late")) { late.add("\($0)") }
+        #expect(late.wait { !$0.isEmpty })
+        #expect(late.all == ["\(Result<Void, SendError>.failure(.canceledByPeer(progress: .notSent)))"])
+        #expect(server.statistics.messagesSent == 0, "nothing was written")
+    }
+}
+
 /// A message type no registry of these tests knows.
 private struct Unknown: WireMessage, Sendable {
     mutating func describe<C: FieldCoder>(_ coder: inout C) throws(WireError) {}

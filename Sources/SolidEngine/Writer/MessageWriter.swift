@@ -235,15 +235,16 @@ public final class MessageWriter {
         }
     }
 
-    /// Cancels every queued or partly written response to the peer's request `requestID` (the peer sent
-    /// a cancel-request record for it); each completes with ``Outcome/canceledByPeer(partlySent:)``.
+    /// Cancels every queued or partly written response to the peer's request `requestID`; each completes
+    /// with ``Outcome/canceledByPeer(partlySent:)`` when `byPeer` (the peer sent a cancel-request record
+    /// for it), else with ``Outcome/canceled(partlySent:)`` (this side refuses the request after all).
     /// Returns how many there were.
     @discardableResult
-    public func cancelResponses(to requestID: UInt64) -> Int {
+    public func cancelResponses(to requestID: UInt64, byPeer: Bool = true) -> Int {
         // The index answers "none" at once: a peer's flood of cancel-requests for ids with no response
         // queued costs one lookup each, not a scan of every message queued.
         guard requestID != 0, pendingResponses.contains(requestID) else { return 0 }
-        return cancelEach(byPeer: true) { $0.responseTo == requestID }
+        return cancelEach(byPeer: byPeer) { $0.responseTo == requestID }
     }
 
     func reportWithdrawn(_ message: OutgoingMessage) { report(message, .withdrawn) }

@@ -68,7 +68,11 @@ extension Connection {
         guard requestID != 0, let writer, case .active = state else { return }
         unanswered.remove(requestID)
         forgetHandlerTask(of: requestID)
-        if !answeringInParts.isEmpty { answeringInParts.remove(requestID) }
+        // Parts of a response in parts not yet completely written would arrive after the reject (control
+        // records go first) and be dropped: they end now, with a cancel record for a partly written one.
+        if !answeringInParts.isEmpty, answeringInParts.remove(requestID) != nil {
+            _ = writer.cancelResponses(to: requestID, byPeer: false)
+        }
         writer.reject(requestID, rejection)
         schedulePump()
     }

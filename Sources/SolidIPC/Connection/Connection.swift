@@ -229,6 +229,13 @@ public final class Connection {
         completion: ((MessageWriter.Outcome) -> Void)?, observer: (any MessageOutcomeObserver)?, limited: Bool = true
     ) throws(WireError) -> UInt64? {
         reactor.preconditionInReactor()
+        if responseTo != 0, !unanswered.contains(responseTo), case .active = state {
+            // The request was answered, refused or cancelled by the peer already: nobody wants this.
+            guard configuration.registry.typeID(of: M.self) != nil else { throw .unregisteredType("\(M.self)") }
+            observer?.messageEnded(.canceledByPeer(partlySent: false))
+            completion?(.canceledByPeer(partlySent: false))
+            return nil
+        }
         let flags = responseTo == 0 ? flags : orderingParts(flags, responseTo: responseTo)
         let answers = responseTo != 0 && !flags.contains(.responsePart)
         if let writer, case .active = state {
@@ -386,6 +393,7 @@ public final class Connection {
             // The peer gave up on its request: drop our response to it if it has not gone out yet.
             unanswered.remove(requestID)
             cancelHandlerTask(of: requestID)
+            if !answeringInParts.isEmpty { answeringInParts.remove(requestID) }
             if let writer, writer.cancelResponses(to: requestID) > 0 { schedulePump() }
             onEvent?(event)
         case .rejected(let header, let error):

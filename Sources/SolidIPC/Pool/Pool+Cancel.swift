@@ -30,6 +30,12 @@ extension Pool {
             failUnsent(item, .canceled(progress: .notSent))
             return
         }
+        // Withdrawn by a connection going away and not yet back in the queue (it returns at the end of
+        // the turn): cancelled here, or the cancel would be lost.
+        if let index = givenBack.firstIndex(where: { $0.serial == serial }) {
+            failUnsent(givenBack.remove(at: index), .canceled(progress: .notSent))
+            return
+        }
         guard let sent = inFlightMessages.first(serial: serial), let link = sent.link else { return }
         if !sent.written, let writerID = sent.writerID, link.connection.cancel(writerID) {
             return  // the write completion reports the cancel with how far it got

@@ -13,6 +13,8 @@ final class PoolEntry: @unchecked Sendable {
     private let waitingCount = Atomic<Int>(0)
     private let waiters = Lock<[CheckedContinuation<Void, Never>]>([])
     private let live = LiveSerials()
+    /// For the pools gauge: 1 once its creation was reported, 2 once its removal was (each once).
+    private let reported = Atomic<UInt8>(0)
     /// Set by ``IPCService/closePool(_:mode:completion:)``: new sends fail at once.
     let closing = Atomic<Bool>(false)
     /// Set while the idle pool is being removed from the service's map, and for good once removed: a
@@ -33,6 +35,12 @@ final class PoolEntry: @unchecked Sendable {
         self.core = core
         self.removeFromService = removeFromService
     }
+
+    /// `true` the first time: the caller reports the pool's creation.
+    func reportCreation() -> Bool { reported.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged }
+
+    /// `true` the first time after its creation was reported: the caller reports its removal.
+    func reportRemoval() -> Bool { reported.compareExchange(expected: 1, desired: 2, ordering: .relaxed).exchanged }
 
     /// Reserves a queue place; `false` when the queue is at capacity.
     ///

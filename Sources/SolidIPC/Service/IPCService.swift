@@ -253,10 +253,13 @@ public final class IPCService: Sendable {
                 self?.removeIdle(entry) ?? false
             }
             state.pools[destination] = entry
-            configuration.instrumentation?.poolsChanged(by: 1)
             return .success(entry)
         }
-        return try found.get()
+        let entry = try found.get()
+        // Reported outside the lock (an instrumentation may read the service); a lost race to create the
+        // same entry reports nothing.
+        if entry.reportCreation() { configuration.instrumentation?.poolsChanged(by: 1) }
+        return entry
     }
 
     /// Drops an idle pool's entry from the map unless a sender reserved a place in it meanwhile.
@@ -264,9 +267,9 @@ public final class IPCService: Sendable {
         let removed = state.withLock { state in
             guard state.pools[entry.destination] === entry, entry.markRetiredIfUnused() else { return false }
             state.pools[entry.destination] = nil
-            configuration.instrumentation?.poolsChanged(by: -1)
             return true
         }
+        if removed, entry.reportRemoval() { configuration.instrumentation?.poolsChanged(by: -1) }
         if removed { entry.wakeAllWaiters() }  // async senders waiting for room here look up again
         return removed
     }
@@ -298,8 +301,8 @@ public final class IPCService: Sendable {
                 self?.state.withLock { state in
                     guard state.pools[destination] === entry else { return }
                     state.pools[destination] = nil
-                    self?.configuration.instrumentation?.poolsChanged(by: -1)
                 }
+                if entry.reportRemoval() { self?.configuration.instrumentation?.poolsChanged(by: -1) }
                 entry.wakeAllWaiters()
                 completion?()
             }
@@ -351,10 +354,11 @@ public final class IPCService: Sendable {
     func beginStop(_ done: @escaping @Sendable () -> Void) {
         let (pools, listener, core) = state.withLock { state -> ([PoolEntry], ObjectHandle?, ServiceCore?) in
             state.stopped = true
-            if !state.pools.isEmpty { configuration.instrumentation?.poolsChanged(by: -state.pools.count) }
             defer { state.pools.removeAll() }
             return (Array(state.pools.values), state.listener, state.core)
         }
+        let removed = pools.filter { $0.reportRemoval() }.count
+        if removed > 0 { configuration.instrumentation?.poolsChanged(by: -removed) }
         var fanOut = ReactorFanOut()
         if let listener { fanOut.closeListener(listener) }
         // Accepted connections close too (after the listener, so no new one slips in unnoticed: a peer

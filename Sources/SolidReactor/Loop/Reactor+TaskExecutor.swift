@@ -11,9 +11,10 @@ extension Reactor: TaskExecutor {
     ///
     /// Use it with `Task(executorPreference: reactor) { … }` or `withTaskExecutorPreference(reactor) { … }`.
     /// Code running this way runs on the reactor thread: it must not block, or the reactor's sockets wait.
+    /// After the reactor stops it runs elsewhere, so reactor-thread-only calls from it then trap.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        if isCurrent {
+        if isCurrent && !jobs.handedOver {
             jobs.local.append(job)
             return
         }
@@ -47,6 +48,7 @@ extension Reactor: TaskExecutor {
 
     /// The reactor stopped: jobs still waiting (and any enqueued later) run on the global executor.
     func handJobsOver() {
+        jobs.handedOver = true
         let waiting = jobs.local + jobs.closeRemote()
         jobs.local.removeAll()
         for job in waiting { globalConcurrentExecutor.enqueue(job) }
@@ -60,6 +62,8 @@ final class ReactorJobs: @unchecked Sendable {
     // `remoteCount` is atomic.
     static let perTurn = 4096
     var local: [UnownedJob] = []
+    /// Set on the reactor thread as it stops: from then on its own jobs go to the global executor too.
+    var handedOver = false
     private let remote = Mutex<(jobs: [UnownedJob], closed: Bool)>(([], false))
     private let remoteCount = Atomic<Int>(0)
 

@@ -280,6 +280,8 @@ public final class Reactor: @unchecked Sendable {
             runOnce()
         }
         shutdownOnThread()
+        // A thread created later may get this one's pthread_t: it must not pass for this reactor's.
+        threadID.store(0, ordering: .relaxed)
         state.store(State.stopped.rawValue, ordering: .releasing)
         logger.debug("reactor stopped")
     }

@@ -128,9 +128,10 @@ struct RunCommand: ParsableCommand {
             targets: Dictionary(uniqueKeysWithValues: WorkloadID.allCases.map { ($0.rawValue, Targets.notes($0)) }))
         printProgress("")
         printError("ipc-bench: finished in \(fixed(seconds(nowNanos() - start), 1)) s")
+        // The table first: a failure to write the JSON must not lose the run.
+        print(json ? try report.json() : TableReport(report: report).render())
         if let jsonOutput {
             try report.json().write(toFile: jsonOutput, atomically: true, encoding: .utf8)
         }
-        print(json ? try report.json() : TableReport(report: report).render())
     }
 }

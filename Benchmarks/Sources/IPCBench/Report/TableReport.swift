@@ -124,7 +124,7 @@ struct TableReport {
 
     private func allocations(_ value: Double) -> String { value >= 100 ? formatCount(value) : fixed(value, 2) }
 
-    private func micros(_ value: Double?) -> String { value.map(formatMicros) ?? "—" }
+    private func micros(_ value: Double?) -> String { value.flatMap { $0.isNaN ? nil : formatMicros($0) } ?? "—" }
 
     private func rss(_ peak: Int?, _ start: Int?) -> String {
         guard let peak, peak >= 0 else { return "—" }
