@@ -12,7 +12,7 @@ extension MessageWriter {
     /// Queues the going-away record (once): from now on only responses start (the peer waits for them);
     /// messages already in a slot are finished. Other messages still waiting end at once as
     /// ``Outcome/withdrawn`` (in the order they were queued), so their owner can send them elsewhere, and
-    /// so do ones enqueued later (from within ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``).
+    /// so do ones enqueued later (from within ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:limited:)``).
     public func goAway() {
         guard !goingAway else { return }
         goingAway = true

@@ -20,7 +20,7 @@ public final class MessageWriter {
         case canceled(partlySent: Bool)
         /// A stream source failed; the peer was told to drop the message if it had started.
         case failed(WireError, partlySent: Bool)
-        /// A response the peer no longer wants (``cancelResponses(to:)``, after its cancel-request record);
+        /// A response the peer no longer wants (``cancelResponses(to:byPeer:)``, after its cancel-request record);
         /// `partlySent` as for ``canceled(partlySent:)``.
         case canceledByPeer(partlySent: Bool)
         /// Never started: the writer went away (``goAway()``) while it waited. Its owner may send it on
@@ -37,7 +37,7 @@ public final class MessageWriter {
     public let packetSize: Int
     /// The agreed number of slots.
     public let slots: Int
-    /// Largest body ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:)`` accepts.
+    /// Largest body ``enqueue(_:registry:flags:requestID:responseTo:completion:observer:limited:)`` accepts.
     public let maxBodyBytes: Int
     private let codec: (any PacketCodec)?
     private var scratch: UnsafeMutableRawBufferPointer
@@ -69,7 +69,7 @@ public final class MessageWriter {
     @exclusivity(unchecked) private var queuedByteCount = 0
     @exclusivity(unchecked) private var limitedByteCount = 0
     @exclusivity(unchecked) private var limitedCount = 0
-    /// Responses queued or in flight, by the request they answer (for ``cancelResponses(to:)``).
+    /// Responses queued or in flight, by the request they answer (for ``cancelResponses(to:byPeer:)``).
     private let pendingResponses = IDTable()
     @exclusivity(unchecked) private var nextID: UInt64 = 1
     // The last type sent and its id: consecutive messages of one type skip the registry lookup.
@@ -410,7 +410,7 @@ public final class MessageWriter {
     }
 }
 
-/// Told once how a message queued with ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``
+/// Told once how a message queued with ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:limited:)``
 /// ended. An object the caller already has (its own record of the message) saves allocating a closure.
 public protocol MessageOutcomeObserver: AnyObject {
     /// The message was written, cancelled or failed.

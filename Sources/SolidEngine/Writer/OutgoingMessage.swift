@@ -8,7 +8,7 @@ final class OutgoingMessage {
     @exclusivity(unchecked) private(set) var synchronous = false
     /// The request this message answers (0 when it is not a response).
     @exclusivity(unchecked) private(set) var responseTo: UInt64 = 0
-    /// Called once with the outcome (see ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:)``).
+    /// Called once with the outcome (see ``MessageWriter/enqueue(_:registry:flags:requestID:responseTo:completion:observer:limited:)``).
     @exclusivity(unchecked) var completion: ((MessageWriter.Outcome) -> Void)?
     /// Told once with the outcome, like `completion`, without a closure to allocate.
     @exclusivity(unchecked) var observer: (any MessageOutcomeObserver)?
