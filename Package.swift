@@ -72,7 +72,7 @@ let package = Package(
         // swift-metrics: connections, messages, request durations and errors through IPCMetrics.
         .target(
             name: "SolidIPCMetrics",
-            dependencies: ["SolidIPC", .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["SolidIPC", "SolidReactor", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,6 +1,6 @@
 public import CoreMetrics
 public import SolidIPC
-import Synchronization
+import SolidReactor
 
 /// Reports a service's events to swift-metrics: set it as `ServiceConfiguration.instrumentation`. It uses
 /// the metrics backend the application bootstrapped (`MetricsSystem.bootstrap`), or `factory`; the
@@ -31,8 +31,9 @@ import Synchronization
 public final class IPCMetrics: ServiceInstrumentation {
     private let prefix: String
     private let factory: any MetricsFactory
-    private let counters = Mutex<[MetricKey: Counter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    // pthread locks (SolidReactor's `Lock`): TSan does not see `Synchronization.Mutex`'s futex.
+    private let counters = Lock<[MetricKey: Counter]>([:])
+    private let timers = Lock<[String: CoreMetrics.Timer]>([:])
     private let openClient: Meter
     private let openServer: Meter
     private let pools: Meter

@@ -315,17 +315,41 @@ struct StartSecurePacketTests {
 
 @Suite("Reader buffers")
 struct ReaderBufferTests {
-    @Test("a reader holds 64 bytes until the hello, then one agreed packet (two with a codec)")
+    @Test("a reader holds no packet buffer while packets arrive whole; one split packet allocates one agreed packet, kept")
     func lazyBuffers() throws {
         var configuration = ReaderConfiguration()
         configuration.local = HelloParameters(packetSize: 16384)
         let reader = PacketReader(configuration: configuration, registry: MessageRegistry())
-        #expect(reader.bufferBytes == PacketFormat.maxHelloPayload)
+        var events: [String] = []
+        reader.onEvent = { event in
+            switch event {
+            case .handshake(_, let agreed): events.append("handshake \(agreed.packetSize)")
+            case .goingAway: events.append("goingAway")
+            case .keepAlive: events.append("keepAlive")
+            default: events.append("other")
+            }
+        }
+        #expect(reader.bufferBytes == 0)
         var hello = [UInt8](repeating: 0, count: PacketFormat.headerSize + Hello.payloadSize)
         _ = hello.withUnsafeMutableBytes { Hello.write(HelloParameters(packetSize: 32768), into: $0) }
         try hello.withUnsafeBytes { try reader.consume($0) }
-        #expect(reader.bufferBytes == 16384, "the smaller packet size of both sides")
+        #expect(reader.bufferBytes == 0, "the hello arrived whole")
+        let keepAlive: [UInt8] = [PacketFormat.Kind.keepAlive.rawValue, 0, 0, 0]
+        let goingAway: [UInt8] = [PacketFormat.Kind.data.rawValue, 0, 1, 0, PacketFormat.Command.goingAway.rawValue]
+        try (keepAlive + goingAway.prefix(4)).withUnsafeBytes { try reader.consume($0) }
+        #expect(reader.bufferBytes == 0, "a header alone needs no payload buffer")
+        try goingAway.suffix(1).withUnsafeBytes { try reader.consume($0) }
+        #expect(reader.bufferBytes == 16384 - PacketFormat.headerSize, "the smaller packet size of both sides, less its header")
+        try (goingAway + keepAlive).withUnsafeBytes { try reader.consume($0) }
+        #expect(reader.bufferBytes == 16384 - PacketFormat.headerSize, "kept for the next split packet")
+        #expect(events == ["handshake 16384", "keepAlive", "goingAway", "goingAway", "keepAlive"])
+
+        let splitHello = PacketReader(configuration: configuration, registry: MessageRegistry())
+        try hello.prefix(10).withUnsafeBytes { try splitHello.consume($0) }
+        #expect(splitHello.bufferBytes == PacketFormat.maxHelloPayload, "a split hello is copied into a hello-sized buffer")
+        try hello.dropFirst(10).withUnsafeBytes { try splitHello.consume($0) }
+        #expect(splitHello.bufferBytes == 0, "the handshake frees it")
         let withCodec = PacketReader(agreedPacketSize: 8192, slots: 4, codec: SnappyCodec(), registry: MessageRegistry())
-        #expect(withCodec.bufferBytes == 2 * 8192)
+        #expect(withCodec.bufferBytes == 8192, "decompression needs its buffer from the start")
     }
 }

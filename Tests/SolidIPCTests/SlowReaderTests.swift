@@ -82,8 +82,11 @@ struct SlowReaderBytesTests {
         #expect(received < 100, "\(received) requests read of 200")
         // The bound the library keeps: the connection's queued answers stop at the 64 MiB limit plus the
         // answers to the read that crossed it (one 64 KiB read holds up to 8 requests of 8 KiB: 8 MiB).
-        let queued = try #require(server.snapshot().acceptedConnections.first).bytesQueued
-        #expect(queued <= (64 + 8 + 1) << 20, "\(queued >> 20) MiB queued")
+        let connection = try #require(server.snapshot().acceptedConnections.first)
+        let queued = connection.bytesQueued
+        #expect(
+            queued <= (64 + 8 + 1) << 20,
+            "\(queued >> 20) MiB queued; \(connection)")
         // The process as a whole (other suites run meanwhile: a loose bound; the sanitizers' shadow memory
         // and quarantine make RSS meaningless there).
         let grown = residentBytes() - residentBefore

@@ -52,10 +52,6 @@ extension Connection {
             pumping = false
             if isClosing { closeIfDone() }
         }
-        if scratch.count < writer.packetSize {
-            scratch.deallocate()
-            scratch = .allocate(byteCount: writer.packetSize, alignment: 16)
-        }
         var budget = Self.packetsPerTurn(packetSize: writer.packetSize)
         while inFlight < configuration.packetsInFlight && writer.hasWork {
             guard case .active = state else { return }  // a completion closed the connection
@@ -72,9 +68,12 @@ extension Connection {
                     count = writer.nextPacket(into: UnsafeMutableRawBufferPointer(storage))
                 }
             } else {
-                // Small messages: a right-sized copy costs less than allocating a whole packet.
-                let length = writer.nextPacket(into: scratch)
-                packet = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
+                // Small messages: a right-sized copy costs less than allocating a whole packet. The packet
+                // is built in the reactor's scratch buffer (one per reactor, not 64 KiB per connection).
+                packet = reactor.withScratch(minimumBytes: writer.packetSize) { scratch in
+                    let length = writer.nextPacket(into: scratch)
+                    return Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
+                }
             }
             guard !packet.isEmpty else { return }
             lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8

@@ -130,8 +130,6 @@ public final class Connection {
     var secureFromStart = false
     /// Set by ``closeWhenWritten()``.
     @exclusivity(unchecked) var closeOnceWritten = false
-    /// Where the writer builds each packet before it is handed to the stream.
-    @exclusivity(unchecked) var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     /// Takes over `stream` (open, on its reactor's thread) and sends the hello (a secure stream sends it
     /// once its handshake is done).
@@ -304,8 +302,6 @@ public final class Connection {
             return nil
         }
     }
-
-    deinit { scratch.deallocate() }
 
     /// Stops reading from the peer (its sends then back up into its own queue) until ``resumeReading()``.
     public func pauseReading() {

@@ -64,7 +64,9 @@ final class ReactorJobs: @unchecked Sendable {
     var local: [UnownedJob] = []
     /// Set on the reactor thread as it stops: from then on its own jobs go to the global executor too.
     var handedOver = false
-    private let remote = Mutex<(jobs: [UnownedJob], closed: Bool)>(([], false))
+    // A pthread `Lock`, not `Synchronization.Mutex`: TSan does not see the futex-based Mutex's
+    // synchronisation and reported pushRemote/takeRemote as a race (CI, the executor tests under TSan).
+    private let remote = Lock<(jobs: [UnownedJob], closed: Bool)>(([], false))
     private let remoteCount = Atomic<Int>(0)
 
     init() { local.reserveCapacity(64) }

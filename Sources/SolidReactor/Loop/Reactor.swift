@@ -48,6 +48,10 @@ public final class Reactor: @unchecked Sendable {
     /// A second shared buffer (64 KiB) for a layer that transforms what a socket stream read while that
     /// view is still in use (a TLS stream decrypts into it). Reactor thread only; never kept across calls.
     public let transformBuffer: UnsafeMutableRawBufferPointer
+    /// The buffer ``withScratch(minimumBytes:_:)`` lends (grown to the largest size asked), and whether
+    /// it is lent now. Reactor thread only.
+    @exclusivity(unchecked) var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) var scratchLent = false
     var resolveRequests = ResolveRequests()
     private let eventsPerDrain = 4096
     /// Jobs of tasks that prefer this reactor as their executor (Reactor+TaskExecutor.swift).
@@ -73,6 +77,7 @@ public final class Reactor: @unchecked Sendable {
         backend.close()
         readBuffer.deallocate()
         transformBuffer.deallocate()
+        scratch.deallocate()
     }
 
     // MARK: thread identity
