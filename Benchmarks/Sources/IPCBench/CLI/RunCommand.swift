@@ -96,7 +96,7 @@ struct RunCommand: ParsableCommand {
                 : "not pinned (--pin off or fewer than 2 CPUs)")
         }
         placement.append(
-            "SolidIPC connections: receiveBufferSize \(solidReceiveBufferSize / 1024) KiB, unsentBytesLimit 32 KiB (library default)")
+            "SolidIPC connections: receiveBufferSize \(solidReceiveBufferSize.map { "\($0 / 1024) KiB" } ?? "the kernel's (library default)"), unsentBytesLimit 32 KiB (library default)")
         let plan = Plan(quick: quick, repetitions: repetitions)
         let groups = plan.groups(workloads: try selectedWorkloads(), systems: try selectedSystems(), snappy: !noSnappy)
         // One CA and server certificate for every TLS system of the run (files for the server children).

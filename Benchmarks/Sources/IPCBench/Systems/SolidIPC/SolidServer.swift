@@ -97,8 +97,9 @@ final class StreamSinks: @unchecked Sendable {
 func solidConnectionConfiguration(registry: MessageRegistry, snappy: Bool) -> ConnectionConfiguration {
     var connection = ConnectionConfiguration(registry: registry)
     if snappy { connection.codecs = [SnappyCodec()] }
-    // The latency setting for a multiplexed link on one machine (printed in the report header): the
-    // peer's bulk data in flight stays small, so a ping is not queued behind megabytes of it.
+    // The library's default receive buffer (the kernel tunes it; printed in the report header). A fixed
+    // 64 KiB, used here before 2026-12-06, made W2's 256 MiB message 305-1057 MB/s against 1858-1972 with
+    // the kernel's tuning and did not shorten W3's pings.
     connection.receiveBufferSize = solidReceiveBufferSize
     // Experiment knobs (inherited by the server process): sizes in KiB, 0 = the kernel's default.
     if let value = benchKnob("SOLID_BENCH_RCVBUF_KIB") { connection.receiveBufferSize = value == 0 ? nil : value * 1024 }
@@ -113,5 +114,6 @@ private func benchKnob(_ name: String) -> Int? {
     return Int(String(cString: raw))
 }
 
-/// The receive buffer SolidIPC connections use in the benchmark (`ConnectionConfiguration.receiveBufferSize`).
-let solidReceiveBufferSize = 64 * 1024
+/// The receive buffer SolidIPC connections use in the benchmark (`ConnectionConfiguration.receiveBufferSize`):
+/// `nil`, the library's default (the kernel tunes it).
+let solidReceiveBufferSize: Int? = nil
