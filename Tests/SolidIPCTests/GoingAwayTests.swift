@@ -146,7 +146,9 @@ struct KeepAliveFloodTests {
         #expect(serverStops.all == ["\(ConnectionError.tooManyKeepAlives)"])
         #expect(server.statistics.keepAlivesReceived == 21, "closed at the first one over the limit")
         let grown = residentBytes() - residentBefore
-        #expect(grown < 16 << 20, "the flood cost \(grown >> 10) KiB")
+        // The process's RSS (other suites run meanwhile); meaningless under the sanitizers' quarantine and
+        // shadow memory (ASan in CI: 44 MiB with the rest of the suite running).
+        if !runningUnderSanitizer { #expect(grown < 16 << 20, "the flood cost \(grown >> 10) KiB") }
         let client = try startClient(group: group)
         defer { client.stop() }
         let answers = EventLog()

@@ -21,7 +21,8 @@ struct SilentPeerAttackTests {
         defer { silent.close() }
         #expect(waitUntil { server.statistics.connectionsAccepted == 200 })
         let grown = residentBytes() - residentBefore
-        #expect(grown < 32 << 20, "200 silent connections cost \(grown >> 10) KiB")
+        // The process's RSS: meaningless under the sanitizers' quarantine and shadow memory.
+        if !runningUnderSanitizer { #expect(grown < 32 << 20, "200 silent connections cost \(grown >> 10) KiB") }
         clock.advance(by: .seconds(9))
         _ = pendingTimers(group)
         #expect(stops.all.isEmpty)
