@@ -154,6 +154,12 @@ public final class Reactor: @unchecked Sendable {
         return .posted
     }
 
+    /// `true` when events wait in the reactor's queue (posted from other threads, or sent during an
+    /// immediate delivery). Reactor thread only: a stream's read loop stops for them, so what they carry
+    /// (a handler's response, a pause it causes) happens before more input is read.
+    @inline(__always)
+    public var hasQueuedEvents: Bool { !queue.isEmpty }
+
     /// Runs `body` on the reactor thread soon. Any thread. Costs one allocation (the closure's event).
     @discardableResult
     public func execute(_ body: @escaping @Sendable () -> Void) -> PostResult {

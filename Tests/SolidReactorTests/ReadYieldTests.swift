@@ -1,0 +1,80 @@
+import Testing
+@testable import SolidReactor
+
+/// Streams of the read-yield test, on one reactor thread.
+private final class ReadYieldRig: @unchecked Sendable {
+    // @unchecked: every field is touched on the rig's reactor thread only.
+    var listener: SocketListener?
+    var accepted: SocketStream?
+    var client: SocketStream?
+    var reads = 0
+    var readsWhenPaused = -1
+}
+
+@Suite("A stream's read loop and the reactor's queue")
+struct ReadYieldTests {
+    @Test("an event posted while a read is delivered runs before the next read: a pause it makes stops reading after that one read")
+    func queuedEventRunsBeforeTheNextRead() throws {
+        // 1 KiB reads, 64 KiB waiting: without the yield the loop would take its whole budget (16 reads)
+        // before the posted pause ran.
+        let group = try ReactorGroup(threads: 1, readBufferSize: 1024)
+        defer { group.shutdown() }
+        let reactor = group.reactors[0]
+        let rig = ReadYieldRig()
+        let accepted = TestSignal()
+        let connected = TestSignal()
+        let written = TestSignal()
+        let paused = TestSignal()
+        try onReactor(reactor) {
+            rig.listener = try SocketListener(address: .loopbackV4(), on: reactor) { socket in
+                guard let stream = try? SocketStream(adopting: socket, on: reactor) else { return }
+                stream.pauseReading()
+                rig.accepted = stream
+                accepted.signal()
+            }
+        }
+        let port = try onReactor(reactor) { rig.listener!.localAddress.port }
+        try onReactor(reactor) {
+            SocketStream.connect(to: .loopbackV4(port: port), on: reactor) { result in
+                rig.client = try? result.get()
+                connected.signal()
+            }
+        }
+        #expect(accepted.wait())
+        #expect(connected.wait())
+        try onReactor(reactor) {
+            rig.client!.onRead = { _ in }
+            rig.client!.onEndOfInput = {}
+            rig.client!.write([UInt8](repeating: 7, count: 64 * 1024)) { error in
+                if error == nil { written.signal() }
+            }
+        }
+        #expect(written.wait())
+        try onReactor(reactor) {
+            let server = rig.accepted!
+            server.onEndOfInput = {}
+            server.onRead = { _ in
+                rig.reads += 1
+                guard rig.reads == 1 else { return }
+                // What a handler's response does when the queue is not empty: it is posted, not run.
+                reactor.execute {
+                    rig.accepted!.pauseReading()
+                    rig.readsWhenPaused = rig.reads
+                    paused.signal()
+                }
+            }
+            server.resumeReading()
+        }
+        #expect(paused.wait())
+        // A few more turns of the reactor: nothing more is read while paused.
+        for _ in 0..<5 { try onReactor(reactor) {} }
+        let (whenPaused, total) = try onReactor(reactor) { (rig.readsWhenPaused, rig.reads) }
+        #expect(whenPaused == 1, "reads delivered before the posted pause ran")
+        #expect(total == 1)
+        try onReactor(reactor) {
+            rig.client?.close()
+            rig.accepted?.close()
+            rig.listener?.close()
+        }
+    }
+}
