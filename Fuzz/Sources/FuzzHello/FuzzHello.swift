@@ -15,7 +15,8 @@ let registry = fuzzRegistry()
 ///   the ranges of PROTOCOL.md §3 when both sides' parameters are valid.
 /// - A ``PacketReader`` expecting a hello, fed the stream in fuzzed pieces, does what PROTOCOL.md §2–3
 ///   say for the first packet: the same first error as a model of the checks, or one handshake event
-///   with the agreed parameters (within range, the minimum of both sides) and buffers of that size.
+///   with the agreed parameters (within range, the minimum of both sides) and no packet buffer but
+///   decompression's (one agreed packet, with a codec) until a packet arrives split.
 /// - It reports no event but the handshake before the handshake, no second handshake, nothing after a
 ///   start-secure packet, and once ``PacketReader/consume(_:)`` threw, every later call throws the same error.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -47,7 +48,7 @@ public func fuzzHello(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     configuration.maxBodyBytes = 1 << 20
     let reader = PacketReader(configuration: configuration, registry: registry)
     reader.makeSinks = { header, _ in (0..<header.streamCount).map { _ in DiscardingSink() } }
-    precondition(reader.agreed == nil && reader.bufferBytes == PacketFormat.maxHelloPayload, "buffers before the hello")
+    precondition(reader.agreed == nil && reader.bufferBytes == 0, "buffers before the hello")
 
     var handshake: (remote: HelloParameters, agreed: AgreedParameters)?
     var events = 0
@@ -62,7 +63,8 @@ public func fuzzHello(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             checkAgreement(agreed, local: local, remote: remote)
             precondition(reader.agreed == agreed, "the reader uses \(String(describing: reader.agreed)), reported \(agreed)")
             let codec = agreed.codecBit != 0 && configuration.codecs.contains { $0.maskBit == agreed.codecBit }
-            precondition(reader.bufferBytes == agreed.packetSize * (codec ? 2 : 1), "buffers of \(reader.bufferBytes) bytes after \(agreed)")
+            // The payload buffer comes with the first packet that arrives split; decompression's at once.
+            precondition(reader.bufferBytes == (codec ? agreed.packetSize : 0), "buffers of \(reader.bufferBytes) bytes after \(agreed)")
             handshake = (remote, agreed)
         case .startSecure:
             precondition(handshake != nil, "start-secure before the handshake")
