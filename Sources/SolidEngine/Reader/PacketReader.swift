@@ -194,35 +194,29 @@ public final class PacketReader {
     private func consumeUnchecked(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
         var offset = 0
         while offset < bytes.count {
-            if headerFilled == 0 && bytes.count - offset >= PacketFormat.headerSize {
-                // A whole header: taken at once; a whole packet is parsed where it lies (no copy).
-                withUnsafeMutableBytes(of: &headerBuffer) {
-                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + PacketFormat.headerSize)]))
+            if headerFilled < PacketFormat.headerSize {
+                if headerFilled == 0 && bytes.count - offset >= PacketFormat.headerSize {
+                    // A whole header: taken at once.
+                    withUnsafeMutableBytes(of: &headerBuffer) {
+                        $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + PacketFormat.headerSize)]))
+                    }
+                    headerFilled = PacketFormat.headerSize
+                    offset += PacketFormat.headerSize
+                } else {
+                    withUnsafeMutableBytes(of: &headerBuffer) { $0[headerFilled] = bytes[offset] }
+                    headerFilled += 1
+                    offset += 1
                 }
-                offset += PacketFormat.headerSize
-                headerFilled = PacketFormat.headerSize
+                guard headerFilled == PacketFormat.headerSize else { continue }
                 try startPacket()
-                guard bytes.count - offset >= payloadLength else { continue }  // split: copied below
+                // A payload that is all here is parsed where it lies (no copy); a split one is copied below.
+                guard bytes.count - offset >= payloadLength else { continue }
                 let packet = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + payloadLength)])
                 offset += payloadLength
                 try finishPacket(packet)
                 if isSuspended {
                     leftover.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
                     return
-                }
-                continue
-            }
-            if headerFilled < PacketFormat.headerSize {
-                withUnsafeMutableBytes(of: &headerBuffer) { $0[headerFilled] = bytes[offset] }
-                headerFilled += 1
-                offset += 1
-                if headerFilled == PacketFormat.headerSize {
-                    try startPacket()
-                    if payloadLength == 0 { try finishPacket(UnsafeRawBufferPointer(start: nil, count: 0)) }
-                    if isSuspended {
-                        leftover.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                        return
-                    }
                 }
                 continue
             }
