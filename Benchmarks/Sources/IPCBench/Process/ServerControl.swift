@@ -37,7 +37,7 @@ final class ChildServer: ServerControl {
             let code = process.wait()
             throw BenchError("\(system.rawValue) server child exited (code \(code)) before it was ready")
         }
-        let fields = ChildServer.fields(line)
+        let fields = keyValueFields(line)
         guard let port = fields["port"].flatMap({ UInt16($0) }) else { throw BenchError("bad READY line: \(line)") }
         endpoints = ServerEndpoints(port: port, unixPath: fields["unix"], tls: tls)
         let cpus = fields["cpus"] ?? "?"
@@ -54,7 +54,7 @@ final class ChildServer: ServerControl {
         guard let line = reader.readLine(), line.hasPrefix("END ") else {
             throw BenchError("\(system.rawValue) server child did not answer END")
         }
-        let fields = ChildServer.fields(line)
+        let fields = keyValueFields(line)
         return ServerPhaseReport(
             allocations: fields["allocations"].flatMap { Int($0) } ?? -1, peakRSS: fields["peak"].flatMap { Int($0) } ?? -1,
             startRSS: fields["start"].flatMap { Int($0) } ?? -1)
@@ -88,14 +88,6 @@ final class ChildServer: ServerControl {
         process.wait()
     }
 
-    private static func fields(_ line: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for part in line.split(separator: " ") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { result[String(pair[0])] = String(pair[1]) }
-        }
-        return result
-    }
 }
 
 /// A server running inside the client's process (`--processes 1`): no separate counters.

@@ -7,6 +7,16 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// The `KEY=value` fields of a line a child prints (`PORT=…`, sfbench's `RESULT … rt_per_s=…`), by key.
+func keyValueFields(_ line: String) -> [String: String] {
+    var result: [String: String] = [:]
+    for part in line.split(separator: " ") {
+        let pair = part.split(separator: "=", maxSplits: 1)
+        if pair.count == 2 { result[String(pair[0])] = String(pair[1]) }
+    }
+    return result
+}
+
 /// A child process started with `posix_spawn`, with optional pipes to its stdin and from its stdout.
 /// Only the main thread spawns, so the parent's pipe ends can be marked close-on-exec without a race.
 final class Subprocess {

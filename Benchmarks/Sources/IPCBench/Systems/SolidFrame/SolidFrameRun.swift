@@ -34,7 +34,7 @@ struct SolidFrameRun {
         let status = client.finish(graceSeconds: timeout)
         let output = client.lines
         server.finish(graceSeconds: 10)
-        guard let result = output.last(where: { $0.hasPrefix("RESULT ") }).map(Self.fields) else {
+        guard let result = output.last(where: { $0.hasPrefix("RESULT ") }).map(keyValueFields) else {
             throw BenchError("sfbench client printed no RESULT (exit \(status)): \(output.suffix(5).joined(separator: " | "))")
         }
         guard result["FAILED"] == nil, status == 0 else {
@@ -115,15 +115,6 @@ struct SolidFrameRun {
             usleep(10_000)
         }
         throw BenchError("sfbench server did not start: \(server.lines.suffix(5).joined(separator: " | "))")
-    }
-
-    private static func fields(_ line: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for part in line.split(separator: " ") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { result[String(pair[0])] = String(pair[1]) }
-        }
-        return result
     }
 
     /// `KEY=<kB>` (first field of the line) in bytes.
