@@ -64,12 +64,13 @@ struct SnapshotTests {
 /// The blocking form of the snapshot, from a plain (non-reactor) thread.
 func blockingSnapshot(of service: IPCService) -> ServiceSnapshot { service.snapshot() }
 
-/// Checks an async `condition` until it holds, for at most `seconds`.
+/// Checks an async `condition` until it holds, for at most `seconds`, suspending a millisecond between
+/// checks (as `waitUntil` does, and why).
 func waitUntilAsync(seconds: Double = 30, _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while await !condition() {
         if ContinuousClock.now > deadline { return false }
-        await Task.yield()
+        try? await Task.sleep(for: .milliseconds(1))
     }
     return true
 }

@@ -17,13 +17,15 @@ func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Checks `condition` until it holds, for at most `seconds`, yielding to other tasks between checks (so
-/// an async test does not hold a cooperative thread the task it waits for needs).
+/// Checks `condition` until it holds, for at most `seconds`, suspending for a millisecond between checks
+/// so an async test gives its cooperative thread to the tasks it waits for. (`Task.yield()` kept the
+/// thread busy: under TSan, with the suites running in parallel on two cores, a server's handler tasks
+/// did not start within 30 s while tests spun this way.)
 func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while !condition() {
         if ContinuousClock.now > deadline { return false }
-        await Task.yield()
+        try? await Task.sleep(for: .milliseconds(1))
     }
     return true
 }
