@@ -149,12 +149,18 @@ struct ReceiveBudgetTests {
         #expect(budget.inUse == 0)
     }
 
-    @Test("growth: four times the capacity, the whole declared size once a sixteenth arrived, never above it")
+    @Test("growth: four times the capacity, the whole declared size once a sixteenth or 1 MiB arrived, never above it")
     func growthPolicy() {
         #expect(ReceiveGrowth.capacity(current: 0, needed: 10, declared: 100 << 20) == ReceiveGrowth.initialBytes)
         #expect(ReceiveGrowth.capacity(current: 0, needed: 10, declared: 1000) == 1000)
-        #expect(ReceiveGrowth.capacity(current: 1 << 20, needed: (1 << 20) + 1, declared: 256 << 20) == 4 << 20)
-        #expect(ReceiveGrowth.capacity(current: 4 << 20, needed: 16 << 20, declared: 256 << 20) == 256 << 20)
+        // Under 1 MiB (and under a sixteenth): four times.
+        #expect(ReceiveGrowth.capacity(current: 256 << 10, needed: (256 << 10) + 1, declared: 256 << 20) == 1 << 20)
+        // 1 MiB reached: the whole declared size, so at most 1 MiB is ever copied on the way.
+        #expect(ReceiveGrowth.capacity(current: 1 << 20, needed: (1 << 20) + 1, declared: 256 << 20) == 256 << 20)
+        #expect(ReceiveGrowth.capacity(current: 1 << 20, needed: 1 << 20, declared: 512 << 20) == 512 << 20)
+        // A sixteenth reached first (a 4 MiB message at 256 KiB): the whole of it.
+        #expect(ReceiveGrowth.capacity(current: 0, needed: 256 << 10, declared: 4 << 20) == 4 << 20)
+        #expect(ReceiveGrowth.capacity(current: 0, needed: (256 << 10) - 1, declared: 4 << 20) == 256 << 10)
         #expect(ReceiveGrowth.capacity(current: 64, needed: 5000, declared: 4000) == 4000)
     }
 }
