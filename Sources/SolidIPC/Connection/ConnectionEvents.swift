@@ -96,6 +96,15 @@ final class AddressedMessageEvent<M: WireMessage & Sendable>: PeerSendEvent, @un
     }
 
     override func deliver(on connection: Connection) {
+        Self.send(message, flags: flags, responseTo: responseTo, complete: complete, on: connection)
+    }
+
+    /// Queues `message` on `connection`; `complete` reports the outcome once (an encoding error at once).
+    @usableFromInline
+    static func send(
+        _ message: M, flags: MessageFlags, responseTo: UInt64,
+        complete: (@Sendable (Result<Void, SendError>) -> Void)?, on connection: Connection
+    ) {
         var outcome: ((MessageWriter.Outcome) -> Void)?
         if let complete {
             outcome = { [unowned(unsafe) connection] in complete(SendError.from($0, on: connection)) }
@@ -106,6 +115,41 @@ final class AddressedMessageEvent<M: WireMessage & Sendable>: PeerSendEvent, @un
             complete?(.failure(.encodingFailed(error, progress: .notSent)))
         }
     }
+}
+
+/// Sends `message` to the connection behind `handle`: at once, without an event object, when called on
+/// its reactor with nothing queued (a handler answering on its own connection; measured, the event was
+/// one allocation per response); otherwise posted (``deliverEvent(_:to:soonest:)``), to keep order.
+@usableFromInline
+func sendAddressed<M: WireMessage & Sendable>(
+    _ message: M, flags: MessageFlags, responseTo: UInt64,
+    completion: (@Sendable (Result<Void, SendError>) -> Void)?, to handle: ObjectHandle
+) throws(SendError) {
+    let result = handle.reactor.runSoonest(on: handle.id) { holder in
+        if let connection = connection(heldBy: holder) {
+            AddressedMessageEvent<M>.send(message, flags: flags, responseTo: responseTo, complete: completion, on: connection)
+        } else {
+            holder.handle(AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion))
+        }
+    }
+    switch result {
+    case nil:
+        try deliverEvent(
+            AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: handle,
+            soonest: true)
+    case .posted?: return
+    case .targetGone?: throw .peerGone
+    case .reactorStopped?: throw .serviceStopped
+    }
+}
+
+/// The connection an object registered for it sends on (a server peer or a pool link; both hand a
+/// ``PeerSendEvent`` straight to it).
+@usableFromInline
+func connection(heldBy holder: any ReactorObject) -> Connection? {
+    if let peer = holder as? ServerPeer { return peer.heldConnection }
+    if let link = holder as? PoolLink { return link.connection }
+    return nil
 }
 
 /// A request for one connection: its response comes back to the item's callback.

@@ -8,6 +8,8 @@ import Synchronization
 /// ``DirectRequestEvent``s, through its `ObjectHandle`. It is active from the start.
 final class ServerPeer: ReactorObject {
     private let connection: Connection
+    /// The connection, for sends that skip the event (`sendAddressed`).
+    var heldConnection: Connection { connection }
     private let core: ServiceCore
     private(set) var id: ObjectID?
     let reactor: Reactor

@@ -92,9 +92,7 @@ extension IPCService {
     ) throws(SendError) {
         try checkRegistered(M.self)
         // A handler answering on its own connection's reactor sends at once, not at the end of the turn.
-        try deliverEvent(
-            AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection,
-            soonest: true)
+        try sendAddressed(message, flags: flags, responseTo: responseTo, completion: completion, to: connection)
     }
 
     /// Throws ``SendError/unregisteredType(_:)`` for a type the registry does not know.

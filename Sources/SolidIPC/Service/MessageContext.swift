@@ -125,9 +125,7 @@ extension MessageContext {
         completion: (@Sendable (Result<Void, SendError>) -> Void)?
     ) throws(SendError) {
         try core?.checkRegistered(M.self)
-        try deliverEvent(
-            AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: connection,
-            soonest: true)
+        try sendAddressed(message, flags: flags, responseTo: responseTo, completion: completion, to: connection)
     }
 }
 

@@ -154,6 +154,20 @@ public final class Reactor: @unchecked Sendable {
         return .posted
     }
 
+    /// Runs `body` with `target`'s object at once when ``deliverSoonest(_:to:)`` would deliver at once (on
+    /// this reactor's thread, nothing queued, not inside another immediate delivery), so a caller can act
+    /// on the object without allocating an event. Returns `nil` when it would not (the caller posts an
+    /// event instead), `.targetGone` when no such object is registered, `.posted` after `body` ran.
+    @inline(__always)
+    public func runSoonest(on target: ObjectID, _ body: (any ReactorObject) -> Void) -> PostResult? {
+        guard isCurrent, immediateDepth == 0, isRunning, queue.isEmpty else { return nil }
+        guard let object = objects.lookup(target) else { return .targetGone }
+        immediateDepth += 1
+        defer { immediateDepth -= 1 }
+        body(object)
+        return .posted
+    }
+
     /// `true` when events wait in the reactor's queue (posted from other threads, or sent during an
     /// immediate delivery). Reactor thread only: a stream's read loop stops for them, so what they carry
     /// (a handler's response, a pause it causes) happens before more input is read.
