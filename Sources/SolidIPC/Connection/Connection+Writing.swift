@@ -22,11 +22,12 @@ extension Connection {
     func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        reactor.runSoon { [weak self] in
-            guard let self else { return }
-            self.pumpScheduled = false
-            self.pump()
-        }
+        reactor.runSoon(deferredPump)
+    }
+
+    func runDeferredPump() {
+        pumpScheduled = false
+        pump()
     }
 
     /// Bytes of packets one pump hands to the stream before it lets the reactor's other work run (reading
@@ -94,14 +95,15 @@ extension Connection {
         packetsSent += 1
         countSent(packet.count)
         sentSinceTick = true
-        stream.write(packet) { [weak self] error in
-            guard let self else { return }
-            self.inFlight -= 1
-            guard error == nil else { return }  // the stream reports its own failure through onClose
-            if !self.pumping { self.pump() }
-            if self.pausedForQueue { self.queueMayHaveRoom() }
-            if self.isClosing { self.closeIfDone() }
-        }
+        stream.write(packet, completion: packetWritten)
+    }
+
+    func packetWasWritten(_ error: StreamError?) {
+        inFlight -= 1
+        guard error == nil else { return }  // the stream reports its own failure through onClose
+        if !pumping { pump() }
+        if pausedForQueue { queueMayHaveRoom() }
+        if isClosing { closeIfDone() }
     }
 
     func keepAliveTick() {

@@ -345,7 +345,9 @@ public final class SocketStream: ReactorObject, ByteStream {
                 return
             case .done(let count):
                 bytesWritten &+= UInt64(count)
-                for completion in writes.consume(count) { completion(nil) }
+                var done = writes.consume(count)
+                for finished in done { finished.completion(nil) }
+                writes.recycle(&done)
                 if phase != .open { return }  // a completion closed the stream
             }
         }
