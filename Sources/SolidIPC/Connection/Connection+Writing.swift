@@ -61,25 +61,29 @@ extension Connection {
                 return
             }
             budget -= 1
-            let packet: [UInt8]
             if lastPacketWasFull {
                 // Bulk: the writer fills the packet's own storage (no copy through the scratch buffer).
                 let size = writer.packetSize
-                packet = [UInt8](unsafeUninitializedCapacity: size) { storage, count in
+                let packet = [UInt8](unsafeUninitializedCapacity: size) { storage, count in
                     count = writer.nextPacket(into: UnsafeMutableRawBufferPointer(storage))
                 }
+                guard !packet.isEmpty else { return }
+                lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
+                guard case .active = state else { return }  // an outcome callback closed the connection
+                send(packet)
             } else {
-                // Small messages: a right-sized copy costs less than allocating a whole packet. The packet
-                // is built in the reactor's scratch buffer (one per reactor, not 64 KiB per connection).
-                packet = reactor.withScratch(minimumBytes: writer.packetSize) { scratch in
+                // Small messages: built in the reactor's scratch buffer (one per reactor, not 64 KiB per
+                // connection) and written from there; only what the socket does not take is copied.
+                let length = reactor.withScratch(minimumBytes: writer.packetSize) { scratch -> Int in
                     let length = writer.nextPacket(into: scratch)
-                    return Array(UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
+                    guard length > 0 else { return 0 }
+                    lastPacketWasFull = length >= writer.packetSize - writer.packetSize / 8
+                    guard case .active = state else { return 0 }  // an outcome callback closed the connection
+                    send(copying: UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
+                    return length
                 }
+                guard length > 0 else { return }
             }
-            guard !packet.isEmpty else { return }
-            lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
-            guard case .active = state else { return }  // an outcome callback closed the connection
-            send(packet)
         }
     }
 
@@ -91,11 +95,20 @@ extension Connection {
     }
 
     func send(_ packet: [UInt8]) {
+        countPacket(packet.count)
+        stream.write(packet, completion: packetWritten)
+    }
+
+    func send(copying packet: UnsafeRawBufferPointer) {
+        countPacket(packet.count)
+        stream.write(copying: packet, completion: packetWritten)
+    }
+
+    private func countPacket(_ bytes: Int) {
         inFlight += 1
         packetsSent += 1
-        countSent(packet.count)
+        countSent(bytes)
         sentSinceTick = true
-        stream.write(packet, completion: packetWritten)
     }
 
     func packetWasWritten(_ error: StreamError?) {

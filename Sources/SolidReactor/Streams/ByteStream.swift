@@ -34,6 +34,11 @@ public protocol ByteStream: AnyObject {
 
     /// Queues `bytes` and writes what the transport takes now; `completion` as described above.
     func write(_ bytes: [UInt8], completion: ((StreamError?) -> Void)?)
+    /// Like ``write(_:completion:)`` for bytes valid only during the call: a stream copies what it must
+    /// keep. ``SocketStream`` writes them straight away when nothing is queued, and copies only what the
+    /// socket did not take (so a small packet built in a scratch buffer costs no allocation). The default
+    /// copies them into an array.
+    func write(copying bytes: UnsafeRawBufferPointer, completion: ((StreamError?) -> Void)?)
     /// Stops delivering reads until ``resumeReading()``.
     func pauseReading()
     /// Delivers reads again, starting with what arrived while paused.
@@ -52,6 +57,11 @@ public protocol ByteStream: AnyObject {
 extension ByteStream {
     /// ``write(_:completion:)`` without a completion.
     public func write(_ bytes: [UInt8]) { write(bytes, completion: nil) }
+
+    /// Copies `bytes` into an array and writes it (see the requirement).
+    public func write(copying bytes: UnsafeRawBufferPointer, completion: ((StreamError?) -> Void)?) {
+        write(Array(bytes), completion: completion)
+    }
 }
 
 /// Socket options a message connection asks of its stream (a Unix-domain or TLS stream applies the ones

@@ -319,6 +319,39 @@ public final class SocketStream: ReactorObject, ByteStream {
         flush()
     }
 
+    /// Writes `bytes` (valid only during the call) at once when nothing is queued, and queues a copy of
+    /// what the socket did not take; with bytes already queued it queues a copy of them all. `completion`
+    /// as for ``write(_:completion:)`` (it runs before this returns when the socket took everything).
+    public func write(copying bytes: UnsafeRawBufferPointer, completion: ((StreamError?) -> Void)?) {
+        guard phase == .open, writable, writes.isEmpty, !writeShutdownRequested, !closeWhenFlushed,
+            let base = bytes.baseAddress, bytes.count > 0
+        else {
+            write(Array(bytes), completion: completion)
+            return
+        }
+        var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: bytes.count)
+        let sent: Int
+        do {
+            switch try Socket.writeVector(fd, &vector, count: 1) {
+            case .wouldBlock:
+                writable = false
+                sent = 0
+            case .done(let count):
+                sent = count
+            }
+        } catch {
+            enqueue(Array(bytes), completion: completion)
+            finish(StreamError(error))  // fails the queued write, as flush() does
+            return
+        }
+        bytesWritten &+= UInt64(sent)
+        guard sent < bytes.count else {
+            completion?(nil)
+            return
+        }
+        enqueue(Array(bytes[sent...]), completion: completion)  // the rest goes once writable again
+    }
+
     /// Queues `bytes` without writing yet; ``flush()`` sends everything queued with one vectored call.
     public func enqueue(_ bytes: [UInt8], completion: ((StreamError?) -> Void)? = nil) {
         guard phase != .closed, !writeShutdownRequested else {
