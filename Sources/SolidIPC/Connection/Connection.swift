@@ -84,7 +84,7 @@ public final class Connection {
     /// STARTTLS (Connection+Secure.swift): how this side can secure the connection later, if at all.
     var secureUpgrade: SecureUpgrade?
     /// Between this side's start-secure packet and the TLS stream taking over: nothing is written.
-    var securing = false
+    @exclusivity(unchecked) var securing = false
     var sentStartSecure = false
     var secureCompletions: [(Result<SecurityInfo, ConnectionError>) -> Void] = []
     /// Called once a STARTTLS handshake completed (not for connections secure from the start).
@@ -96,13 +96,13 @@ public final class Connection {
     /// The completion of every packet write and the deferred pump, each made once: a closure made per
     /// packet or per turn was an allocation each time (measured: two per request on each side with one
     /// request per connection and turn, as in W4).
-    lazy var packetWritten: (StreamError?) -> Void = { [weak self] error in self?.packetWasWritten(error) }
-    lazy var deferredPump: () -> Void = { [weak self] in self?.runDeferredPump() }
+    @exclusivity(unchecked) private(set) var packetWritten: (StreamError?) -> Void = { _ in }
+    @exclusivity(unchecked) private(set) var deferredPump: () -> Void = {}
     /// Requests the peer sent on this connection that this side has not answered (final response or
     /// reject) yet: a graceful close waits for them.
     let unanswered = IDTable()
     /// Peer requests this side answers in parts and has not finished answering (see `orderingParts`).
-    var answeringInParts: Set<UInt64> = []
+    @exclusivity(unchecked) var answeringInParts: Set<UInt64> = []
     /// The tasks of `async` handlers answering peer requests (Connection+HandlerTasks.swift).
     var handlerTasks: [UInt64: Task<Void, Never>] = [:]
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
@@ -163,6 +163,11 @@ public final class Connection {
         readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }
+        // Through a constant holder: a `[weak self]` capture is a mutable box, checked for exclusivity on
+        // every call (measured: two `swift_beginAccess` per request and side).
+        let weakSelf = WeakConnection(self)
+        packetWritten = { error in weakSelf.connection?.packetWasWritten(error) }
+        deferredPump = { weakSelf.connection?.runDeferredPump() }
         installCallbacks(on: stream)
         stream.applyOptions(
             StreamOptions(
@@ -439,4 +444,10 @@ public final class Connection {
         for pending in waiting { _ = enqueue(pending, into: writer) }
         pump()
     }
+}
+
+/// A weak reference to a connection that closures capture as a constant.
+private final class WeakConnection {
+    @exclusivity(unchecked) weak var connection: Connection?
+    init(_ connection: Connection) { self.connection = connection }
 }

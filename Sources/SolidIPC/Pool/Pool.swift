@@ -28,7 +28,7 @@ final class Pool: ReactorObject {
     /// What messages still waiting get once stopped (service stop or pool close).
     var stopError = SendError.serviceStopped
     /// Set by a graceful close: called once the pool has drained.
-    var closeWhenDrained: (() -> Void)?
+    @exclusivity(unchecked) var closeWhenDrained: (() -> Void)?
     @exclusivity(unchecked) var queue = ItemQueue()
     @exclusivity(unchecked) var links: [PoolLink] = []
     /// The connection that carries the pool's synchronous messages, chosen when the first one goes out.
@@ -36,7 +36,7 @@ final class Pool: ReactorObject {
     /// Resolves, connects, runs the proxy and TLS steps, and keeps the books of attempts and back-off.
     let dialer: Dialer
     /// Timers of messages with a timeout, by serial.
-    var timeouts: [UInt64: TimerID] = [:]
+    @exclusivity(unchecked) var timeouts: [UInt64: TimerID] = [:]
     var id: ObjectID?
     /// Messages handed to a connection and not completed, by serial (for cancel).
     @exclusivity(unchecked) var inFlightMessages = InFlightList()
@@ -45,7 +45,7 @@ final class Pool: ReactorObject {
     /// the front of the queue when the pool learns of the drop.
     var givenBack: [PoolItem] = []
     /// The end-of-turn checks (drained close, draining links, idle retirement) are scheduled.
-    var checksScheduled = false
+    @exclusivity(unchecked) var checksScheduled = false
 
     init(entry: PoolEntry, steps: DialSteps? = nil) {
         self.entry = entry

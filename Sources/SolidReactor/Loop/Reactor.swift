@@ -35,10 +35,10 @@ public final class Reactor: @unchecked Sendable {
     let timers = TimerQueue()
     /// Tasks for the end of this turn, each in a struct: a bare closure stored in an array is converted
     /// to its most general form, which allocated a thunk per task (measured, like `WriteQueue`'s).
-    private var soonTasks: [SoonTask] = []
+    @exclusivity(unchecked) private var soonTasks: [SoonTask] = []
     /// The other of two arrays `runSoonTasks` alternates between, so a turn allocates none (copying
     /// `soonTasks` and emptying it with its capacity kept made a new array every turn: measured).
-    private var spareSoonTasks: [SoonTask] = []
+    @exclusivity(unchecked) private var spareSoonTasks: [SoonTask] = []
     private struct SoonTask {
         let run: () -> Void
     }

@@ -10,7 +10,7 @@ final class EventQueue: @unchecked Sendable {
     // @unchecked: `tail` is touched only by the single consumer; `head` and the links are atomics.
 
     private let head: Atomic<UnsafeMutableRawPointer?>
-    private var tail: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var tail: UnsafeMutableRawPointer
     private let stub: ReactorEvent
     private let stubPointer: UnsafeMutableRawPointer
 

@@ -16,7 +16,7 @@ final class ObjectTable: @unchecked Sendable {
     static let chunkSize = 1 << chunkShift  // slots per chunk
     static let maxChunks = 4096  // => up to 4,194,304 objects per reactor
 
-    private var objects: [(any ReactorObject)?] = []
+    @exclusivity(unchecked) private var objects: [(any ReactorObject)?] = []
     private var freeSlots: [UInt32] = []
     private let directory: UnsafeMutablePointer<Atomic<UnsafeMutablePointer<Atomic<UInt64>>?>>
     private(set) var count = 0

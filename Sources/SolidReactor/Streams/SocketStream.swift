@@ -17,14 +17,14 @@ import Logging
 /// ``StreamError`` otherwise; after it, the stream drops every callback it holds.
 public final class SocketStream: ReactorObject, ByteStream {
     /// Receives incoming bytes. The buffer is only valid during the call.
-    public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    @exclusivity(unchecked) public var onRead: ((UnsafeRawBufferPointer) -> Void)?
     /// Called when the peer shut down its writing side. When `nil`, the stream closes itself once its
     /// pending writes are flushed.
     public var onEndOfInput: (() -> Void)?
     /// Called once when the stream closes: `nil` for an orderly close, otherwise the error.
     public var onClose: ((StreamError?) -> Void)?
     /// Reads per readiness turn before yielding to other objects on the reactor.
-    public var readBudget = 16
+    @exclusivity(unchecked) public var readBudget = 16
 
     /// The reactor the stream lives on.
     public let reactor: Reactor
@@ -32,30 +32,32 @@ public final class SocketStream: ReactorObject, ByteStream {
     public private(set) var localAddress: SocketAddress?
     /// The peer's address.
     public private(set) var remoteAddress: SocketAddress?
+    // The hot fields skip the dynamic exclusivity checks (a `swift_beginAccess` per write and per read;
+    // no access to them ever overlaps: completions and callbacks run between accesses, not inside one).
     /// Bytes read so far.
-    public private(set) var bytesRead: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var bytesRead: UInt64 = 0
     /// Bytes written so far.
-    public private(set) var bytesWritten: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var bytesWritten: UInt64 = 0
 
     private enum Phase { case connecting, open, closed }
-    private var phase: Phase
-    private var fd: Int32
+    @exclusivity(unchecked) private var phase: Phase
+    @exclusivity(unchecked) private var fd: Int32
     /// A Unix-domain socket: no TCP options.
     private let isUnixDomain: Bool
     private var id: ObjectID?
-    private var readable = false
-    private var writable = false
-    private var readScheduled = false
-    private var readingPaused = false
+    @exclusivity(unchecked) private var readable = false
+    @exclusivity(unchecked) private var writable = false
+    @exclusivity(unchecked) private var readScheduled = false
+    @exclusivity(unchecked) private var readingPaused = false
     private var inputEnded = false
     /// The poller reported the peer's FIN: read until end of stream, not just until a short read.
-    private var peerHungUp = false
-    private var writeShutdownRequested = false
+    @exclusivity(unchecked) private var peerHungUp = false
+    @exclusivity(unchecked) private var writeShutdownRequested = false
     private var writeShutdownDone = false
-    private var closeWhenFlushed = false
+    @exclusivity(unchecked) private var closeWhenFlushed = false
     private var connectCompletion: ((Result<SocketStream, StreamError>) -> Void)?
     private var connectTimer: TimerID?
-    private var writes = WriteQueue()
+    @exclusivity(unchecked) private var writes = WriteQueue()
     private let vectors: UnsafeMutablePointer<iovec>
     private static let maxVectors = 64
 
