@@ -17,7 +17,7 @@ final class ServiceCore: Sendable {
     let configuration: ServiceConfigurationSnapshot
     /// The service's message serials (requests sent on a connection take theirs here too).
     let serials: SerialCounter
-    let handlers: [MessageTypeID: MessageHandler]
+    let handlers: HandlerTable
     let sinkFactories: [MessageTypeID: SinkFactory]
     let counters: ServiceCounters
     /// Accepted connections alive now (for the accept limit).
@@ -66,7 +66,7 @@ final class ServiceCore: Sendable {
         self.configuration = configuration
         counters = ServiceCounters(instrumentation: configuration.instrumentation)
         self.serials = serials
-        self.handlers = handlers
+        self.handlers = HandlerTable(handlers)
         self.sinkFactories = sinkFactories
         self.logger = logger
     }

@@ -417,7 +417,7 @@ struct ServiceState {
     /// `stop(gracePeriod:)` is draining: new messages to destinations are refused.
     var draining = false
     var core: ServiceCore?
-    var pools: [Destination: PoolEntry] = [:]
+    var pools = PoolMap()
     var listener: ObjectHandle?
     var listeningAddress: SocketAddress?
     /// The address to report: none once a stop (graceful or not) began.
