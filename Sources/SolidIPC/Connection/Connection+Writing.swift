@@ -32,8 +32,10 @@ extension Connection {
 
     /// Bytes of packets one pump hands to the stream before it lets the reactor's other work run (reading
     /// answers, a cancel, other connections). Measured (W3): at 64 packets per turn a fast receiver let
-    /// one pump write 4 MiB (about 2.5 ms) while a ping's answer waited unread; 256 KiB is ~150 µs.
-    static let bytesPerTurn = 256 * 1024
+    /// one pump write 4 MiB (about 2.5 ms) while a ping's answer waited unread; 256 KiB is ~150 µs. At
+    /// 128 KiB (once writing a packet allocated nothing), two runs of 7: ping p99 during a stream 307–558
+    /// → 169–188 µs, during a whole message 817–1038 → 578–631 µs, the bulk rates within their noise.
+    static let bytesPerTurn = 128 * 1024
 
     /// Answers waiting in the writer that make a connection pump in the middle of a read (see
     /// `readerEvent`). Measured (W1, 64 in flight, one connection): 101–142 k → 250 k round trips/s at
