@@ -42,8 +42,6 @@ extension Connection {
     /// 32; at 8 or 16 more writes ate the gain.
     static let earlyPumpMessages = 32
 
-    /// ``bytesPerTurn`` in packets of `packetSize` (at least 2, at most 64: small packets are cheap).
-    static func packetsPerTurn(packetSize: Int) -> Int { min(64, max(2, bytesPerTurn / packetSize)) }
 
     /// Hands packets to the stream while fewer than `packetsInFlight` wait in it, at most
     /// ``bytesPerTurn`` per reactor turn. Never re-entered: a write that completes at once (the socket
@@ -55,14 +53,13 @@ extension Connection {
             pumping = false
             if isClosing { closeIfDone() }
         }
-        var budget = Self.packetsPerTurn(packetSize: writer.packetSize)
+        var budget = Self.bytesPerTurn  // bytes; the packet that crosses it is the turn's last
         while inFlight < configuration.packetsInFlight && writer.hasWork {
             guard case .active = state else { return }  // a completion closed the connection
             guard budget > 0 else {
                 schedulePump()  // the rest next turn
                 return
             }
-            budget -= 1
             if lastPacketWasFull {
                 // Bulk: the writer fills the packet's own storage (no copy through the scratch buffer).
                 let size = writer.packetSize
@@ -72,6 +69,7 @@ extension Connection {
                 guard !packet.isEmpty else { return }
                 lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
                 guard case .active = state else { return }  // an outcome callback closed the connection
+                budget -= packet.count
                 send(packet)
             } else {
                 // Small messages: built in the reactor's scratch buffer (one per reactor, not 64 KiB per
@@ -85,6 +83,7 @@ extension Connection {
                     return length
                 }
                 guard length > 0 else { return }
+                budget -= length
             }
         }
     }
