@@ -109,6 +109,7 @@ struct RunCommand: ParsableCommand {
         if !skipLimits {
             limits += PingPongLimit.run(source: pingpongSource, pin: pinning, quick: quick)
             limits.append(IPerfLimit.run(pin: pinning))
+            limits.append(FreshMemoryLimit.run(pin: pinning))
             if tls != nil { limits += CipherLimit.run(pin: pinning) }
         }
         let runner = Runner(

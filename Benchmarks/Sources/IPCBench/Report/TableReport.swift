@@ -145,8 +145,10 @@ struct TableReport {
     private func limitNotes(_ workload: WorkloadID) -> [String] {
         let wanted: [String] = switch workload {
         case .w1: ["tcp_pingpong depth 64", "tcp_pingpong depth 1"]
-        case .w2, .w2s: ["iperf3", "cipher"]
-        case .w3, .w3s: ["cipher"]
+        case .w2: ["iperf3", "fresh memory", "cipher"]
+        case .w2s: ["iperf3", "cipher"]
+        case .w3: ["fresh memory", "cipher"]
+        case .w3s: ["cipher"]
         default: []
         }
         return report.limits.filter { limit in wanted.contains { limit.name.hasPrefix($0) } }
