@@ -50,12 +50,12 @@ final class Runner {
         for group in groups {
             MessagePayloads.clear()  // a payload kept from the last group would count in this one's RSS
             var states = group.map { CaseState(result: CaseResult(benchCase: $0)) }
-            for index in states.indices {
+            func warmUp(_ index: Int) {
                 let benchCase = states[index].result.benchCase
                 if benchCase.system == .solidframe {
                     announce(benchCase, "warm-up")
                     do { _ = try runSolidFrame(benchCase, warmUp: true) } catch { fail(&states[index], error) }
-                    continue
+                    return
                 }
                 do {
                     let server = try server(benchCase.system)
@@ -66,33 +66,47 @@ final class Runner {
                     fail(&states[index], error)
                 }
             }
-            for repetition in 1...plan.repetitions {
-                for index in states.indices where states[index].result.failure == nil {
-                    let benchCase = states[index].result.benchCase
-                    announce(benchCase, "repetition \(repetition)/\(plan.repetitions)")
-                    if benchCase.system == .solidframe {
-                        do {
-                            let sample = try runSolidFrame(benchCase, warmUp: false)
-                            states[index].result.samples.append(sample.run)
-                            states[index].reported.append(sample)
-                        } catch {
-                            fail(&states[index], error)
-                        }
-                        continue
-                    }
+            func measure(_ index: Int, _ repetition: Int) {
+                guard states[index].result.failure == nil else { return }
+                let benchCase = states[index].result.benchCase
+                announce(benchCase, "repetition \(repetition)/\(plan.repetitions)")
+                if benchCase.system == .solidframe {
                     do {
-                        let (sample, histograms) = try runOnce(
-                            benchCase, client: states[index].client!, server: try server(benchCase.system), warmUp: false)
-                        states[index].result.samples.append(sample)
-                        states[index].latency.merge(histograms.0)
-                        states[index].idle.merge(histograms.1)
-                        states[index].busy.merge(histograms.2)
-                        if sample.errors > 0 {
-                            states[index].result.failure = "\(sample.errors) failed round trips; first: \(sample.firstError ?? "?")"
-                        }
+                        let sample = try runSolidFrame(benchCase, warmUp: false)
+                        states[index].result.samples.append(sample.run)
+                        states[index].reported.append(sample)
                     } catch {
                         fail(&states[index], error)
                     }
+                    return
+                }
+                do {
+                    let (sample, histograms) = try runOnce(
+                        benchCase, client: states[index].client!, server: try server(benchCase.system), warmUp: false)
+                    states[index].result.samples.append(sample)
+                    states[index].latency.merge(histograms.0)
+                    states[index].idle.merge(histograms.1)
+                    states[index].busy.merge(histograms.2)
+                    if sample.errors > 0 {
+                        states[index].result.failure = "\(sample.errors) failed round trips; first: \(sample.firstError ?? "?")"
+                    }
+                } catch {
+                    fail(&states[index], error)
+                }
+            }
+            if let first = group.first, Plan.runsBackToBack(first.workload) {
+                // Whole-message transfers: each system's warm-up and repetitions one after the other
+                // (see `Plan.runsBackToBack`).
+                for index in states.indices {
+                    warmUp(index)
+                    for repetition in 1...plan.repetitions { measure(index, repetition) }
+                }
+            } else {
+                // Everything else: repetitions interleaved across systems, so slow phases of the machine
+                // spread over every row instead of hitting one.
+                for index in states.indices { warmUp(index) }
+                for repetition in 1...plan.repetitions {
+                    for index in states.indices { measure(index, repetition) }
                 }
             }
             for index in states.indices {
