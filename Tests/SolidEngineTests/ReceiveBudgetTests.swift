@@ -63,8 +63,13 @@ struct ReceiveBudgetTests {
         let grown = virtualBytes() - before
         #expect(rejected.isEmpty)
         #expect(reader.receivingBytes > 64 * 400 * Self.megabyte, "charged at the declared sizes")
-        #expect(grown < 64 * Self.megabyte, "address space grew by \(grown) bytes for 64 × 400 MiB declared")
+        #expect(grown < Self.addressSpaceBound, "address space grew by \(grown) bytes for 64 × 400 MiB declared")
     }
+
+    /// The address-space growth these tests allow: far below the 16–25 GB declared, but room for what the
+    /// other suites running in parallel map meanwhile (8 MiB of stack per reactor thread they start: at
+    /// 64 MiB this failed once in a full run while other suites started reactor groups).
+    static let addressSpaceBound = 1024 * megabyte
 
     @Test("out-of-line arrays declared at 250 MiB in 64 slots reserve no address space either")
     func declaredArraysReserveNothing() throws {
@@ -80,7 +85,7 @@ struct ReceiveBudgetTests {
         }
         let grown = virtualBytes() - before
         #expect(rejected.isEmpty)
-        #expect(grown < 64 * Self.megabyte, "address space grew by \(grown) bytes for 64 × 400 MiB declared")
+        #expect(grown < Self.addressSpaceBound, "address space grew by \(grown) bytes for 64 × 400 MiB declared")
     }
 
     @Test("over the connection's budget a message is rejected alone; once the first is delivered the budget is free again")

@@ -78,8 +78,11 @@ struct ReviewFixTests {
         let handled = EventLog()
         let (server, destination) = try startServer(group: group, configure: { configuration in
             configuration.onConnectionStart = { info in
-                paused.withLock { $0 = info.handle }
+                // The pause is asked first: the test resumes once it sees the handle, and a resume that
+                // overtook the pause left the connection paused for good (1 run in 7 hung here: a trace
+                // showed the resume applied, then the pause).
                 try? serverBox.withLock { $0 }?.pauseReading(info.handle)
+                paused.withLock { $0 = info.handle }
             }
         }) { server in
             try server.handle(Blob.self) { blob, context in

@@ -399,9 +399,6 @@ public final class PacketReader {
         context.slot = slot
         try assembly.feed(data, context: context) { header, error in onEvent(.rejected(header, error)) }
         guard last else { return }
-        switch try assembly.end(slot: slot) {
-        case .delivered(let header, let message): onEvent(.message(header, message))
-        case .rejected, .pending: break
-        }
+        try assembly.end(slot: slot, deliver: onEvent)
     }
 }
