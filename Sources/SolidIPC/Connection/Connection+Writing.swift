@@ -42,6 +42,10 @@ extension Connection {
     /// 32; at 8 or 16 more writes ate the gain.
     static let earlyPumpMessages = 32
 
+    /// A packet within an eighth of the packet size: bulk data is flowing (the next packet is built in its
+    /// own storage, not the scratch buffer).
+    @inline(__always)
+    static func isNearlyFull(_ length: Int, packetSize: Int) -> Bool { length >= packetSize - packetSize / 8 }
 
     /// Hands packets to the stream while fewer than `packetsInFlight` wait in it, at most
     /// ``bytesPerTurn`` per reactor turn. Never re-entered: a write that completes at once (the socket
@@ -67,7 +71,7 @@ extension Connection {
                     count = writer.nextPacket(into: UnsafeMutableRawBufferPointer(storage))
                 }
                 guard !packet.isEmpty else { return }
-                lastPacketWasFull = packet.count >= writer.packetSize - writer.packetSize / 8
+                lastPacketWasFull = Self.isNearlyFull(packet.count, packetSize: writer.packetSize)
                 guard case .active = state else { return }  // an outcome callback closed the connection
                 budget -= packet.count
                 send(packet)
@@ -77,7 +81,7 @@ extension Connection {
                 let length = reactor.withScratch(minimumBytes: writer.packetSize) { scratch -> Int in
                     let length = writer.nextPacket(into: scratch)
                     guard length > 0 else { return 0 }
-                    lastPacketWasFull = length >= writer.packetSize - writer.packetSize / 8
+                    lastPacketWasFull = Self.isNearlyFull(length, packetSize: writer.packetSize)
                     guard case .active = state else { return 0 }  // an outcome callback closed the connection
                     send(copying: UnsafeRawBufferPointer(rebasing: scratch[0..<length]))
                     return length

@@ -132,22 +132,19 @@ func sendAddressed<M: WireMessage & Sendable>(
             holder.handle(AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion))
         }
     }
-    switch result {
-    case nil:
-        try deliverEvent(
+    guard let result else {
+        return try deliverEvent(
             AddressedMessageEvent(message, flags: flags, responseTo: responseTo, complete: completion), to: handle,
             soonest: true)
-    case .posted?: return
-    case .targetGone?: throw .peerGone
-    case .reactorStopped?: throw .serviceStopped
     }
+    try throwIfUndelivered(result)
 }
 
 /// The connection an object registered for it sends on (a server peer or a pool link; both hand a
 /// ``PeerSendEvent`` straight to it).
 @usableFromInline
 func connection(heldBy holder: any ReactorObject) -> Connection? {
-    if let peer = holder as? ServerPeer { return peer.heldConnection }
+    if let peer = holder as? ServerPeer { return peer.connection }
     if let link = holder as? PoolLink { return link.connection }
     return nil
 }

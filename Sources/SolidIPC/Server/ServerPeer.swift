@@ -7,9 +7,8 @@ import Synchronization
 /// sends is addressed to it: responses and messages arrive as ``PeerSendEvent``s, requests as
 /// ``DirectRequestEvent``s, through its `ObjectHandle`. It is active from the start.
 final class ServerPeer: ReactorObject {
-    private let connection: Connection
-    /// The connection, for sends that skip the event (`sendAddressed`).
-    var heldConnection: Connection { connection }
+    /// Its connection (also read by `sendAddressed`, which sends on it without an event).
+    let connection: Connection
     private let core: ServiceCore
     private(set) var id: ObjectID?
     let reactor: Reactor

@@ -133,7 +133,12 @@ extension MessageContext {
 /// failure into the ``SendError`` callers see.
 @usableFromInline
 func deliverEvent(_ event: ReactorEvent, to connection: ObjectHandle, soonest: Bool = false) throws(SendError) {
-    let result = soonest ? connection.reactor.deliverSoonest(event, to: connection.id) : connection.post(event)
+    try throwIfUndelivered(soonest ? connection.reactor.deliverSoonest(event, to: connection.id) : connection.post(event))
+}
+
+/// The ``SendError`` a failed post to a connection's holder means.
+@usableFromInline
+func throwIfUndelivered(_ result: PostResult) throws(SendError) {
     switch result {
     case .posted: return
     case .targetGone: throw .peerGone

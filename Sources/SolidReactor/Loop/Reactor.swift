@@ -146,21 +146,25 @@ public final class Reactor: @unchecked Sendable {
     /// response the rest of its reactor turn (up to 16 reads of other data) and ~400 instructions.
     @discardableResult
     public func deliverSoonest(_ event: ReactorEvent, to target: ObjectID?) -> PostResult {
-        guard isCurrent, immediateDepth == 0, isRunning, queue.isEmpty else {  // isCurrent first: the rest is reactor-only
-            if let target { return post(event, to: target) }
-            return post(event)
+        if let target {
+            let delivered = runSoonest(on: target) { object in
+                event.target = target
+                object.handle(event)
+            }
+            return delivered ?? post(event, to: target)
         }
+        guard canRunAtOnce else { return post(event) }
         immediateDepth += 1
         defer { immediateDepth -= 1 }
-        event.target = target
-        guard let target else {
-            event.run(on: self)
-            return .posted
-        }
-        guard let object = objects.lookup(target) else { return .targetGone }
-        object.handle(event)
+        event.target = nil
+        event.run(on: self)
         return .posted
     }
+
+    /// On this reactor's thread, nothing queued, no immediate delivery running (`isCurrent` first: the
+    /// rest is reactor-only).
+    @inline(__always)
+    private var canRunAtOnce: Bool { isCurrent && immediateDepth == 0 && isRunning && queue.isEmpty }
 
     /// Runs `body` with `target`'s object at once when ``deliverSoonest(_:to:)`` would deliver at once (on
     /// this reactor's thread, nothing queued, not inside another immediate delivery), so a caller can act
@@ -168,7 +172,7 @@ public final class Reactor: @unchecked Sendable {
     /// event instead), `.targetGone` when no such object is registered, `.posted` after `body` ran.
     @inline(__always)
     public func runSoonest(on target: ObjectID, _ body: (any ReactorObject) -> Void) -> PostResult? {
-        guard isCurrent, immediateDepth == 0, isRunning, queue.isEmpty else { return nil }
+        guard canRunAtOnce else { return nil }
         guard let object = objects.lookup(target) else { return .targetGone }
         immediateDepth += 1
         defer { immediateDepth -= 1 }
