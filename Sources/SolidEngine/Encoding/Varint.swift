@@ -30,6 +30,11 @@ public enum Varint {
     /// Appends `value` to `bytes`.
     @inlinable
     public static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+        if value < 0x80 { return bytes.append(UInt8(value)) }
+        if value < 0x4000 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            return bytes.append(UInt8(truncatingIfNeeded: value >> 7))
+        }
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -49,8 +54,23 @@ public enum Varint {
     }
 
     /// Reads a varint from `buffer` starting at `offset`.
-    @inlinable
+    @inlinable @inline(__always)
     public static func read(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> ReadResult {
+        // Most varints on the wire (lengths, slots, flags, small ids) are one byte: inline that case.
+        if offset < buffer.count {
+            let byte = buffer[offset]
+            if byte < 0x80 { return .value(UInt64(byte), length: 1) }
+            if offset + 1 < buffer.count {  // and two (lengths up to 16 KiB)
+                let next = buffer[offset + 1]
+                if next < 0x80 { return .value(UInt64(byte & 0x7F) | UInt64(next) << 7, length: 2) }
+            }
+        }
+        return readLong(buffer, at: offset)
+    }
+
+    /// ``read(_:at:)`` for a varint of two bytes or more (or a truncated one).
+    @inlinable @inline(never)
+    public static func readLong(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> ReadResult {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var index = offset

@@ -102,7 +102,7 @@ public struct MessageHeader: Sendable, Equatable {
     /// needed.
     public static func parse(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> (MessageHeader, Int)? {
         var offset = 0
-        func varint(_ limit: UInt64) throws(WireError) -> UInt64? {
+        @inline(__always) func varint(_ limit: UInt64) throws(WireError) -> UInt64? {
             switch Varint.read(buffer, at: offset) {
             case .incomplete: return nil
             case .malformed: throw .malformedVarint
@@ -112,7 +112,7 @@ public struct MessageHeader: Sendable, Equatable {
                 return value
             }
         }
-        func byte() -> UInt8? {
+        @inline(__always) func byte() -> UInt8? {
             guard offset < buffer.count else { return nil }
             offset += 1
             return buffer[offset - 1]

@@ -163,6 +163,7 @@ public final class Connection {
         readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
         reader.onEvent = { [unowned self] event in self.readerEvent(event) }
+        reader.onMessage = { [unowned self] header, message in self.messageArrived(header, message) }
         // Through a constant holder: a `[weak self]` capture is a mutable box, checked for exclusivity on
         // every call (measured: two `swift_beginAccess` per request and side).
         let weakSelf = WeakConnection(self)
@@ -370,6 +371,23 @@ public final class Connection {
         if pumpScheduled && !pumping { pump() }
     }
 
+    /// A complete message from the reader (lent, not copied).
+    private func messageArrived(_ header: MessageHeader, _ message: any WireMessage) {
+        if case .closed = state { return }  // a close in the middle of a read ends it
+        if header.flags.contains(.request) { unanswered.increment(header.requestID) }
+        onMessage?(header, message)
+        // A long read of small messages (a pipelined peer's batch): once enough answers wait, send
+        // them while reading on, so the peer works in parallel instead of waiting for the whole batch.
+        // Only when nothing else on this reactor is ready: otherwise other connections keep the peer
+        // busy and the extra writes only cost.
+        // (Not while closing gracefully: a pump may then close the connection mid-read.)
+        if pumpScheduled, !pumping, !closeOnceWritten, reactor.readyThisTurn <= 1, let writer,
+            writer.pendingCount >= Self.earlyPumpMessages
+        {
+            pump()
+        }
+    }
+
     private func readerEvent(_ event: ReaderEvent) {
         // A close in the middle of a read (a limit, a handler) ends it: the rest of the input is ignored.
         if case .closed = state { return }
@@ -377,18 +395,7 @@ public final class Connection {
         case .handshake(_, let agreed):
             activate(agreed)
         case .message(let header, let message):
-            if header.flags.contains(.request) { unanswered.increment(header.requestID) }
-            onMessage?(header, message)
-            // A long read of small messages (a pipelined peer's batch): once enough answers wait, send
-            // them while reading on, so the peer works in parallel instead of waiting for the whole batch.
-            // Only when nothing else on this reactor is ready: otherwise other connections keep the peer
-            // busy and the extra writes only cost.
-            // (Not while closing gracefully: a pump may then close the connection mid-read.)
-            if pumpScheduled, !pumping, !closeOnceWritten, reactor.readyThisTurn <= 1, let writer,
-                writer.pendingCount >= Self.earlyPumpMessages
-            {
-                pump()
-            }
+            messageArrived(header, message)  // not reached: the reader hands messages to onMessage
         case .startSecure:
             break  // handled once the read is over (received(_:)), with the bytes that followed
         case .keepAlive:

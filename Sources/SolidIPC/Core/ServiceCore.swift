@@ -15,6 +15,10 @@ typealias SinkFactory = @Sendable (any WireMessage, MessageContext) -> [any Byte
 @usableFromInline
 final class ServiceCore: Sendable {
     let configuration: ServiceConfigurationSnapshot
+    /// `configuration.instrumentation != nil`, checked first on per-message paths: reading the optional
+    /// existential copies it through its value witnesses even when it is `nil` (measured: ~300
+    /// instructions per round trip).
+    let isInstrumented: Bool
     /// The service's message serials (requests sent on a connection take theirs here too).
     let serials: SerialCounter
     let handlers: HandlerTable
@@ -64,6 +68,7 @@ final class ServiceCore: Sendable {
         sinkFactories: [MessageTypeID: SinkFactory], serials: SerialCounter, logger: Logger
     ) {
         self.configuration = configuration
+        isInstrumented = configuration.instrumentation != nil
         counters = ServiceCounters(instrumentation: configuration.instrumentation)
         self.serials = serials
         self.handlers = HandlerTable(handlers)
@@ -102,7 +107,7 @@ final class ServiceCore: Sendable {
     /// Counts an incoming message (a response or part too) and reports it to the instrumentation.
     func countReceived(_ header: MessageHeader) {
         counters.messagesReceived.add(1, ordering: .relaxed)
-        if let instrumentation = configuration.instrumentation {
+        if isInstrumented, let instrumentation = configuration.instrumentation {
             instrumentation.messageReceived(
                 type: configuration.registry.name(of: header.typeID) ?? "\(header.typeID)", bytes: Int(header.bodyLength))
         }

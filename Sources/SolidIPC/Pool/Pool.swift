@@ -306,12 +306,12 @@ final class Pool: ReactorObject {
     private func respond(_ header: MessageHeader, _ message: any WireMessage, on link: PoolLink) {
         core.countReceived(header)
         if header.flags.contains(.responsePart) {
-            link.awaiting.peek(header.responseTo)?.answer(.success(message))
+            link.awaiting.peek(header.responseTo)?.answer(message: message)
         } else if let sent = link.awaiting.remove(header.responseTo) {
             link.inFlight -= 1
             inFlightMessages.remove(sent)
             finish(sent.serial)
-            sent.answer(.success(message))
+            sent.answer(message: message)
             dispatch()
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])

@@ -37,7 +37,11 @@ final class PoolEntry: @unchecked Sendable {
     }
 
     /// `true` the first time: the caller reports the pool's creation.
-    func reportCreation() -> Bool { reported.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged }
+    func reportCreation() -> Bool {
+        // Asked on every send: a plain load first, the compare-exchange (a locked instruction) only once.
+        reported.load(ordering: .relaxed) == 0
+            && reported.compareExchange(expected: 0, desired: 1, ordering: .relaxed).exchanged
+    }
 
     /// `true` the first time after its creation was reported: the caller reports its removal.
     func reportRemoval() -> Bool { reported.compareExchange(expected: 1, desired: 2, ordering: .relaxed).exchanged }
@@ -51,7 +55,7 @@ final class PoolEntry: @unchecked Sendable {
             queued.subtract(1, ordering: .relaxed)
             return false
         }
-        core.configuration.instrumentation?.queuedMessagesChanged(by: 1)
+        if core.isInstrumented { core.configuration.instrumentation?.queuedMessagesChanged(by: 1) }
         return true
     }
 
@@ -74,7 +78,7 @@ final class PoolEntry: @unchecked Sendable {
     /// place, or this sees the waiter.
     func released() {
         queued.subtract(1, ordering: .sequentiallyConsistent)
-        core.configuration.instrumentation?.queuedMessagesChanged(by: -1)
+        if core.isInstrumented { core.configuration.instrumentation?.queuedMessagesChanged(by: -1) }
         if waitingCount.load(ordering: .sequentiallyConsistent) > 0 {
             let waiter = waiters.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             if let waiter {

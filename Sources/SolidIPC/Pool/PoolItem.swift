@@ -84,6 +84,11 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     /// A request's response (or one part of it) arrived, or the request failed.
     func answer(_ result: Result<any WireMessage, SendError>) {}
 
+    /// A response (or one part of it) arrived. Lent, not copied: a request item unwraps it straight into
+    /// its response type (building a `Result` of the existential and binding it out again copied it
+    /// twice through its value witnesses).
+    func answer(message: any WireMessage) { answer(.success(message)) }
+
     /// Completes the item with `error`, whichever kind it is.
     final func fail(_ error: SendError) {
         if isRequest { answer(.failure(error)) } else { complete(.failure(error)) }
@@ -156,6 +161,8 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
     /// instructions per response from this class's generic code); it captures nothing.
     @usableFromInline let deliver:
         @Sendable (@Sendable (Result<Response, SendError>) -> Void, Result<any WireMessage, SendError>) -> Void
+    /// ``deliver`` for a response that arrived (the common case), without a `Result` around it.
+    @usableFromInline let deliverMessage: @Sendable (@Sendable (Result<Response, SendError>) -> Void, any WireMessage) -> Void
 
     @inlinable
     init(
@@ -175,6 +182,13 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
                 onResponse(.failure(error))
             }
         }
+        deliverMessage = { onResponse, message in
+            if Response.isExactType(of: message) {
+                onResponse(.success(Response.unwrapExact(message)))
+            } else {
+                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
+            }
+        }
         // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
         super.init(serial: serial, flags: addressed ? [] : flags, timeout: timeout, addressed: addressed)
     }
@@ -189,6 +203,11 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
     override func answer(_ result: Result<any WireMessage, SendError>) {
         if let record { record.report(isRequest: true, error: result.failure) }
         deliver(onResponse, result)
+    }
+
+    override func answer(message: any WireMessage) {
+        if let record { record.report(isRequest: true, error: nil) }
+        deliverMessage(onResponse, message)
     }
 }
 

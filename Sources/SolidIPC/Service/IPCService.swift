@@ -229,7 +229,7 @@ public final class IPCService: Sendable {
         } while true
         entry.started(item.serial)
         item.entry = entry
-        if let instrumentation = configuration.instrumentation {
+        if entry.core.isInstrumented, let instrumentation = configuration.instrumentation {
             let registry = configuration.registry
             let name = registry.typeID(of: M.self).flatMap { registry.name(of: $0) } ?? "\(M.self)"
             item.record = SendRecord(type: name, instrumentation: instrumentation)
@@ -245,17 +245,19 @@ public final class IPCService: Sendable {
 
     /// The destination's pool entry, created when there is none.
     private func poolEntry(for destination: Destination) throws(SendError) -> PoolEntry {
-        let found: Result<PoolEntry, SendError> = state.withLock { state in
-            guard !state.stopped, !state.draining, let core = state.core else { return .failure(.serviceStopped) }
-            if let existing = state.pools[destination] { return .success(existing) }
+        // An optional, not a `Result`: copying a `Result` with a `SendError` went through an outlined
+        // switch over every error case on each request. `nil`: the service is stopped or draining.
+        let found: PoolEntry? = state.withLock { state in
+            guard !state.stopped, !state.draining, let core = state.core else { return nil }
+            if let existing = state.pools[destination] { return existing }
             let reactor = group.reactors[Int(UInt(bitPattern: destination.hashValue) % UInt(group.reactors.count))]
             let entry = PoolEntry(destination: destination, reactor: reactor, core: core) { [weak self] entry in
                 self?.removeIdle(entry) ?? false
             }
             state.pools[destination] = entry
-            return .success(entry)
+            return entry
         }
-        let entry = try found.get()
+        guard let entry = found else { throw .serviceStopped }
         // Reported outside the lock (an instrumentation may read the service); a lost race to create the
         // same entry reports nothing.
         if entry.reportCreation() { configuration.instrumentation?.poolsChanged(by: 1) }
