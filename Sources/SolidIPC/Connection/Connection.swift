@@ -162,8 +162,15 @@ public final class Connection {
         readerConfiguration.sharedBudget = configuration.sharedReceiveBudget
         readerConfiguration.prepareLargeArray = { MemoryAdvice.preferHugePages($0) }
         reader = PacketReader(configuration: readerConfiguration, registry: configuration.registry)
-        reader.onEvent = { [unowned self] event in self.readerEvent(event) }
-        reader.onMessage = { [unowned self] header, message in self.messageArrived(header, message) }
+        // Unretained: the connection owns its reader, which calls these only from the connection's own
+        // reads (`received(_:)`, whose caller keeps the connection alive). A checked `unowned` cost a
+        // runtime check and a retain of the connection per message, and the connection's weak
+        // references (timers) make each of its retains take the runtime's slow path.
+        let unretained = Unmanaged.passUnretained(self)
+        reader.onEvent = { event in unretained._withUnsafeGuaranteedRef { $0.readerEvent(event) } }
+        reader.onMessage = { header, message in
+            unretained._withUnsafeGuaranteedRef { $0.messageArrived(header, message) }
+        }
         // Through a constant holder: a `[weak self]` capture is a mutable box, checked for exclusivity on
         // every call (measured: two `swift_beginAccess` per request and side).
         let weakSelf = WeakConnection(self)

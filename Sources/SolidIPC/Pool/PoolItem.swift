@@ -33,7 +33,13 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     // The in-flight record, while a connection has the message (reset when it is sent again elsewhere).
     /// The pool that handed it to a connection; it outlives the message's outcome (stopping a pool closes
     /// its connections first, and a closing connection reports every message it holds).
-    @exclusivity(unchecked) unowned(unsafe) var pool: Pool?
+    var pool: Pool? {
+        get { poolReference?.takeUnretainedValue() }
+        set { poolReference = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    /// ``pool``, unretained: its outcome is reported without retaining the pool (whose weak references
+    /// make every retain of it take the runtime's slow path).
+    @exclusivity(unchecked) private var poolReference: Unmanaged<Pool>?
     /// The connection it was handed to.
     @exclusivity(unchecked) var link: PoolLink?
     /// Its request id on that connection (0 for a plain message).
@@ -75,7 +81,11 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     /// The connection's writer is done with the message.
     @usableFromInline
     final func messageEnded(_ outcome: MessageWriter.Outcome) {
-        if let pool { pool.written(self, outcome) } else { onEnded?(outcome) }
+        if let poolReference {
+            poolReference._withUnsafeGuaranteedRef { $0.written(self, outcome) }
+        } else {
+            onEnded?(outcome)
+        }
     }
 
     /// A plain message completed.
