@@ -13,10 +13,32 @@ private final class ReadYieldRig: @unchecked Sendable {
 
 @Suite("A stream's read loop and the reactor's queue")
 struct ReadYieldTests {
+    /// How the read callback defers the pause it asks for.
+    enum Deferral {
+        /// Posted to the reactor's queue (what a handler's response does when the queue is not empty).
+        case posted
+        /// Run at the end of the turn (what a connection's pump of the answers a read produced does).
+        case endOfTurn
+    }
+
     @Test("an event posted while a read is delivered runs before the next read: a pause it makes stops reading after that one read")
     func queuedEventRunsBeforeTheNextRead() throws {
+        let (whenPaused, total) = try readsAroundDeferredPause(.posted)
+        #expect(whenPaused == 1, "reads delivered before the posted pause ran")
+        #expect(total == 1)
+    }
+
+    @Test("a task deferred to the end of the turn while a read is delivered runs before the next read: a pause it makes stops reading after that one read")
+    func endOfTurnTaskRunsBeforeTheNextRead() throws {
+        let (whenPaused, total) = try readsAroundDeferredPause(.endOfTurn)
+        #expect(whenPaused == 1, "reads delivered before the deferred pause ran")
+        #expect(total == 1)
+    }
+
+    /// The reads delivered when the pause the first read deferred ran, and in all (a few turns later).
+    private func readsAroundDeferredPause(_ deferral: Deferral) throws -> (Int, Int) {
         // 1 KiB reads, 64 KiB waiting: without the yield the loop would take its whole budget (16 reads)
-        // before the posted pause ran.
+        // before the deferred pause ran.
         let group = try ReactorGroup(threads: 1, readBufferSize: 1024)
         defer { group.shutdown() }
         let reactor = group.reactors[0]
@@ -56,11 +78,14 @@ struct ReadYieldTests {
             server.onRead = { _ in
                 rig.reads += 1
                 guard rig.reads == 1 else { return }
-                // What a handler's response does when the queue is not empty: it is posted, not run.
-                reactor.execute {
+                let pause: @Sendable () -> Void = {
                     rig.accepted!.pauseReading()
                     rig.readsWhenPaused = rig.reads
                     paused.signal()
+                }
+                switch deferral {
+                case .posted: reactor.execute(pause)
+                case .endOfTurn: reactor.runSoon(pause)
                 }
             }
             server.resumeReading()
@@ -68,13 +93,12 @@ struct ReadYieldTests {
         #expect(paused.wait())
         // A few more turns of the reactor: nothing more is read while paused.
         for _ in 0..<5 { try onReactor(reactor) {} }
-        let (whenPaused, total) = try onReactor(reactor) { (rig.readsWhenPaused, rig.reads) }
-        #expect(whenPaused == 1, "reads delivered before the posted pause ran")
-        #expect(total == 1)
+        let counts = try onReactor(reactor) { (rig.readsWhenPaused, rig.reads) }
         try onReactor(reactor) {
             rig.client?.close()
             rig.accepted?.close()
             rig.listener?.close()
         }
+        return counts
     }
 }

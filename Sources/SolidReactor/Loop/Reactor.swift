@@ -186,6 +186,12 @@ public final class Reactor: @unchecked Sendable {
     @inline(__always)
     public var hasQueuedEvents: Bool { !queue.isEmpty }
 
+    /// `true` when tasks wait to run after the current batch (``runSoon(_:)``: a connection's deferred
+    /// write of what a read just produced, say). Reactor thread only: a stream's read loop stops for them,
+    /// so an answer goes out before more input is read.
+    @inline(__always)
+    public var hasSoonTasks: Bool { !soonTasks.isEmpty }
+
     /// Runs `body` on the reactor thread soon. Any thread. Costs one allocation (the closure's event).
     @discardableResult
     public func execute(_ body: @escaping @Sendable () -> Void) -> PostResult {
