@@ -17,8 +17,8 @@ struct RunCommand: ParsableCommand {
     var repetitions: Int?
     @Option(help: "Comma-separated workloads: w1, w1b, w2 (= w2m message + w2s stream), w2m, w2s, w3, w3s (pings during a stream), w4 (1,000 connections), hs (TLS handshakes).")
     var workloads = "w1,w1b,w2,w3,w3s,w4,hs"
-    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay, solidasync.")
-    var systems = "solidipc,solidasync,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
+    @Option(help: "Comma-separated systems: solidipc, raw, nio, grpc, solidtls, solidunix, niossl, solidsocks, solidrelay, solidasync, solidpool (W4 only).")
+    var systems = "solidipc,solidasync,solidpool,raw,nio,grpc,solidtls,solidunix,niossl,solidsocks,solidrelay"
     @Option(help: "The SOCKS5 proxy program of the solidsocks rows (Debian's microsocks).")
     var microsocks = "microsocks"
     @Option(help: "The relay of the solidrelay rows (`swift build -c release --product relay-proxy` in the repository root).")

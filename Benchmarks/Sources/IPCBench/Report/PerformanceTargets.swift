@@ -57,7 +57,10 @@ struct PerformanceTargets {
             }
         case .w4:
             out.append(ratioLine("target ≥ 1.5× SolidFrame", mine.rate?.median, frame?.rate?.median, "SolidFrame", atLeast: 1.5))
-            for system in [SystemKind.solidipc, .raw, .nio, .solidframe] {
+            if let pooled = row(.solidpool)?.rate?.median {
+                out.append(ratioLine("target ≥ 1.5× SolidFrame, one pool (SolidFrame's configuration)", pooled, frame?.rate?.median, "SolidFrame", atLeast: 1.5))
+            }
+            for system in [SystemKind.solidipc, .solidpool, .raw, .nio, .solidframe] {
                 guard let result = row(system) else { continue }
                 let opened = Spread(result.samples.compactMap { $0.connectionsOpened.map(Double.init) }).map { fixed($0.median, 0) } ?? "?"
                 var line = "\(system.label): \(opened) connections opened"

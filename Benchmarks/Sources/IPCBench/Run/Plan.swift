@@ -43,7 +43,7 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
         case .w2s: system != .grpc
         case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls, .solidframe].contains(system)
         case .w3s: [.solidipc, .solidframe].contains(system)
-        case .w4: [.solidipc, .raw, .nio, .solidframe].contains(system)
+        case .w4: [.solidipc, .solidpool, .raw, .nio, .solidframe].contains(system)
         case .hs: [.solidipc, .nio, .solidtls, .niossl].contains(system)
         }
     }

@@ -15,6 +15,10 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     case solidrelay
     /// SolidIPC's async API: each request is `try await service.request(...)` in a task (W1, W1b).
     case solidasync
+    /// SolidIPC as SolidFrame's W4 client is configured (W4 only): one service whose pool may open up to
+    /// 1,000 connections and scales by itself (one pending connection at a time) while all 1,000
+    /// requests are in flight, instead of 1,000 services of one connection each.
+    case solidpool
     /// SolidFrame MPRPC (C++), the system SolidIPC re-implements: `sfbench` server and client processes
     /// (`--solidframe PATH`), a fresh pair per repetition.
     case solidframe
@@ -32,6 +36,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidsocks: "SolidIPC via SOCKS5 (microsocks)"
         case .solidrelay: "SolidIPC via relay-proxy"
         case .solidasync: "SolidIPC, async request"
+        case .solidpool: "SolidIPC, one pool (≤ 1,000 connections)"
         case .solidframe: "SolidFrame MPRPC (C++)"
         }
     }
@@ -46,7 +51,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     }
 
     /// The SolidIPC systems (the rows whose ratios to the baselines are printed).
-    var isSolidIPC: Bool { [.solidipc, .solidtls, .solidunix, .solidsocks, .solidrelay, .solidasync].contains(self) }
+    var isSolidIPC: Bool { [.solidipc, .solidtls, .solidunix, .solidsocks, .solidrelay, .solidasync, .solidpool].contains(self) }
 
     /// Uses the run's certificates.
     var usesTLS: Bool { self == .solidtls || self == .niossl }
@@ -58,6 +63,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidtls: [.niossl, .solidipc]
         case .solidunix: [.solidipc, .raw, .nio]
         case .solidsocks, .solidrelay, .solidasync: [.solidipc]
+        case .solidpool: [.solidipc, .solidframe]
         default: []
         }
     }
@@ -65,7 +71,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
     /// A server of this system, not started; `tls` holds the certificates of the TLS systems.
     func makeServer(tls: TLSMaterial?) throws -> any SystemServer {
         switch self {
-        case .solidipc, .solidsocks, .solidrelay, .solidasync: SolidServerHost(variant: .tcp)
+        case .solidipc, .solidsocks, .solidrelay, .solidasync, .solidpool: SolidServerHost(variant: .tcp)
         case .solidtls: SolidServerHost(variant: .tls(try requireTLS(tls)))
         case .solidunix: SolidServerHost(variant: .unix)
         case .raw: RawServerHost()
@@ -85,6 +91,7 @@ enum SystemKind: String, CaseIterable, Codable, Sendable {
         case .solidsocks: try SolidSystemClient(endpoints: endpoints, variant: .socks5, snappy: snappy)
         case .solidrelay: try SolidSystemClient(endpoints: endpoints, variant: .relay, snappy: snappy)
         case .solidasync: try SolidSystemClient(endpoints: endpoints, variant: .tcp, snappy: snappy, asyncAPI: true)
+        case .solidpool: try SolidSystemClient(endpoints: endpoints, variant: .tcp, snappy: snappy, onePool: true)
         case .raw: try RawSystemClient(endpoints: endpoints)
         case .nio: try NIOSystemClient(endpoints: endpoints, tls: nil)
         case .niossl: try NIOSystemClient(endpoints: endpoints, tls: try requireTLS(endpoints.tls).nioClientContext())

@@ -22,10 +22,15 @@ final class SolidSystemClient: SystemClient {
 
     /// W1/W1b through `try await request` in tasks instead of the callback API.
     let asyncAPI: Bool
+    /// Echo workloads through one service whose pool opens up to `connections` connections by itself,
+    /// with every request in flight at once (SolidFrame's W4 configuration), instead of one service of
+    /// one connection per connection.
+    let onePool: Bool
 
-    init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool, asyncAPI: Bool = false) throws {
+    init(endpoints: ServerEndpoints, variant: SolidVariant, snappy: Bool, asyncAPI: Bool = false, onePool: Bool = false) throws {
         group = try ReactorGroup(threads: 1, name: "solid-client")
         self.asyncAPI = asyncAPI
+        self.onePool = onePool
         self.variant = variant
         serverPort = endpoints.port
         proxyPort = endpoints.proxyPort
@@ -60,8 +65,11 @@ final class SolidSystemClient: SystemClient {
     /// A started client service (Snappy offered when this client is the Snappy variant). `tls` replaces
     /// the client's own TLS settings (the handshake workload's no-resumption transport); `onStart` runs on
     /// the reactor for every connection that completed its handshake.
-    func makeService(tls override: TLSTransport? = nil, onStart: (@Sendable (ConnectionInfo) -> Void)? = nil) throws -> IPCService {
+    func makeService(
+        tls override: TLSTransport? = nil, maxConnections: Int = 1, onStart: (@Sendable (ConnectionInfo) -> Void)? = nil
+    ) throws -> IPCService {
         var configuration = ServiceConfiguration(registry: benchRegistry())
+        configuration.maxConnectionsPerPool = maxConnections
         configuration.connection = solidConnectionConfiguration(registry: configuration.registry, snappy: snappy)
         if let transport = override ?? tls {
             configuration.tls = transport
@@ -101,6 +109,7 @@ final class SolidSystemClient: SystemClient {
 
     func echo(_ spec: EchoSpec, phase: MeasuredPhase) throws -> EchoOutcome {
         if spec.phaseIncludesConnecting { try phase.begin() }
+        if onePool { return try pooledEcho(spec, phase: phase) }
         let services = try (0..<spec.connections).map { _ in try makeService() }
         defer { for service in services { service.stop() } }
         let payload = Payload.randomBytes(spec.size, seed: 7)
@@ -124,6 +133,31 @@ final class SolidSystemClient: SystemClient {
         try phase.end()
         var outcome = run.outcome(elapsed: end - start)
         outcome.connectionsOpened = services.reduce(0) { $0 + $1.statistics.connectionsOpened }
+        return outcome
+    }
+}
+
+extension SolidSystemClient {
+    /// W4 as SolidFrame's client runs it: one service whose pool may open up to `spec.connections`
+    /// connections (it opens one more, one at a time, while requests wait for room), with all
+    /// `connections × depth` requests in flight on it. The rate counts from after one warm-up round trip
+    /// (the first connection); the pool's growth is part of the measured run, as SolidFrame's is.
+    func pooledEcho(_ spec: EchoSpec, phase: MeasuredPhase) throws -> EchoOutcome {
+        let service = try makeService(maxConnections: spec.connections)
+        defer { service.stop() }
+        let payload = Payload.randomBytes(spec.size, seed: 7)
+        _ = try roundTrip(service, EchoMessage(payload: payload), to: destination, expecting: EchoMessage.self, label: "SolidIPC warm-up")
+        let run = EchoRun(total: spec.roundTrips, size: spec.size)
+        let lane = EchoLane(service: service, destination: destination, payload: payload, run: run, total: spec.roundTrips)
+        let inFlight = min(spec.connections * spec.depth, spec.roundTrips)
+        let start = nowNanos()
+        reactor.execute { for _ in 0..<inFlight { lane.sendOne() } }
+        let end = try run.completion.wait("SolidIPC echo (one pool)", timeout: Deadline.echo(spec)) {
+            "\(run.finished.load(ordering: .relaxed)) of \(spec.roundTrips) round trips"
+        }
+        try phase.end()
+        var outcome = run.outcome(elapsed: end - start)
+        outcome.connectionsOpened = service.statistics.connectionsOpened
         return outcome
     }
 }
