@@ -37,10 +37,10 @@ enum WorkloadID: String, Codable, Sendable, CaseIterable {
     /// connection without TLS).
     func includes(_ system: SystemKind) -> Bool {
         switch self {
-        case .w1: true
+        case .w1: system != .solidpool
         case .w1b: [.solidipc, .raw, .nio, .grpc, .solidasync, .solidframe].contains(system)
         case .w2: [.solidipc, .raw, .nio, .grpc, .solidframe].contains(system)
-        case .w2s: system != .grpc
+        case .w2s: system != .grpc && system != .solidpool
         case .w3: [.solidipc, .raw, .nio, .grpc, .solidtls, .solidframe].contains(system)
         case .w3s: [.solidipc, .solidframe].contains(system)
         case .w4: [.solidipc, .solidpool, .raw, .nio, .solidframe].contains(system)
