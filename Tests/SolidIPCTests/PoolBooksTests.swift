@@ -73,6 +73,38 @@ struct ItemQueueMemoryTests {
     }
 }
 
+@Suite("Pool queue order")
+struct ItemQueueOrderTests {
+    @Test("a ring that wrapped around keeps order through growth, removal by serial, prepending and removal by predicate")
+    func orderAcrossWrapAndGrowth() {
+        var queue = ItemQueue()
+        for serial in 0..<UInt64(12) { queue.append(PoolBooksTests.item(serial)) }
+        for expected in 0..<UInt64(8) { #expect(queue.popFirst()?.serial == expected) }
+        // 4 left at the ring's end; 20 more wrap around its start, then grow it.
+        for serial in 12..<UInt64(32) { queue.append(PoolBooksTests.item(serial)) }
+        #expect(queue.count == 24 && queue.first?.serial == 8)
+        #expect(queue.remove(serial: 20)?.serial == 20)
+        #expect(queue.remove(serial: 99) == nil)
+        queue.prepend([PoolBooksTests.item(100), PoolBooksTests.item(101)])
+        let removed = queue.removeAll { $0.serial % 3 == 0 }
+        #expect(removed.map(\.serial) == [9, 12, 15, 18, 21, 24, 27, 30])
+        var rest: [UInt64] = []
+        while let item = queue.popFirst() { rest.append(item.serial) }
+        let expected: [UInt64] = [100, 101] + (8..<UInt64(32)).filter { $0 != 20 && $0 % 3 != 0 }
+        #expect(rest == expected)
+        #expect(queue.isEmpty && queue.first == nil && queue.count == 0)
+    }
+
+    @Test("a large ring is freed when it empties")
+    func largeRingFreed() {
+        var queue = ItemQueue()
+        for serial in 0..<UInt64(5000) { queue.append(PoolBooksTests.item(serial)) }
+        #expect(queue.storageCount >= 5000)
+        while queue.popFirst() != nil {}
+        #expect(queue.storageCount == 0)
+    }
+}
+
 /// A weak reference, to see whether something was freed.
 final class Weak {
     weak var value: PoolItem?
