@@ -77,6 +77,9 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
     /// Turns the type-erased outcome into the typed result; made in the inlined initialiser where the
     /// types are concrete (see ``RequestItem``), it captures nothing.
     @usableFromInline let typed: @Sendable (Result<any WireMessage, SendError>) -> Result<Response, SendError>
+    /// ``typed`` for a response that arrived, lent without a `Result` around it (see
+    /// ``PoolItem/answer(message:)``).
+    @usableFromInline let typedMessage: @Sendable (any WireMessage) -> Result<Response, SendError>
 
     @inlinable
     init(_ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?) {
@@ -89,6 +92,10 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
             case .failure(let error): .failure(error)
             }
         }
+        typedMessage = { message in
+            Response.isExactType(of: message)
+                ? .success(Response.unwrapExact(message)) : .failure(.unexpectedResponse("\(type(of: message))"))
+        }
         super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
     }
 
@@ -99,6 +106,8 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
     }
 
     override func answer(_ result: Result<any WireMessage, SendError>) { resume(typed(result)) }
+
+    override func answer(message: any WireMessage) { resume(typedMessage(message)) }
 }
 
 /// An awaited plain message: resumes its task once it is written (or failed).
