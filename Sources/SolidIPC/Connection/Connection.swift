@@ -104,7 +104,7 @@ public final class Connection {
     /// Peer requests this side answers in parts and has not finished answering (see `orderingParts`).
     @exclusivity(unchecked) var answeringInParts: Set<UInt64> = []
     /// The tasks of `async` handlers answering peer requests (Connection+HandlerTasks.swift).
-    var handlerTasks: [UInt64: Task<Void, Never>] = [:]
+    @exclusivity(unchecked) var handlerTasks: [UInt64: Task<Void, Never>] = [:]
     /// Graceful close (Connection+Closing.swift): this side sent its going-away record.
     public internal(set) var sentGoingAway = false
     /// The peer's going-away record arrived (or its input ended): it starts nothing new.

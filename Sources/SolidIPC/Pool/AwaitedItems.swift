@@ -46,7 +46,7 @@ extension PoolItem {
 class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
     // @unchecked: `continuation` is set before the item is posted and taken once under `resumed`;
     // `cancellation` is atomic; the rest as in PoolItem.
-    @usableFromInline var continuation: UnsafeContinuation<Result<Value, SendError>, Never>?
+    @exclusivity(unchecked) @usableFromInline var continuation: UnsafeContinuation<Result<Value, SendError>, Never>?
     @usableFromInline let cancellation = AwaitedCancellation()
     private let resumed = Atomic<Bool>(false)
 

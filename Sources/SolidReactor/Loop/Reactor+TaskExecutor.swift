@@ -61,7 +61,7 @@ final class ReactorJobs: @unchecked Sendable {
     // @unchecked: `local` is touched on the reactor thread only; `remote` is behind its mutex and
     // `remoteCount` is atomic.
     static let perTurn = 4096
-    var local: [UnownedJob] = []
+    @exclusivity(unchecked) var local: [UnownedJob] = []  // reactor thread only: no dynamic checks
     /// Set on the reactor thread as it stops: from then on its own jobs go to the global executor too.
     var handedOver = false
     // A pthread `Lock`, not `Synchronization.Mutex`: TSan does not see the futex-based Mutex's
