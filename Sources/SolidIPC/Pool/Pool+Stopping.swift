@@ -30,6 +30,9 @@ extension Pool {
         if let id { entry.reactor.unregister(id) }
         id = nil
         entry.poolStopped(error)
+        // Alive until the end of the reactor turn: a method of this pool may be running further up the
+        // stack (an item's outcome reaches the pool unretained, PoolItem.messageEnded).
+        entry.reactor.runSoon { withExtendedLifetime(self) {} }
         pendingClose?()
     }
 

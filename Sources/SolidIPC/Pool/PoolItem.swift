@@ -38,7 +38,8 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
         set { poolReference = newValue.map { Unmanaged.passUnretained($0) } }
     }
     /// ``pool``, unretained: its outcome is reported without retaining the pool (whose weak references
-    /// make every retain of it take the runtime's slow path).
+    /// make every retain of it take the runtime's slow path). Safe while the pool outlives the call: a
+    /// pool that stops stays alive until the end of the reactor turn (`Pool.stop(with:)`).
     @exclusivity(unchecked) private var poolReference: Unmanaged<Pool>?
     /// The connection it was handed to.
     @exclusivity(unchecked) var link: PoolLink?
