@@ -1,12 +1,9 @@
 import Testing
 @testable import SolidReactor
 
-/// Streams of the copying-write test, on one reactor thread.
+/// What the copying-write test records, on one reactor thread.
 private final class CopyingWriteRig: @unchecked Sendable {
     // @unchecked: every field is touched on the rig's reactor thread only.
-    var listener: SocketListener?
-    var accepted: SocketStream?
-    var client: SocketStream?
     var received: [UInt8] = []
     var expected: [UInt8] = []
     var completions: [Int] = []
@@ -20,31 +17,13 @@ struct CopyingWriteTests {
         let group = try ReactorGroup(threads: 1)
         defer { group.shutdown() }
         let reactor = group.reactors[0]
+        let pair = try ConnectedPair.make(on: reactor)  // the client's socket fills up
         let rig = CopyingWriteRig()
-        let accepted = TestSignal()
-        let connected = TestSignal()
         let allReceived = TestSignal()
-        try onReactor(reactor) {
-            rig.listener = try SocketListener(address: .loopbackV4(), on: reactor) { socket in
-                guard let stream = try? SocketStream(adopting: socket, on: reactor) else { return }
-                stream.pauseReading()  // the client's socket fills up
-                rig.accepted = stream
-                accepted.signal()
-            }
-        }
-        let port = try onReactor(reactor) { rig.listener!.localAddress.port }
-        try onReactor(reactor) {
-            SocketStream.connect(to: .loopbackV4(port: port), on: reactor) { result in
-                rig.client = try? result.get()
-                connected.signal()
-            }
-        }
-        #expect(accepted.wait())
-        #expect(connected.wait())
 
         // One small write: taken by the socket, completed before write(copying:) returns, nothing queued.
         let first = try onReactor(reactor) { () -> (Bool, Int) in
-            let client = rig.client!
+            let client = pair.client
             client.onRead = { _ in }
             client.onEndOfInput = {}
             var completedInCall = false
@@ -65,7 +44,7 @@ struct CopyingWriteTests {
         // 256 KiB writes from one buffer the test overwrites after each call, until the socket is full
         // and part of a write waits; then two more writes that are queued behind it.
         let writes = try onReactor(reactor) { () -> Int in
-            let client = rig.client!
+            let client = pair.client
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
             defer { buffer.deallocate() }
             var index = 1
@@ -86,11 +65,11 @@ struct CopyingWriteTests {
             return index
         }
         #expect(writes < 200, "the socket filled up")
-        let pendingBeforeReading = try onReactor(reactor) { rig.client!.pendingWriteBytes }
+        let pendingBeforeReading = try onReactor(reactor) { pair.client.pendingWriteBytes }
         #expect(pendingBeforeReading > 0)
 
         try onReactor(reactor) {
-            let server = rig.accepted!
+            let server = pair.accepted
             server.onEndOfInput = {}
             server.onRead = { bytes in
                 rig.received += bytes
@@ -110,11 +89,11 @@ struct CopyingWriteTests {
 
         // After a close: the completion reports it, nothing is written.
         let afterClose = try onReactor(reactor) { () -> StreamError? in
-            rig.client!.close()
+            pair.client.close()
             var result: StreamError?
-            [UInt8(9)].withUnsafeBytes { raw in rig.client!.write(copying: raw) { result = $0 } }
-            rig.accepted?.close()
-            rig.listener?.close()
+            [UInt8(9)].withUnsafeBytes { raw in pair.client.write(copying: raw) { result = $0 } }
+            pair.accepted.close()
+            pair.listener.close()
             return result
         }
         #expect(afterClose == .closed)

@@ -1,12 +1,9 @@
 import Testing
 @testable import SolidReactor
 
-/// Streams of the read-yield test, on one reactor thread.
+/// Counts of the read-yield test, on one reactor thread.
 private final class ReadYieldRig: @unchecked Sendable {
     // @unchecked: every field is touched on the rig's reactor thread only.
-    var listener: SocketListener?
-    var accepted: SocketStream?
-    var client: SocketStream?
     var reads = 0
     var readsWhenPaused = -1
 }
@@ -42,44 +39,26 @@ struct ReadYieldTests {
         let group = try ReactorGroup(threads: 1, readBufferSize: 1024)
         defer { group.shutdown() }
         let reactor = group.reactors[0]
+        let pair = try ConnectedPair.make(on: reactor)
         let rig = ReadYieldRig()
-        let accepted = TestSignal()
-        let connected = TestSignal()
         let written = TestSignal()
         let paused = TestSignal()
         try onReactor(reactor) {
-            rig.listener = try SocketListener(address: .loopbackV4(), on: reactor) { socket in
-                guard let stream = try? SocketStream(adopting: socket, on: reactor) else { return }
-                stream.pauseReading()
-                rig.accepted = stream
-                accepted.signal()
-            }
-        }
-        let port = try onReactor(reactor) { rig.listener!.localAddress.port }
-        try onReactor(reactor) {
-            SocketStream.connect(to: .loopbackV4(port: port), on: reactor) { result in
-                rig.client = try? result.get()
-                connected.signal()
-            }
-        }
-        #expect(accepted.wait())
-        #expect(connected.wait())
-        try onReactor(reactor) {
-            rig.client!.onRead = { _ in }
-            rig.client!.onEndOfInput = {}
-            rig.client!.write([UInt8](repeating: 7, count: 64 * 1024)) { error in
+            pair.client.onRead = { _ in }
+            pair.client.onEndOfInput = {}
+            pair.client.write([UInt8](repeating: 7, count: 64 * 1024)) { error in
                 if error == nil { written.signal() }
             }
         }
         #expect(written.wait())
         try onReactor(reactor) {
-            let server = rig.accepted!
+            let server = pair.accepted
             server.onEndOfInput = {}
             server.onRead = { _ in
                 rig.reads += 1
                 guard rig.reads == 1 else { return }
                 let pause: @Sendable () -> Void = {
-                    rig.accepted!.pauseReading()
+                    pair.accepted.pauseReading()
                     rig.readsWhenPaused = rig.reads
                     paused.signal()
                 }
@@ -94,11 +73,7 @@ struct ReadYieldTests {
         // A few more turns of the reactor: nothing more is read while paused.
         for _ in 0..<5 { try onReactor(reactor) {} }
         let counts = try onReactor(reactor) { (rig.readsWhenPaused, rig.reads) }
-        try onReactor(reactor) {
-            rig.client?.close()
-            rig.accepted?.close()
-            rig.listener?.close()
-        }
+        try pair.close(on: reactor)
         return counts
     }
 }
