@@ -32,6 +32,29 @@ struct ServiceAsyncTests {
         await #expect(throws: SendError.serviceStopped) { try await client.send(Note(), to: destination) }
     }
 
+    @Test("a response of another type than expected: unexpectedResponse with its type name, once, from the callback and the async request alike")
+    func responseOfAnotherType() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startEchoService(group: group)  // answers a Note with a Note
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcomes = EventLog()
+        try client.request(Note(id: 1, text: "callback"), to: destination, expecting: Blob.self) { result in
+            switch result {
+            case .success: outcomes.add("a Blob")
+            case .failure(let error): outcomes.add("\(error)")
+            }
+        }
+        #expect(outcomes.wait { $0.count == 1 })
+        #expect(outcomes.all == ["\(SendError.unexpectedResponse("Note"))"])
+        #expect(!outcomes.wait(seconds: 0.2) { $0.count > 1 }, "exactly once")
+        await #expect(throws: SendError.unexpectedResponse("Note")) {
+            _ = try await client.request(Note(id: 2, text: "async"), to: destination, expecting: Blob.self)
+        }
+    }
+
     @Test("cancelling the task that awaits a request cancels it: canceled(sentAwaitingResponse), once; the server's answer is dropped")
     func cancelAwaitedRequest() async throws {
         let group = try ReactorGroup(threads: 2)

@@ -87,15 +87,11 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
         self.flags = flags.union(.request)
         typed = { result in
             switch result {
-            case .success(let message) where Response.isExactType(of: message): .success(Response.unwrapExact(message))
-            case .success(let message): .failure(.unexpectedResponse("\(type(of: message))"))
+            case .success(let message): typedResponse(message)
             case .failure(let error): .failure(error)
             }
         }
-        typedMessage = { message in
-            Response.isExactType(of: message)
-                ? .success(Response.unwrapExact(message)) : .failure(.unexpectedResponse("\(type(of: message))"))
-        }
+        typedMessage = { message in typedResponse(message) }
         super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
     }
 

@@ -185,21 +185,11 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
         self.onResponse = onResponse
         deliver = { onResponse, result in
             switch result {
-            case .success(let message) where Response.isExactType(of: message):
-                onResponse(.success(Response.unwrapExact(message)))
-            case .success(let message):
-                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
-            case .failure(let error):
-                onResponse(.failure(error))
+            case .success(let message): onResponse(typedResponse(message))
+            case .failure(let error): onResponse(.failure(error))
             }
         }
-        deliverMessage = { onResponse, message in
-            if Response.isExactType(of: message) {
-                onResponse(.success(Response.unwrapExact(message)))
-            } else {
-                onResponse(.failure(.unexpectedResponse("\(type(of: message))")))
-            }
-        }
+        deliverMessage = { onResponse, message in onResponse(typedResponse(message)) }
         // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
         super.init(serial: serial, flags: addressed ? [] : flags, timeout: timeout, addressed: addressed)
     }
@@ -220,6 +210,14 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
         if let record { record.report(isRequest: true, error: nil) }
         deliverMessage(onResponse, message)
     }
+}
+
+/// A response as the type its request expects, or ``SendError/unexpectedResponse(_:)``. Called from the
+/// closures request items make in their inlined initialisers, where `Response` is concrete.
+@inlinable
+func typedResponse<Response: WireMessage>(_ message: any WireMessage) -> Result<Response, SendError> {
+    Response.isExactType(of: message)
+        ? .success(Response.unwrapExact(message)) : .failure(.unexpectedResponse("\(type(of: message))"))
 }
 
 /// Asks a pool to cancel one of its messages.
