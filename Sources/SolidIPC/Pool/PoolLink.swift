@@ -14,8 +14,11 @@ final class PoolLink: ReactorObject {
     @exclusivity(unchecked) var active: Bool
     /// The handshake completed.
     @exclusivity(unchecked) var handshaken = false
-    /// Closing gracefully: takes no pool messages, closes once nothing it carries is left.
-    @exclusivity(unchecked) var draining = false
+    /// Closing gracefully: takes no pool messages, closes once nothing it carries is left. Only ever set;
+    /// the pool learns of it so its per-message checks need not look at every link.
+    @exclusivity(unchecked) var draining = false {
+        didSet { if draining && !oldValue { pool?.hasDrainingLink = true } }
+    }
     /// Messages the connection takes at once (the agreed slot count).
     @exclusivity(unchecked) var capacity = 1
     /// Messages handed to it and not completed (requests until their response).
