@@ -107,9 +107,7 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
 
     override func run(on reactor: Reactor) {
         guard let entry else { return }
-        if let pool = entry.pool(on: reactor) {
-            pool.enqueue(self)
-        } else {
+        if !entry.enqueue(self, on: reactor) {
             // The pool was closed, stopped or freed after this was posted.
             givePlaceBack()
             entry.finished(serial)

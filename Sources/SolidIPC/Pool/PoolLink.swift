@@ -9,6 +9,9 @@ import SolidReactor
 /// the pool's queue.
 final class PoolLink: ReactorObject {
     let connection: Connection
+    /// ``connection``, unretained: what `sendAddressed` sends on without an event (see
+    /// `connection(heldBy:)`).
+    let connectionReference: Unmanaged<Connection>
     private weak var pool: Pool?
     /// Takes messages from the pool's queue.
     @exclusivity(unchecked) var active: Bool
@@ -32,6 +35,7 @@ final class PoolLink: ReactorObject {
 
     init(connection: Connection, pool: Pool, active: Bool) {
         self.connection = connection
+        connectionReference = .passUnretained(connection)
         self.pool = pool
         self.active = active
         let reactor = connection.reactor

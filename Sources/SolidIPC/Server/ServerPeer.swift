@@ -7,8 +7,11 @@ import Synchronization
 /// sends is addressed to it: responses and messages arrive as ``PeerSendEvent``s, requests as
 /// ``DirectRequestEvent``s, through its `ObjectHandle`. It is active from the start.
 final class ServerPeer: ReactorObject {
-    /// Its connection (also read by `sendAddressed`, which sends on it without an event).
+    /// Its connection.
     let connection: Connection
+    /// ``connection``, unretained: what `sendAddressed` sends on without an event (see
+    /// `connection(heldBy:)`).
+    let connectionReference: Unmanaged<Connection>
     private let core: ServiceCore
     private(set) var id: ObjectID?
     let reactor: Reactor
@@ -43,6 +46,7 @@ final class ServerPeer: ReactorObject {
         connection = Connection(
             stream: stream, configuration: core.configuration.connection, counters: core.counters,
             raw: core.configuration.acceptedConnectionsStartRaw)
+        connectionReference = .passUnretained(connection)
         let id = reactor.register(self)
         self.id = id
         let handle = ObjectHandle(reactor: reactor, id: id)

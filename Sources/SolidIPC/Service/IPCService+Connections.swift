@@ -64,12 +64,6 @@ extension IPCService {
         try deliver(ConnectionControlEvent(.pauseReading), to: connection)
     }
 
-    /// Pauses at once when called on the connection's reactor thread (from a handler), else as
-    /// ``pauseReading(_:)``.
-    func pauseReadingSoonest(_ connection: ObjectHandle) throws(SendError) {
-        try deliver(ConnectionControlEvent(.pauseReading), to: connection, soonest: true)
-    }
-
     /// Reads again from a paused connection.
     public func resumeReading(_ connection: ObjectHandle) throws(SendError) {
         try deliver(ConnectionControlEvent(.resumeReading), to: connection)

@@ -20,7 +20,7 @@ extension IPCService {
         -> IncomingMessages<M>
     {
         precondition(bufferLimit > 0, "bufferLimit must be positive")
-        let buffer = IncomingBuffer<M>(limit: bufferLimit, service: self)
+        let buffer = IncomingBuffer<M>(limit: bufferLimit)
         try handle(type) { message, context in buffer.arrived(message, context) }
         whenStopped { buffer.finish() }
         return IncomingMessages(buffer: buffer)
@@ -55,11 +55,11 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
 
     private let state = Lock(State())  // the pthread-based lock: ThreadSanitizer sees its ordering (it reported Mutex accesses here as races)
     private let limit: Int
-    private weak let service: IPCService?
+    // No reference to the service: the pause and resume go straight to the connection's holder (a weak
+    // reference to the service would make every retain of it take the runtime's slow path).
 
-    init(limit: Int, service: IPCService) {
+    init(limit: Int) {
         self.limit = limit
-        self.service = service
     }
 
     /// On a connection's reactor thread: hands the message to a waiting consumer or buffers it, pausing
@@ -76,7 +76,7 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
             return (nil, true)
         }
         if let consumer { consumer.resume(returning: (message, context)) }
-        if pause { try? service?.pauseReadingSoonest(context.connection) }
+        if pause { try? deliverEvent(ConnectionControlEvent(.pauseReading), to: context.connection, soonest: true) }
     }
 
     /// The next message; nil once the service stopped and the buffer is empty, or the task is cancelled.
@@ -108,7 +108,7 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
     }
 
     private func resume(_ connections: Set<ObjectHandle>) {
-        for connection in connections { try? service?.resumeReading(connection) }
+        for connection in connections { try? deliverEvent(ConnectionControlEvent(.resumeReading), to: connection) }
     }
 
     /// Takes the first buffered message, and the connections to resume if the buffer is now at half.
