@@ -97,4 +97,56 @@ struct PoolTests {
         #expect(log.wait { !$0.isEmpty })
         #expect(log.all == ["ih"])
     }
+
+    @Test("a pool hands each message to its least loaded connection: with two idle connections, two requests go one to each")
+    func leastLoadedConnection() throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        var serverConfiguration = ServiceConfiguration(registry: try noteRegistry())
+        serverConfiguration.listenAddress = .loopbackV4()
+        // Two slots per connection: a third request in flight needs a second connection.
+        serverConfiguration.connection.hello = HelloParameters(packetSize: 4096, slots: 2)
+        let server = try IPCService(configuration: serverConfiguration, group: group)
+        // Holds the answers of each phase until all its requests arrived (ids 0-2, then 3-4), so none
+        // completes while the client is still choosing connections; records where each request came in.
+        let arrivals = Lock<[(id: UInt64, connection: ObjectHandle, context: MessageContext)]>([])
+        try server.handle(Note.self) { note, context in
+            let release = arrivals.withLock { arrivals -> [MessageContext] in
+                arrivals.append((note.id, context.connection, context))
+                let phase = arrivals.filter { ($0.id < 3) == (note.id < 3) }
+                return phase.count == (note.id < 3 ? 3 : 2) ? phase.map(\.context) : []
+            }
+            for context in release { try? context.respond(Note(id: 0, text: "")) }
+        }
+        let address = try server.start()!
+        defer { server.stop() }
+        var clientConfiguration = ServiceConfiguration(registry: try noteRegistry())
+        clientConfiguration.maxConnectionsPerPool = 2
+        let client = try IPCService(configuration: clientConfiguration, group: group)
+        try client.start()
+        defer { client.stop() }
+        let destination = try Destination(host: "127.0.0.1", port: address.port)
+        let log = EventLog()
+        func send(_ id: UInt64) throws {
+            try client.request(Note(id: id, text: "n"), to: destination, expecting: Note.self) { result in
+                log.add(result.isSuccess ? "ok \(id)" : "error \(id): \(result)")
+            }
+        }
+        // Phase 1: the first connection takes two, the third request waits and opens the second.
+        for id: UInt64 in 0..<3 { try send(id) }
+        #expect(log.wait { $0.count >= 3 })
+        #expect(client.statistics.connectionsOpened == 2)
+        // Phase 2: both connections idle; the first request takes one, the second the other (the first
+        // connection still has a free slot, but carries one already).
+        for id: UInt64 in 3..<5 { try send(id) }
+        #expect(log.wait { $0.count >= 5 })
+        #expect(log.all.sorted() == (0..<5).map { "ok \($0)" })
+        let connections = arrivals.withLock { arrivals in
+            Dictionary(uniqueKeysWithValues: arrivals.map { ($0.id, $0.connection) })
+        }
+        #expect(Set([connections[0], connections[1]]).count == 1)
+        #expect(connections[2] != connections[0])
+        #expect(connections[3] != connections[4])
+        #expect(client.statistics.connectionsOpened == 2)
+    }
 }
