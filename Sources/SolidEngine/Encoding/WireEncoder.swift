@@ -54,8 +54,9 @@ public struct WireEncoder: FieldCoder {
     }
 
     /// An encoder that writes into `storage` (emptied after its first `headerRoom` bytes, which are left as
-    /// they are; its capacity is reused, so a writer that recycles buffers encodes without allocating). A recycled buffer is used even when it is smaller
-    /// than `capacity` (a guess): messages of one type are alike, and a larger one grows it once.
+    /// they are; its capacity is reused, so a writer that recycles buffers encodes without allocating). A
+    /// recycled buffer is used even when it is smaller than `capacity` (a guess): messages of one type are
+    /// alike, and a larger one grows it once.
     @inlinable
     public init(version: UInt8, capacity: Int, headerRoom: Int, storage buffer: consuming [UInt8]) {
         self.version = version

@@ -8,6 +8,7 @@ public final class Lock<State>: @unchecked Sendable {
     // @unchecked: `state` is only touched inside `withLock`, with `mutex` held.
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     // Exclusivity is the mutex's job: the dynamic check cost about 80 instructions per call (measured).
+    // Internal only so `withLock` can be inlined: nothing else touches it.
     @usableFromInline @exclusivity(unchecked) var state: State
 
     /// Creates a lock protecting `initial`.
