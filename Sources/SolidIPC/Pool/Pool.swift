@@ -320,11 +320,12 @@ final class Pool: ReactorObject {
         core.countReceived(header)
         if header.flags.contains(.responsePart) {
             link.awaiting.peek(header.responseTo)?.answer(message: message)
-        } else if let sent = link.awaiting.remove(header.responseTo) {
+        } else if var sent = link.awaiting.remove(header.responseTo) {
             link.inFlight -= 1
             inFlightMessages.remove(sent)
             finish(sent.serial)
             sent.answer(message: message)
+            PoolItem.reuseIfUnique(&sent, in: entry)
             dispatch()
         } else {
             core.logger.debug("response to an unknown request", metadata: ["request": "\(header.responseTo)"])

@@ -4,6 +4,7 @@ import SolidReactor
 
 /// A destination's pool as the service's map sees it: its reactor, its queue count (for backpressure,
 /// checked on the sender's thread), and the reactor-pinned ``Pool`` itself, created on first use.
+@usableFromInline
 final class PoolEntry: @unchecked Sendable {
     // @unchecked: `pool` is created and used only on `reactor`'s thread; the rest is atomic or immutable.
     let destination: Destination
@@ -29,6 +30,9 @@ final class PoolEntry: @unchecked Sendable {
     private var poolReference: Unmanaged<Pool>?
     /// Set (under the waiters' lock) once the entry left the service: waiting for room here is pointless.
     private var gone = false
+    /// A finished request item put aside for the next request to reuse (retained, as an opaque pointer):
+    /// put by the pool's reactor thread, taken by any sender (``takeSpareRequest()``).
+    private let spareRequest = Atomic<UnsafeMutableRawPointer?>(nil)
 
     init(
         destination: Destination, reactor: Reactor, core: ServiceCore,
@@ -38,6 +42,30 @@ final class PoolEntry: @unchecked Sendable {
         self.reactor = reactor
         self.core = core
         self.removeFromService = removeFromService
+    }
+
+    deinit {
+        if let spare = spareRequest.exchange(nil, ordering: .acquiring) { Unmanaged<PoolItem>.fromOpaque(spare).release() }
+    }
+
+    /// Keeps `item` (finished, its books emptied, nothing else refers to it) for the next request, unless
+    /// one is kept already. Reactor thread.
+    func putAside(_ item: PoolItem) {
+        guard spareRequest.load(ordering: .relaxed) == nil else { return }
+        let pointer = Unmanaged.passRetained(item).toOpaque()
+        if !spareRequest.compareExchange(expected: nil, desired: pointer, ordering: .releasing).exchanged {
+            Unmanaged<PoolItem>.fromOpaque(pointer).release()
+        }
+    }
+
+    /// The request item put aside, if any, now the caller's alone. Any thread.
+    @usableFromInline
+    func takeSpareRequest() -> PoolItem? {
+        // A plain load first: the exchange (a locked instruction) only when there is one.
+        guard spareRequest.load(ordering: .relaxed) != nil,
+            let spare = spareRequest.exchange(nil, ordering: .acquiring)
+        else { return nil }
+        return Unmanaged<PoolItem>.fromOpaque(spare).takeRetainedValue()
     }
 
     /// `true` the first time: the caller reports the pool's creation.

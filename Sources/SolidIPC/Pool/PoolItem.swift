@@ -4,26 +4,29 @@ import SolidReactor
 /// A message on its way to a pool, type-erased so pools need no generics: ``MessageItem`` and
 /// ``RequestItem`` carry the typed message and callback. It is itself the event that carries it to the
 /// pool's reactor (the seed's "NewPoolMessage"), and then the one reference that queues, resends and the
-/// books of messages in flight pass around: one allocation per message on the sending side.
+/// books of messages in flight pass around: one allocation per message on the sending side, none for a
+/// request whose pool had a finished request item of the same types to reuse (``reuseIfUnique(_:in:)``).
 @usableFromInline
 class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
     // @unchecked: its settings are immutable once posted (`entry` is set before); the in-flight record
     // below is used on the pool's reactor only.
+    // The settings below are set before the item is posted (again when a request item is reused) and
+    // only read afterwards.
     /// The service-wide number of the message (its ``MessageID``).
-    let serial: UInt64
+    @exclusivity(unchecked) private(set) var serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``SendOptions/oneShot``).
-    let oneShot: Bool
+    @exclusivity(unchecked) private(set) var oneShot: Bool
     /// Sent again after a connection failure even when it had started, or was awaiting its response
     /// (``SendOptions/idempotent``).
-    let idempotent: Bool
+    @exclusivity(unchecked) private(set) var idempotent: Bool
     /// Written after the pool's previous synchronous message, on the same connection
     /// (``SendOptions/synchronous``).
-    let synchronous: Bool
+    @exclusivity(unchecked) private(set) var synchronous: Bool
     /// Fails with ``SendError/timeout(progress:)`` if still queued or awaiting its response after this long.
-    let timeout: Duration?
+    @exclusivity(unchecked) private(set) var timeout: Duration?
     /// Addressed to one connection (``IPCService/request(_:on:options:expecting:onResponse:)``): never moved
     /// to another connection of the pool.
-    let addressed: Bool
+    @exclusivity(unchecked) private(set) var addressed: Bool
     /// The pool it is posted to (not set for one addressed to a connection).
     var entry: PoolEntry?
     /// Holds one place of the entry's queue capacity (taken when sent, given back once: when written,
@@ -68,6 +71,48 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
         synchronous = flags.contains(.synchronous)
         self.timeout = timeout
         self.addressed = addressed
+    }
+
+    /// Gives a finished item the settings of a new message (see ``reuseIfUnique(_:in:)``); the books were
+    /// reset when it was put aside.
+    @usableFromInline
+    final func reset(serial: UInt64, flags: MessageFlags, timeout: Duration?) {
+        self.serial = serial
+        oneShot = flags.contains(.oneShot)
+        idempotent = flags.contains(.idempotent)
+        synchronous = flags.contains(.synchronous)
+        self.timeout = timeout
+        addressed = false
+    }
+
+    /// Puts a completed item aside in `entry` for the next request of the same types to reuse, when
+    /// `item` is the only reference left (nothing else can see it change): saves the request's allocation
+    /// and its freeing. Reactor thread of `entry`'s pool. Only request items of the pool's own requests
+    /// take part (``prepareForReuse()``).
+    static func reuseIfUnique(_ item: inout PoolItem, in entry: PoolEntry) {
+        guard isKnownUniquelyReferenced(&item), item.prepareForReuse() else { return }
+        entry.putAside(item)
+    }
+
+    /// Drops what the finished item refers to (its message, callback and books) so it can wait for reuse;
+    /// `false` for kinds that are not reused.
+    func prepareForReuse() -> Bool { false }
+
+    /// Empties the books of a finished item (see ``prepareForReuse()``).
+    final func clearBooks() {
+        entry = nil
+        holdsReservation = false
+        poolReference = nil
+        link = nil
+        requestID = 0
+        writerID = nil
+        written = false
+        timedOut = false
+        listed = false
+        listNext = nil
+        listPrevious = nil
+        onEnded = nil
+        record = nil
     }
 
     /// `true` for a request (it completes with ``answer(_:)``), `false` for a plain message.
@@ -161,10 +206,16 @@ final class MessageItem<M: WireMessage & Sendable>: PoolItem, @unchecked Sendabl
 /// A request of type `Request` whose response is expected as `Response`.
 @usableFromInline
 final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>: PoolItem, @unchecked Sendable {
-    // @unchecked: immutable; see PoolItem.
-    @usableFromInline let request: Request
-    @usableFromInline let flags: MessageFlags
-    @usableFromInline let onResponse: @Sendable (Result<Response, SendError>) -> Void
+    // @unchecked: set before it is posted (again when reused, by the one thread that took it); see PoolItem.
+    /// An empty `Request()` while the item waits for reuse (an optional here cost a run-time metadata
+    /// lookup per access in this class's generic code).
+    @usableFromInline @exclusivity(unchecked) var request: Request
+    @usableFromInline @exclusivity(unchecked) var flags: MessageFlags
+    @usableFromInline @exclusivity(unchecked) var onResponse: @Sendable (Result<Response, SendError>) -> Void
+    /// What ``onResponse`` is while the item waits for reuse (the caller's closure let go): made in the
+    /// initialiser, where the types are concrete, so it captures nothing (made in this class's generic
+    /// code, or read back from an optional, it was allocated per request).
+    @usableFromInline let idle: @Sendable (Result<Response, SendError>) -> Void
     /// Hands a response (or a failure) to `onResponse`. Made in the (inlined) initialiser, where the types
     /// are concrete, so building the `Result` needs no run-time metadata lookup (measured: ~370
     /// instructions per response from this class's generic code); it captures nothing.
@@ -188,11 +239,33 @@ final class RequestItem<Request: WireMessage & Sendable, Response: WireMessage>:
             }
         }
         deliverMessage = { onResponse, message in onResponse(typedResponse(message)) }
+        idle = { _ in }
         // Addressed to one connection: never resent elsewhere, so the pool's flags do not apply.
         super.init(serial: serial, flags: addressed ? [] : flags, timeout: timeout, addressed: addressed)
     }
 
+    /// Makes an item that waited for reuse carry a new request (the caller took it from its pool entry).
+    @inlinable
+    func reuse(
+        _ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?,
+        onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
+    ) {
+        self.request = request
+        self.flags = flags.union(.request)
+        self.onResponse = onResponse
+        reset(serial: serial, flags: flags, timeout: timeout)
+    }
+
     override var isRequest: Bool { true }
+
+    override func prepareForReuse() -> Bool {
+        // Addressed requests are not reused: they come from handlers, one connection, any pool.
+        guard !addressed else { return false }
+        request = Request()
+        onResponse = idle
+        clearBooks()
+        return true
+    }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
         // A request addressed to a connection (from a handler, say) counts against its limits; a pool's own does not.

@@ -191,11 +191,19 @@ public final class IPCService: Sendable {
         expecting: Response.Type = Response.self,
         onResponse: @escaping @Sendable (Result<Response, SendError>) -> Void
     ) throws(SendError) -> MessageID {
+        let entry = try reservePlace(for: Request.self, to: destination)
         let serial = takeSerial()
-        let item = RequestItem(
-            request, serial: serial, flags: MessageFlags(options), timeout: timeout, addressed: false,
-            onResponse: onResponse)
-        try post(item, type: Request.self, to: destination)
+        let item: RequestItem<Request, Response>
+        // A finished request item of the same types, put aside by the pool, saves an allocation.
+        if let spare = entry.takeSpareRequest() as? RequestItem<Request, Response> {
+            spare.reuse(request, serial: serial, flags: MessageFlags(options), timeout: timeout, onResponse: onResponse)
+            item = spare
+        } else {
+            item = RequestItem(
+                request, serial: serial, flags: MessageFlags(options), timeout: timeout, addressed: false,
+                onResponse: onResponse)
+        }
+        try post(item, type: Request.self, on: entry)
         return MessageID(destination: destination, serial: serial)
     }
 
@@ -218,6 +226,13 @@ public final class IPCService: Sendable {
     /// Checks the type, finds the destination's pool (reserving a queue place) and posts `item` to it.
     @usableFromInline
     func post<M: WireMessage>(_ item: PoolItem, type: M.Type, to destination: Destination) throws(SendError) {
+        try post(item, type: type, on: reservePlace(for: type, to: destination))
+    }
+
+    /// Checks the type and finds the destination's pool entry, reserving a place in its queue (given back
+    /// by ``post(_:type:on:)`` when it fails, by the item once written).
+    @usableFromInline
+    func reservePlace<M: WireMessage>(for type: M.Type, to destination: Destination) throws(SendError) -> PoolEntry {
         try checkRegistered(M.self)
         var entry: PoolEntry
         repeat {
@@ -227,6 +242,12 @@ public final class IPCService: Sendable {
             if !entry.retired.load(ordering: .sequentiallyConsistent) { break }
             entry.released()  // the pool is being freed as idle: look the destination up again
         } while true
+        return entry
+    }
+
+    /// Posts `item` to `entry`'s pool, where the caller reserved a queue place for it.
+    @usableFromInline
+    func post<M: WireMessage>(_ item: PoolItem, type: M.Type, on entry: PoolEntry) throws(SendError) {
         entry.started(item.serial)
         item.entry = entry
         if entry.core.isInstrumented, let instrumentation = configuration.instrumentation {
