@@ -42,6 +42,21 @@ class ConnectionCommandEvent: ReactorEvent, @unchecked Sendable {
     func apply(to connection: Connection) { preconditionFailure("subclass responsibility") }
 }
 
+/// Sets a connection's reading to what its owner's state says when the event runs, not when it was
+/// sent: pauses and resumes sent from two threads (a handler pausing, a consumer resuming) may run in
+/// either order, and the last one run must agree with the state (``IPCService/messages(of:bufferLimit:)``).
+final class ReadingStateEvent: ConnectionCommandEvent, @unchecked Sendable {
+    // @unchecked: immutable; handed to one reactor thread.
+    /// Read on the connection's reactor thread when the event runs.
+    let shouldPause: @Sendable () -> Bool
+
+    init(shouldPause: @escaping @Sendable () -> Bool) { self.shouldPause = shouldPause }
+
+    override func apply(to connection: Connection) {
+        if shouldPause() { connection.pauseReading() } else { connection.resumeReading() }
+    }
+}
+
 /// STARTTLS on one connection (``IPCService/secureConnection(_:completion:)``).
 final class SecureConnectionEvent: ConnectionCommandEvent, @unchecked Sendable {
     // @unchecked: immutable; handed to one reactor thread.

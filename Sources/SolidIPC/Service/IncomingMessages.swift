@@ -76,7 +76,7 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
             return (nil, true)
         }
         if let consumer { consumer.resume(returning: (message, context)) }
-        if pause { try? deliverEvent(ConnectionControlEvent(.pauseReading), to: context.connection, soonest: true) }
+        if pause { setReading(of: context.connection, soonest: true) }
     }
 
     /// The next message; nil once the service stopped and the buffer is empty, or the task is cancelled.
@@ -108,7 +108,16 @@ final class IncomingBuffer<M: WireMessage & Sendable>: Sendable {
     }
 
     private func resume(_ connections: Set<ObjectHandle>) {
-        for connection in connections { try? deliverEvent(ConnectionControlEvent(.resumeReading), to: connection) }
+        for connection in connections { setReading(of: connection, soonest: false) }
+    }
+
+    /// Pauses or resumes `connection` as the buffer's state says when the event runs. A plain pause or
+    /// resume could run out of order: a handler's pause that found the reactor's queue busy was queued
+    /// behind the consumer's resume, which had already taken the connection off the paused set, and the
+    /// connection stayed paused for good (a test hung so under the full suite's load).
+    private func setReading(of connection: ObjectHandle, soonest: Bool) {
+        let event = ReadingStateEvent { [state] in state.withLock { $0.paused.contains(connection) } }
+        try? deliverEvent(event, to: connection, soonest: soonest)
     }
 
     /// Takes the first buffered message, and the connections to resume if the buffer is now at half.
