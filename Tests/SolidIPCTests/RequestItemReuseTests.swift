@@ -131,4 +131,43 @@ struct RequestItemReuseTests {
         #expect(received.withLock { $0.count } == 2000)
         #expect(received.withLock { $0.values.allSatisfy { $0 == 1 } })
     }
+
+    @Test("awaited requests of two response types, one after the other, from a task on the client's reactor (items reused): each returns its own response, typed; a cancelled one in between throws canceled once")
+    func awaitedMixedTypes() async throws {
+        let group = try ReactorGroup(threads: 2)
+        defer { group.shutdown() }
+        let (server, destination) = try startServer(group: group)
+        defer { server.stop() }
+        let client = try startClient(group: group)
+        defer { client.stop() }
+        let outcome = try await Task(executorPreference: group.reactors[0]) { () async throws -> [String] in
+            var seen: [String] = []
+            for id in UInt64(0)..<200 {
+                if id % 3 == 2 {
+                    let blob = try await client.request(Blob(id: id, size: 64), to: destination, expecting: Blob.self)
+                    seen.append(blob == Blob(id: id, size: 64) ? "blob \(id)" : "bad blob \(id)")
+                } else {
+                    let note = try await client.request(Note(id: id, text: "a\(id)"), to: destination, expecting: Note.self)
+                    seen.append(note.id == id && note.text == String("a\(id)".reversed()) ? "note \(id)" : "bad note \(id)")
+                }
+                if id == 100 {
+                    // Cancelled before it is sent: fails once with canceled(notSent); the next ones go on.
+                    let cancelled = Task {
+                        withUnsafeCurrentTask { $0?.cancel() }
+                        return try await client.request(Note(id: 999, text: "c"), to: destination, expecting: Note.self)
+                    }
+                    do {
+                        _ = try await cancelled.value
+                        seen.append("not cancelled")
+                    } catch let error as SendError {
+                        seen.append("\(error)")
+                    }
+                }
+            }
+            return seen
+        }.value
+        var expected = (UInt64(0)..<200).map { $0 % 3 == 2 ? "blob \($0)" : "note \($0)" }
+        expected.insert("\(SendError.canceled(progress: .notSent))", at: 101)
+        #expect(outcome == expected)
+    }
 }

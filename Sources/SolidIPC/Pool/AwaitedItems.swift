@@ -30,6 +30,9 @@ struct AwaitedCancellation: ~Copyable, Sendable {
     func markCancelled() -> Bool {
         state.bitwiseOr(Self.cancelled, ordering: .acquiringAndReleasing).oldValue & Self.posted != 0
     }
+
+    /// Neither posted nor cancelled again (the item is reused for another request).
+    func reset() { state.store(0, ordering: .relaxed) }
 }
 
 extension PoolItem {
@@ -55,6 +58,13 @@ class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
         super.init(serial: serial, flags: flags, timeout: timeout, addressed: addressed)
     }
 
+    /// Ready to await another outcome (the item is reused; see ``PoolItem/reuseIfUnique(_:in:)``).
+    final func resetAwaiting() {
+        continuation = nil
+        cancellation.reset()
+        resumed.store(false, ordering: .relaxed)
+    }
+
     /// Resumes the awaiting task with `result`; later calls (more response parts) do nothing.
     @usableFromInline
     final func resume(_ result: Result<Value, SendError>) {
@@ -71,9 +81,10 @@ class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
 final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMessage & Sendable>:
     AwaitedItem<Response>, @unchecked Sendable
 {
-    // @unchecked: immutable; see AwaitedItem.
-    @usableFromInline let request: Request
-    @usableFromInline let flags: MessageFlags
+    // @unchecked: set before it is posted (again when reused, by the one task that took it); see AwaitedItem.
+    /// An empty `Request()` while the item waits for reuse.
+    @usableFromInline @exclusivity(unchecked) var request: Request
+    @usableFromInline @exclusivity(unchecked) var flags: MessageFlags
     /// Turns the type-erased outcome into the typed result; made in the inlined initialiser where the
     /// types are concrete (see ``RequestItem``), it captures nothing.
     @usableFromInline let typed: @Sendable (Result<any WireMessage, SendError>) -> Result<Response, SendError>
@@ -95,7 +106,22 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
         super.init(serial: serial, flags: flags, timeout: timeout, addressed: false)
     }
 
+    /// Makes an item that waited for reuse carry a new request (the caller took it from its pool entry).
+    @inlinable
+    func reuse(_ request: Request, serial: UInt64, flags: MessageFlags, timeout: Duration?) {
+        self.request = request
+        self.flags = flags.union(.request)
+        reset(serial: serial, flags: flags, timeout: timeout)
+    }
+
     override var isRequest: Bool { true }
+
+    override func prepareForReuse() -> Bool {
+        request = Request()
+        resetAwaiting()
+        clearBooks()
+        return true
+    }
 
     override func send(on connection: Connection, requestID: UInt64) throws(WireError) -> UInt64? {
         try connection.send(request, flags: flags, requestID: requestID, observer: self, limited: false)

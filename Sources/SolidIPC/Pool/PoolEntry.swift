@@ -49,7 +49,7 @@ final class PoolEntry: @unchecked Sendable {
     }
 
     /// Keeps `item` (finished, its books emptied, nothing else refers to it) for the next request, unless
-    /// one is kept already. Reactor thread.
+    /// one is kept already. Any thread.
     func putAside(_ item: PoolItem) {
         guard spareRequest.load(ordering: .relaxed) == nil else { return }
         let pointer = Unmanaged.passRetained(item).toOpaque()

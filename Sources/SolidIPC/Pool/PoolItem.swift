@@ -87,9 +87,10 @@ class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
 
     /// Puts a completed item aside in `entry` for the next request of the same types to reuse, when
     /// `item` is the only reference left (nothing else can see it change): saves the request's allocation
-    /// and its freeing. Reactor thread of `entry`'s pool. Only request items of the pool's own requests
-    /// take part (``prepareForReuse()``).
-    static func reuseIfUnique(_ item: inout PoolItem, in entry: PoolEntry) {
+    /// and its freeing. Any thread (the pool's reactor for a callback request, the awaiting task for an
+    /// awaited one). Only request items of the pool's own requests take part (``prepareForReuse()``).
+    @usableFromInline
+    static func reuseIfUnique<Item: PoolItem>(_ item: inout Item, in entry: PoolEntry) {
         guard isKnownUniquelyReferenced(&item), item.prepareForReuse() else { return }
         entry.putAside(item)
     }

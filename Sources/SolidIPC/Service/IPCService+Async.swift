@@ -51,13 +51,23 @@ extension IPCService {
     ) async throws(SendError) -> Response {
         while true {
             guard !Task.isCancelled else { throw .canceled(progress: .notSent) }
-            let item = AwaitedRequestItem<Request, Response>(
-                request, serial: takeSerial(), flags: MessageFlags(options), timeout: timeout)
-            let result = await outcome(of: item, type: Request.self, to: destination)
-            if case .failure(.queueFull) = result {
+            let entry: PoolEntry
+            do {
+                entry = try reservePlace(for: Request.self, to: destination)
+            } catch .queueFull {
                 try await waitForRoom(in: destination)
                 continue
             }
+            // A finished awaited request of the same types, put aside by an earlier call, saves an allocation.
+            var item: AwaitedRequestItem<Request, Response>
+            if let spare = entry.takeSpareRequest() as? AwaitedRequestItem<Request, Response> {
+                spare.reuse(request, serial: takeSerial(), flags: MessageFlags(options), timeout: timeout)
+                item = spare
+            } else {
+                item = AwaitedRequestItem(request, serial: takeSerial(), flags: MessageFlags(options), timeout: timeout)
+            }
+            let result = await outcome(of: item, type: Request.self, to: destination, on: entry)
+            PoolItem.reuseIfUnique(&item, in: entry)
             return try result.get()
         }
     }
@@ -67,13 +77,14 @@ extension IPCService {
     /// say) is the outcome.
     @inlinable
     nonisolated(nonsending) func outcome<Value: Sendable, M: WireMessage>(
-        of item: AwaitedItem<Value>, type: M.Type, to destination: Destination
+        of item: AwaitedItem<Value>, type: M.Type, to destination: Destination, on entry: PoolEntry? = nil
     ) async -> Result<Value, SendError> {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Value, SendError>, Never>) in
                 item.continuation = continuation
                 do throws(SendError) {
-                    try post(item, type: M.self, to: destination)
+                    // With `entry`, the caller reserved the queue place there already.
+                    if let entry { try post(item, type: M.self, on: entry) } else { try post(item, type: M.self, to: destination) }
                 } catch {
                     return item.resume(.failure(error))
                 }
