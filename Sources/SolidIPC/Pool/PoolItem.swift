@@ -8,10 +8,9 @@ import SolidReactor
 /// request whose pool had a finished request item of the same types to reuse (``reuseIfUnique(_:in:)``).
 @usableFromInline
 class PoolItem: ReactorEvent, MessageOutcomeObserver, @unchecked Sendable {
-    // @unchecked: its settings are immutable once posted (`entry` is set before); the in-flight record
-    // below is used on the pool's reactor only.
-    // The settings below are set before the item is posted (again when a request item is reused) and
-    // only read afterwards.
+    // @unchecked: its settings are set before it is posted (again when a request item is reused, by the
+    // one thread that took it) and only read afterwards; the in-flight record is used on the pool's
+    // reactor only.
     /// The service-wide number of the message (its ``MessageID``).
     @exclusivity(unchecked) private(set) var serial: UInt64
     /// Fails at once, instead of waiting, when the pool cannot connect (``SendOptions/oneShot``).
