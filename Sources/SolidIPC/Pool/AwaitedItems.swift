@@ -52,6 +52,10 @@ class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
     @exclusivity(unchecked) @usableFromInline var continuation: UnsafeContinuation<Result<Value, SendError>, Never>?
     @usableFromInline let cancellation = AwaitedCancellation()
     private let resumed = Atomic<Bool>(false)
+    /// Stored (releasing) just before the task is resumed, loaded (acquiring) before the task reuses the
+    /// item: the runtime's hand-off already orders the resuming thread's accesses before the task's, but
+    /// ThreadSanitizer does not see it; this pair it does.
+    private let handedOver = Atomic<Bool>(false)
 
     @usableFromInline
     override init(serial: UInt64, flags: MessageFlags, timeout: Duration?, addressed: Bool) {
@@ -60,6 +64,8 @@ class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
 
     /// Ready to await another outcome (the item is reused; see ``PoolItem/reuseIfUnique(_:in:)``).
     final func resetAwaiting() {
+        _ = handedOver.load(ordering: .acquiring)  // after everything the resuming thread did (see there)
+        handedOver.store(false, ordering: .relaxed)
         continuation = nil
         cancellation.reset()
         resumed.store(false, ordering: .relaxed)
@@ -72,6 +78,7 @@ class AwaitedItem<Value: Sendable>: PoolItem, @unchecked Sendable {
         if let record { record.report(isRequest: isRequest, error: result.failure) }
         let continuation = self.continuation
         self.continuation = nil
+        handedOver.store(true, ordering: .releasing)
         continuation?.resume(returning: result)
     }
 }
@@ -117,8 +124,8 @@ final class AwaitedRequestItem<Request: WireMessage & Sendable, Response: WireMe
     override var isRequest: Bool { true }
 
     override func prepareForReuse() -> Bool {
+        resetAwaiting()  // first: it orders what follows after the resuming thread's accesses
         request = Request()
-        resetAwaiting()
         clearBooks()
         return true
     }
